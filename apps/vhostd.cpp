@@ -1,0 +1,135 @@
+// vhostd: wiring only. Config -> supervisor (worker pools) + front (listeners), one io_context.
+#include "conf/loader.hpp"
+#include "server/front.hpp"
+#include "supervisor/supervisor.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* usage_text =
+    "usage: vhostd -c FILE [--check] [--log-level trace|debug|info|warn|error]\n"
+    "  -c, --config FILE   the TOML configuration\n"
+    "  --check             validate the configuration, print the errors or \"ok\", and exit\n";
+
+struct Options {
+    std::string config_path;
+    bool check_only = false;
+    spdlog::level::level_enum log_level = spdlog::level::info;
+};
+
+std::optional<Options> parse_options(int argc, char** argv) {
+    Options options;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if ((arg == "-c" || arg == "--config") && i + 1 < argc) {
+            options.config_path = argv[++i];
+        } else if (arg == "--check" || arg == "-t") {
+            options.check_only = true;
+        } else if (arg == "--log-level" && i + 1 < argc) {
+            options.log_level = spdlog::level::from_str(argv[++i]);
+        } else {
+            return std::nullopt;
+        }
+    }
+    if (options.config_path.empty()) return std::nullopt;
+    return options;
+}
+
+// SIGTERM/SIGINT: stop accepting, let connections still in the front finish their head (or
+// time out), drain the workers, exit.
+void shut_down(asio::io_context& io, vhostd::server::Front& front, vhostd::supervisor::Supervisor& supervisor,
+               std::chrono::milliseconds head_timeout) {
+    spdlog::info("stopping: no new connections; draining workers");
+    front.stop_accepting();
+    auto timer = std::make_shared<asio::steady_timer>(io);
+    const auto give_up = std::chrono::steady_clock::now() + head_timeout + 1s;
+    auto wait_for_front = std::make_shared<std::function<void()>>();
+    *wait_for_front = [&, timer, give_up, wait_for_front] {
+        if (front.connections_in_front() > 0 && std::chrono::steady_clock::now() < give_up) {
+            timer->expires_after(20ms);
+            timer->async_wait([wait_for_front](boost::system::error_code) { (*wait_for_front)(); });
+            return;
+        }
+        *wait_for_front = nullptr;  // break the self-reference
+        supervisor.stop([&io] {
+            spdlog::info("all workers stopped; bye");
+            io.stop();
+        });
+    };
+    (*wait_for_front)();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::optional<Options> options = parse_options(argc, argv);
+    if (!options) {
+        std::cerr << usage_text;
+        return 2;
+    }
+
+    auto loaded = vhostd::conf::load_config_file(options->config_path);
+    if (auto* errors = std::get_if<std::vector<vhostd::conf::ConfigError>>(&loaded)) {
+        for (const auto& error : *errors) std::cerr << error.to_string() << "\n";
+        std::cerr << errors->size() << (errors->size() == 1 ? " error" : " errors") << " in " << options->config_path << "\n";
+        return 1;
+    }
+    const vhostd::conf::Config& config = std::get<vhostd::conf::Config>(loaded);
+    if (options->check_only) {
+        std::cout << "ok: " << config.path << " (" << config.sites.size() << " sites, " << config.listeners.size() << " listeners)\n";
+        return 0;
+    }
+
+    spdlog::set_level(options->log_level);
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+    std::signal(SIGPIPE, SIG_IGN);
+
+    asio::io_context io(static_cast<int>(config.server.threads));
+    vhostd::supervisor::Supervisor supervisor(io, config);
+    vhostd::server::Front front(io, config, supervisor);
+    try {
+        front.start();
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+    }
+    supervisor.start();
+
+    asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+    bool stopping = false;
+    std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int signal) {
+        if (ec) return;
+        if (signal == SIGHUP) {
+            spdlog::warn("SIGHUP: configuration reload is not supported yet; keeping the running configuration");
+        } else if (!stopping) {
+            stopping = true;
+            shut_down(io, front, supervisor, config.server.head_timeout);
+        } else {
+            spdlog::warn("second stop signal: exiting now; workers are killed with vhostd");
+            io.stop();
+            return;
+        }
+        signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
+
+    spdlog::info("vhostd {} serving {} sites from {}", "0.1.0", config.sites.size(), config.path);
+    std::vector<std::jthread> threads;
+    for (unsigned i = 1; i < config.server.threads; ++i) threads.emplace_back([&io] { io.run(); });
+    io.run();
+    for (auto& thread : threads) thread.join();
+    return 0;
+}

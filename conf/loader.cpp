@@ -1,0 +1,701 @@
+#include "conf/loader.hpp"
+
+#include "conf/units.hpp"
+
+#include <toml++/toml.h>
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <utility>
+
+namespace vhostd::conf {
+
+std::string ConfigError::to_string() const {
+    std::string text = file;
+    if (line != 0) {
+        text += ':' + std::to_string(line) + ':' + std::to_string(column);
+    }
+    text += ": ";
+    if (!key_path.empty()) {
+        text += key_path + ": ";
+    }
+    return text + message;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* duration_hint = "must be a duration like \"10s\" (units ms, s, m, h)";
+constexpr const char* size_hint = "must be a size like \"16KiB\" (units B, KiB, MiB, GiB)";
+constexpr const char* endpoint_hint = "must be \"host:port\" (IPv6 as \"[::1]:8080\")";
+
+std::string child(std::string_view parent, std::string_view key) {
+    return std::string(parent) + '.' + std::string(key);
+}
+
+std::string element(std::string_view array, std::size_t index) {
+    return std::string(array) + '[' + std::to_string(index) + ']';
+}
+
+bool is_ascii_letter(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+bool is_ascii_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+bool is_site_name(std::string_view name) {
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return is_ascii_letter(c) || is_ascii_digit(c) || c == '-' || c == '_';
+    });
+}
+
+bool is_env_name(std::string_view name) {
+    return !name.empty() && !is_ascii_digit(name.front()) && std::all_of(name.begin(), name.end(), [](char c) {
+        return is_ascii_letter(c) || is_ascii_digit(c) || c == '_';
+    });
+}
+
+// Dot-separated labels of letters, digits, '-' and '_'. Underscores are not legal in DNS
+// host names but do occur in internal names, so they are let through.
+bool is_hostname(std::string_view name) {
+    std::size_t label_length = 0;
+    for (const char c : name) {
+        if (c == '.') {
+            if (label_length == 0) {
+                return false;
+            }
+            label_length = 0;
+        } else if (is_ascii_letter(c) || is_ascii_digit(c) || c == '-' || c == '_') {
+            ++label_length;
+        } else {
+            return false;
+        }
+    }
+    return label_length != 0;
+}
+
+bool is_ipv6(std::string_view text) {
+    const std::string terminated(text);
+    in6_addr address{};
+    return inet_pton(AF_INET6, terminated.c_str(), &address) == 1;
+}
+
+// Splits "host:port" (IPv6 as "[::1]:8080"); on failure sets `problem`.
+std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& problem) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+        problem = endpoint_hint;
+        return std::nullopt;
+    }
+    std::string_view host = text.substr(0, colon);
+    const std::string_view port_text = text.substr(colon + 1);
+    if (host.starts_with('[')) {
+        if (host.size() < 2 || !host.ends_with(']') || !is_ipv6(host.substr(1, host.size() - 2))) {
+            problem = "host is not a valid IPv6 address";
+            return std::nullopt;
+        }
+        host = host.substr(1, host.size() - 2);
+    } else if (host.find(':') != std::string_view::npos) {
+        problem = "an IPv6 host must be in brackets, like \"[::1]:8080\"";
+        return std::nullopt;
+    } else if (!is_hostname(host)) {
+        problem = endpoint_hint;
+        return std::nullopt;
+    }
+    unsigned port = 0;
+    const char* const port_end = port_text.data() + port_text.size();
+    const auto [parsed_end, error] = std::from_chars(port_text.data(), port_end, port);
+    if (error != std::errc{} || parsed_end != port_end || port == 0 || port > 65535) {
+        problem = "port must be between 1 and 65535";
+        return std::nullopt;
+    }
+    return Endpoint{std::string(host), static_cast<std::uint16_t>(port)};
+}
+
+// Lower-cases a site's host pattern and drops one trailing dot, as router/ does with a
+// request's Host, so both sides compare equal; on failure sets `problem`.
+std::optional<std::string> normalise_host_pattern(std::string_view text, std::string& problem) {
+    std::string host(text);
+    std::transform(host.begin(), host.end(), host.begin(), [](char c) {
+        return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    });
+    if (host.ends_with('.')) {
+        host.pop_back();
+    }
+    if (host.starts_with('[')) {
+        const auto close = host.find(']');
+        if (close != std::string::npos && close + 1 < host.size() && host[close + 1] == ':') {
+            problem = "must not include a port";
+        } else if (close + 1 != host.size() || !is_ipv6(std::string_view(host).substr(1, close - 1))) {
+            problem = "is not a valid bracketed IPv6 address";
+        } else {
+            return host;
+        }
+        return std::nullopt;
+    }
+    if (host.find(':') != std::string::npos) {
+        problem = is_ipv6(host) ? "an IPv6 address must be in brackets, like \"[::1]\"" : "must not include a port";
+        return std::nullopt;
+    }
+    const bool valid = host.starts_with("*.") ? is_hostname(std::string_view(host).substr(2)) : is_hostname(host);
+    if (!valid) {
+        problem = "must be a host name, \"*.suffix\", an IPv4 address or a bracketed IPv6 address";
+        return std::nullopt;
+    }
+    return host;
+}
+
+// "/a/b/" -> "/a/b", so a directory has one spelling whichever way it was written.
+fs::path without_trailing_separator(const fs::path& path) {
+    if (!path.has_filename() && path != path.root_path()) {
+        return path.parent_path();
+    }
+    return path;
+}
+
+// Where a value sits, so a later conflict (same host, second default) can point back to it.
+struct Place {
+    std::string key_path;
+    toml::source_position position;
+};
+
+std::string describe(const Place& place) {
+    return place.key_path + " (line " + std::to_string(place.position.line) + ", column " +
+           std::to_string(place.position.column) + ")";
+}
+
+enum class Zero { allowed, rejected };
+
+// Walks a parsed document into a Config, collecting every problem instead of stopping at
+// the first, so one run of `vhostd --check` shows them all.
+class Reader {
+public:
+    Reader(std::string file, fs::path absolute_file)
+        : file_(std::move(file)), config_dir_(absolute_file.parent_path()) {
+        config_.path = absolute_file.string();
+    }
+
+    Config read(const toml::table& root);
+
+    std::vector<ConfigError> take_errors() {
+        // Problems are found per section; the user reads the file top to bottom.
+        std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
+            return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+        });
+        return std::move(errors_);
+    }
+
+private:
+    void report(toml::source_position where, std::string key_path, std::string message) {
+        errors_.push_back(ConfigError{file_, static_cast<int>(where.line), static_cast<int>(where.column),
+                                      std::move(key_path), std::move(message)});
+    }
+
+    void report(const toml::node& node, std::string key_path, std::string message) {
+        report(node.source().begin, std::move(key_path), std::move(message));
+    }
+
+    void report_unknown(const toml::key& key, std::string key_path) {
+        report(key.source().begin, std::move(key_path), "unknown key");
+    }
+
+    void report_missing(const toml::table& enclosing, std::string key_path) {
+        report(enclosing.source().begin, std::move(key_path), "is required");
+    }
+
+    const toml::table* table_at(const toml::node& node, const std::string& path) {
+        const auto* table = node.as_table();
+        if (!table) {
+            report(node, path, "must be a table");
+        }
+        return table;
+    }
+
+    const toml::array* array_at(const toml::node& node, const std::string& path) {
+        const auto* array = node.as_array();
+        if (!array) {
+            report(node, path, "must be an array");
+        }
+        return array;
+    }
+
+    void read_bool(const toml::node& node, const std::string& path, bool& into) {
+        if (const auto* value = node.as_boolean()) {
+            into = value->get();
+        } else {
+            report(node, path, "must be a boolean");
+        }
+    }
+
+    template <typename Int>
+    void read_integer(const toml::node& node, const std::string& path, std::int64_t min, std::int64_t max,
+                      Int& into) {
+        const auto* number = node.as_integer();
+        if (!number) {
+            report(node, path, "must be an integer");
+        } else if (number->get() < min || number->get() > max) {
+            report(node, path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+        } else {
+            into = static_cast<Int>(number->get());
+        }
+    }
+
+    // Every string ends up in a C API (exec, environ, bind), where a NUL would cut it short.
+    bool read_string(const toml::node& node, const std::string& path, std::string& into) {
+        const auto* text = node.as_string();
+        if (!text) {
+            report(node, path, "must be a string");
+            return false;
+        }
+        if (text->get().find('\0') != std::string::npos) {
+            report(node, path, "must not contain a NUL character");
+            return false;
+        }
+        into = text->get();
+        return true;
+    }
+
+    void read_duration(const toml::node& node, const std::string& path, Zero zero, Duration& into) {
+        const auto* text = node.as_string();
+        const auto duration = text ? parse_duration(text->get()) : std::nullopt;
+        if (!duration) {
+            report(node, path, duration_hint);
+        } else if (zero == Zero::rejected && duration->count() == 0) {
+            report(node, path, "must be greater than 0");
+        } else {
+            into = *duration;
+        }
+    }
+
+    std::optional<std::uint64_t> read_size(const toml::node& node, const std::string& path) {
+        const auto* text = node.as_string();
+        const auto size = text ? parse_size(text->get()) : std::nullopt;
+        if (!size) {
+            report(node, path, size_hint);
+        }
+        return size;
+    }
+
+    std::optional<Endpoint> read_endpoint(const toml::node& node, const std::string& path, std::string& address) {
+        if (!read_string(node, path, address)) {
+            return std::nullopt;
+        }
+        std::string problem;
+        auto endpoint = parse_endpoint(address, problem);
+        if (!endpoint) {
+            report(node, path, problem);
+        }
+        return endpoint;
+    }
+
+    void read_listeners(const toml::node& node);
+    void read_listener(const toml::table& table, const std::string& path);
+    void read_server(const toml::node& node);
+    void read_admin(const toml::node& node);
+    void read_sites(const toml::node& node);
+    void read_site(std::string_view name, const toml::table& table, const std::string& path);
+    void read_hosts(const toml::node& node, const std::string& path, Site& site);
+    void read_command(const toml::node& node, const std::string& path, Site& site);
+    void read_cwd(const toml::node& node, const std::string& path, Site& site);
+    void read_env(const toml::node& node, const std::string& path, Site& site);
+    void read_restart_limit(const toml::node& node, const std::string& path, RestartLimit& limit);
+    void claim_host(const std::string& host, Place place);
+    void claim_default(Place place);
+
+    std::string file_;
+    fs::path config_dir_;
+    Config config_;
+    std::vector<ConfigError> errors_;
+    std::map<std::string, Place> host_owners_;
+    std::optional<Place> default_site_;
+};
+
+Config Reader::read(const toml::table& root) {
+    for (const auto& [key, node] : root) {
+        const std::string path(key.str());
+        if (path == "listen") {
+            read_listeners(node);
+        } else if (path == "server") {
+            read_server(node);
+        } else if (path == "admin") {
+            read_admin(node);
+        } else if (path == "sites") {
+            read_sites(node);
+        } else {
+            report_unknown(key, path);
+        }
+    }
+    if (!root.contains("listen")) {
+        report(root.source().begin, "listen", "at least one [[listen]] is required");
+    }
+    if (!root.contains("sites")) {
+        report(root.source().begin, "sites", "at least one [sites.NAME] is required");
+    }
+    return std::move(config_);
+}
+
+void Reader::read_listeners(const toml::node& node) {
+    const auto* listeners = node.as_array();
+    if (!listeners) {
+        report(node, "listen", "must be an array of tables, written [[listen]]");
+        return;
+    }
+    if (listeners->empty()) {
+        report(node, "listen", "at least one [[listen]] is required");
+    }
+    for (std::size_t index = 0; index < listeners->size(); ++index) {
+        const std::string path = element("listen", index);
+        if (const auto* table = table_at((*listeners)[index], path)) {
+            read_listener(*table, path);
+        }
+    }
+}
+
+void Reader::read_listener(const toml::table& table, const std::string& path) {
+    Listener listener;
+    for (const auto& [key, node] : table) {
+        const std::string key_path = child(path, key.str());
+        if (key.str() == "address") {
+            if (auto endpoint = read_endpoint(node, key_path, listener.address)) {
+                listener.endpoint = std::move(*endpoint);
+            }
+        } else if (key.str() == "tls") {
+            read_bool(node, key_path, listener.tls);
+        } else {
+            report_unknown(key, key_path);
+        }
+    }
+    if (!table.contains("address")) {
+        report_missing(table, child(path, "address"));
+    }
+    config_.listeners.push_back(std::move(listener));
+}
+
+void Reader::read_server(const toml::node& node) {
+    const auto* table = table_at(node, "server");
+    if (!table) {
+        return;
+    }
+    ServerSettings& server = config_.server;
+    for (const auto& [key, value] : *table) {
+        const std::string path = child("server", key.str());
+        if (key.str() == "threads") {
+            read_integer(value, path, 1, 64, server.threads);
+        } else if (key.str() == "head_timeout") {
+            read_duration(value, path, Zero::rejected, server.head_timeout);
+        } else if (key.str() == "max_head_size") {
+            if (const auto size = read_size(value, path)) {
+                if (*size < 1024 || *size > 1024 * 1024) {
+                    report(value, path, "must be between 1KiB and 1MiB");
+                } else {
+                    server.max_head_size = *size;
+                }
+            }
+        } else if (key.str() == "max_header_fields") {
+            read_integer(value, path, 1, 1000, server.max_header_fields);
+        } else {
+            report_unknown(key, path);
+        }
+    }
+}
+
+void Reader::read_admin(const toml::node& node) {
+    const auto* table = table_at(node, "admin");
+    if (!table) {
+        return;
+    }
+    AdminSettings admin;
+    for (const auto& [key, value] : *table) {
+        const std::string path = child("admin", key.str());
+        if (key.str() == "listen") {
+            if (auto endpoint = read_endpoint(value, path, admin.address)) {
+                admin.endpoint = std::move(*endpoint);
+            }
+        } else {
+            report_unknown(key, path);
+        }
+    }
+    if (!table->contains("listen")) {
+        report_missing(*table, "admin.listen");
+    }
+    config_.admin = std::move(admin);
+}
+
+void Reader::read_sites(const toml::node& node) {
+    const auto* sites = table_at(node, "sites");
+    if (!sites) {
+        return;
+    }
+    if (sites->empty()) {
+        report(*sites, "sites", "at least one [sites.NAME] is required");
+    }
+    struct Entry {
+        std::string_view name;
+        const toml::table* table;
+    };
+    std::vector<Entry> entries;
+    for (const auto& [key, value] : *sites) {
+        const std::string path = child("sites", key.str());
+        if (!is_site_name(key.str())) {
+            report(key.source().begin, path, "site name must use only letters, digits, '-' and '_'");
+        } else if (const auto* table = table_at(value, path)) {
+            entries.push_back({key.str(), table});
+        }
+    }
+    // toml++ keeps keys sorted; the user expects sites (and "already listed at" hints) in
+    // the order they were written.
+    std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+        return a.table->source().begin < b.table->source().begin;
+    });
+    for (const Entry& entry : entries) {
+        read_site(entry.name, *entry.table, child("sites", entry.name));
+    }
+}
+
+void Reader::read_site(std::string_view name, const toml::table& table, const std::string& path) {
+    Site site;
+    site.name = name;
+    site.cwd = config_dir_.string();
+    const toml::node* hosts = nullptr;
+    const toml::node* cwd = nullptr;
+    for (const auto& [key, node] : table) {
+        const std::string_view key_name = key.str();
+        const std::string key_path = child(path, key_name);
+        if (key_name == "hosts") {
+            hosts = &node;  // checked once `default` is known, wherever it was written
+        } else if (key_name == "command") {
+            read_command(node, key_path, site);
+        } else if (key_name == "workers") {
+            read_integer(node, key_path, 1, 256, site.workers);
+        } else if (key_name == "default") {
+            read_bool(node, key_path, site.is_default);
+            if (site.is_default) {
+                claim_default({key_path, node.source().begin});
+            }
+        } else if (key_name == "max_age") {
+            read_duration(node, key_path, Zero::allowed, site.max_age);
+        } else if (key_name == "max_memory") {
+            site.max_memory = read_size(node, key_path).value_or(site.max_memory);
+        } else if (key_name == "heartbeat_timeout") {
+            read_duration(node, key_path, Zero::rejected, site.heartbeat_timeout);
+        } else if (key_name == "drain_timeout") {
+            read_duration(node, key_path, Zero::allowed, site.drain_timeout);
+        } else if (key_name == "restart_limit") {
+            read_restart_limit(node, key_path, site.restart_limit);
+        } else if (key_name == "env") {
+            read_env(node, key_path, site);
+        } else if (key_name == "cwd") {
+            cwd = &node;
+            read_cwd(node, key_path, site);
+        } else if (key_name == "max_in_flight") {
+            read_integer(node, key_path, 1, 1024, site.max_in_flight);
+        } else if (key_name == "queue_size") {
+            read_integer(node, key_path, 0, 1'000'000, site.queue_size);
+        } else if (key_name == "queue_timeout") {
+            read_duration(node, key_path, Zero::allowed, site.queue_timeout);
+        } else {
+            report_unknown(key, key_path);
+        }
+    }
+    if (!table.contains("command")) {
+        report_missing(table, child(path, "command"));
+    }
+    if (hosts) {
+        read_hosts(*hosts, child(path, "hosts"), site);
+    } else if (!site.is_default) {
+        report(table.source().begin, child(path, "hosts"), "is required unless default = true");
+    }
+    // Only possible when the config file's own directory could not be made absolute.
+    if (!fs::path(site.cwd).is_absolute()) {
+        report(cwd ? cwd->source().begin : table.source().begin, child(path, "cwd"),
+               "must resolve to an absolute path");
+    }
+    config_.sites.push_back(std::move(site));
+}
+
+void Reader::read_hosts(const toml::node& node, const std::string& path, Site& site) {
+    const auto* hosts = array_at(node, path);
+    if (!hosts) {
+        return;
+    }
+    if (hosts->empty() && !site.is_default) {
+        report(node, path, "must list at least one host unless default = true");
+    }
+    for (std::size_t index = 0; index < hosts->size(); ++index) {
+        const toml::node& entry = (*hosts)[index];
+        const std::string entry_path = element(path, index);
+        std::string text;
+        if (!read_string(entry, entry_path, text)) {
+            continue;
+        }
+        std::string problem;
+        if (auto host = normalise_host_pattern(text, problem)) {
+            claim_host(*host, {entry_path, entry.source().begin});
+            site.hosts.push_back(std::move(*host));
+        } else {
+            report(entry, entry_path, problem);
+        }
+    }
+}
+
+void Reader::read_command(const toml::node& node, const std::string& path, Site& site) {
+    const auto* parts = array_at(node, path);
+    if (!parts) {
+        return;
+    }
+    if (parts->empty()) {
+        report(node, path, "must name a program to run");
+        return;
+    }
+    std::vector<std::string> command;
+    for (std::size_t index = 0; index < parts->size(); ++index) {
+        const std::string part_path = element(path, index);
+        std::string part;
+        if (!read_string((*parts)[index], part_path, part)) {
+            continue;
+        }
+        if (part.empty()) {
+            report((*parts)[index], part_path, "must not be empty");
+            continue;
+        }
+        command.push_back(std::move(part));
+    }
+    if (command.size() != parts->size()) {
+        return;
+    }
+    // "./app" and "bin/app" mean next to the config file; a bare "python3" is for PATH lookup.
+    const fs::path program(command.front());
+    if (program.is_relative() && command.front().find('/') != std::string::npos) {
+        command.front() = (config_dir_ / program).lexically_normal().string();
+    }
+    site.command = std::move(command);
+}
+
+void Reader::read_cwd(const toml::node& node, const std::string& path, Site& site) {
+    std::string text;
+    if (!read_string(node, path, text)) {
+        return;
+    }
+    if (text.empty()) {
+        report(node, path, "must not be empty");
+        return;
+    }
+    site.cwd = without_trailing_separator((config_dir_ / text).lexically_normal()).string();
+}
+
+void Reader::read_env(const toml::node& node, const std::string& path, Site& site) {
+    const auto* variables = table_at(node, path);
+    if (!variables) {
+        return;
+    }
+    for (const auto& [key, value] : *variables) {
+        const std::string key_path = child(path, key.str());
+        std::string text;
+        if (!is_env_name(key.str())) {
+            report(key.source().begin, key_path, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
+        } else if (read_string(value, key_path, text)) {
+            site.env.emplace(key.str(), std::move(text));
+        }
+    }
+}
+
+void Reader::read_restart_limit(const toml::node& node, const std::string& path, RestartLimit& limit) {
+    const auto* table = table_at(node, path);
+    if (!table) {
+        return;
+    }
+    for (const auto& [key, value] : *table) {
+        const std::string key_path = child(path, key.str());
+        if (key.str() == "count") {
+            read_integer(value, key_path, 1, 100'000, limit.count);
+        } else if (key.str() == "window") {
+            read_duration(value, key_path, Zero::rejected, limit.window);
+        } else {
+            report_unknown(key, key_path);
+        }
+    }
+}
+
+void Reader::claim_host(const std::string& host, Place place) {
+    const auto [owner, claimed] = host_owners_.try_emplace(host, place);
+    if (!claimed) {
+        report(place.position, place.key_path, "host \"" + host + "\" is already listed at " + describe(owner->second));
+    }
+}
+
+void Reader::claim_default(Place place) {
+    if (default_site_) {
+        report(place.position, place.key_path, "only one site may be the default; " + describe(*default_site_) +
+                                                   " already is");
+    } else {
+        default_site_ = std::move(place);
+    }
+}
+
+// The whole file, or nothing with `error` set to the errno that stopped the read.
+std::optional<std::string> read_file(const std::string& path, int& error) {
+    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+    if (!file) {
+        error = errno;
+        return std::nullopt;
+    }
+    std::string text;
+    char buffer[64 * 1024];
+    while (const std::size_t count = std::fread(buffer, 1, sizeof buffer, file.get())) {
+        text.append(buffer, count);
+    }
+    if (std::ferror(file.get())) {
+        error = errno;
+        return std::nullopt;
+    }
+    return text;
+}
+
+}  // namespace
+
+LoadResult load_config_file(const std::string& path) {
+    int error = 0;
+    const auto text = read_file(path, error);
+    if (!text) {
+        return std::vector{ConfigError{path, 0, 0, "", std::string("cannot read file: ") + std::strerror(error)}};
+    }
+    return load_config_string(*text, path);
+}
+
+LoadResult load_config_string(std::string_view text, const std::string& path) {
+    toml::table root;
+    try {
+        root = toml::parse(text, std::string_view(path));
+    } catch (const toml::parse_error& error) {
+        const toml::source_position& where = error.source().begin;
+        return std::vector{ConfigError{path, static_cast<int>(where.line), static_cast<int>(where.column), "",
+                                       std::string(error.description())}};
+    }
+    std::error_code ignored;
+    // If the working directory is gone the path stays relative; read_site reports that.
+    fs::path absolute_file = fs::absolute(path, ignored);
+    if (absolute_file.empty()) {
+        absolute_file = path;
+    }
+    Reader reader(path, absolute_file.lexically_normal());
+    Config config = reader.read(root);
+    auto errors = reader.take_errors();
+    if (!errors.empty()) {
+        return errors;
+    }
+    return config;
+}
+
+}  // namespace vhostd::conf

@@ -1,0 +1,18 @@
+// Parsers for the human units used in the config: "250ms", "10s", "5m", "1h"; "16KiB", "512MiB".
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace vhostd::conf {
+
+// Accepts a non-negative integer followed by ms, s, m or h (no space, no fractions).
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+// Accepts a non-negative integer followed by B, KiB, MiB or GiB (KB/MB/GB are not accepted:
+// they are ambiguous between 1000 and 1024).
+std::optional<std::uint64_t> parse_size(std::string_view text);
+
+}  // namespace vhostd::conf

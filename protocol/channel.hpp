@@ -1,0 +1,48 @@
+// One end of a vhostd <-> worker channel: a Unix stream socket carrying JSON lines, with
+// connections attached as SCM_RIGHTS. Used by the supervisor and by the worker SDK.
+// Not thread-safe: use it from one strand.
+#pragma once
+
+#include "protocol/file_descriptor.hpp"
+#include "protocol/message_decoder.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <string>
+#include <string_view>
+#include <boost/system/error_code.hpp>
+
+namespace vhostd::protocol {
+
+class Channel {
+public:
+    Channel(boost::asio::any_io_executor executor, FileDescriptor socket);
+
+    // Sends a whole line now, never blocking. With `fd` (which stays the caller's: the kernel
+    // passes a duplicate) the line goes out in one sendmsg or not at all: a full socket or a
+    // broken peer is an error and the caller still owns the connection. Without an fd, a line
+    // the socket cannot take yet waits here and goes out in order.
+    boost::system::error_code send(std::string_view line, int fd = -1);
+
+    // Waits for the next message. Errors: boost::asio::error::eof when the peer closed,
+    // boost::system::errc::protocol_error when it sent garbage (see protocol_error()), or the socket's.
+    boost::asio::awaitable<boost::system::error_code> receive(IncomingMessage& out);
+    const std::string& protocol_error() const { return protocol_error_; }
+
+    void close();
+    bool is_open() const { return socket_.is_open(); }
+
+private:
+    boost::asio::awaitable<void> flush_outbox();
+    boost::system::error_code write_some_now(std::string_view& rest);
+
+    boost::asio::posix::stream_descriptor socket_;
+    MessageDecoder decoder_;
+    std::string protocol_error_;
+    std::string outbox_;     // lines that did not fit in the socket yet
+    bool flushing_ = false;
+};
+
+}  // namespace vhostd::protocol

@@ -1,0 +1,32 @@
+// The boundary between the front (server/) and the worker pools (supervisor/): a connection
+// whose head has been read and routed, on its way to one of a site's workers.
+#pragma once
+
+#include "protocol/file_descriptor.hpp"
+#include "protocol/message.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+
+namespace vhostd::protocol {
+
+struct PendingConnection {
+    FileDescriptor socket;              // blocking, options reset: ready for a worker
+    ConnectionInfo info;
+    std::string head;                   // the peeked head, to check it is still unread before a retry
+    std::chrono::steady_clock::time_point accepted_at;
+    // Called when no worker can take the connection (queue full, queue timeout, site down):
+    // the front answers 503 with Retry-After and closes. May be called from any thread.
+    std::function<void(FileDescriptor socket, int retry_after_seconds, const char* why)> reject;
+};
+
+class ConnectionDispatcher {
+public:
+    virtual ~ConnectionDispatcher() = default;
+    // Thread-safe. The dispatcher owns the connection from here on.
+    virtual void dispatch(std::size_t site_index, PendingConnection connection) = 0;
+};
+
+}  // namespace vhostd::protocol

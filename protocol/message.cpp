@@ -1,0 +1,103 @@
+#include "protocol/message.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace vhostd::protocol {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string to_line(const json::object& object) {
+    std::string line = json::serialize(object);
+    line.push_back('\n');
+    return line;
+}
+
+std::string string_field(const json::object& object, std::string_view key) {
+    const json::value* value = object.if_contains(key);
+    if (value == nullptr || !value->is_string()) return {};
+    return std::string(value->get_string());
+}
+
+std::uint64_t unsigned_field(const json::object& object, std::string_view key) {
+    const json::value* value = object.if_contains(key);
+    if (value == nullptr) return 0;
+    if (value->is_uint64()) return value->get_uint64();
+    if (value->is_int64() && value->get_int64() >= 0) return static_cast<std::uint64_t>(value->get_int64());
+    if (value->is_double() && value->get_double() >= 0) return static_cast<std::uint64_t>(value->get_double());
+    return 0;
+}
+
+}  // namespace
+
+std::string encode_handle(const ConnectionInfo& info) {
+    json::object msg{
+        {"id", info.id},
+        {"site", info.site},
+        {"remoteAddress", info.remote_address},
+        {"remotePort", info.remote_port},
+        {"localAddress", info.local_address},
+        {"localPort", info.local_port},
+        {"host", info.host},
+        {"websocket", info.websocket},
+        {"headLength", info.head_length},
+    };
+    return to_line({{"cmd", command::handle}, {"type", "net.Socket"}, {"msg", std::move(msg)}});
+}
+
+std::string encode_command(std::string_view cmd) {
+    return to_line({{"cmd", cmd}});
+}
+
+std::string encode_heartbeat(const Heartbeat& heartbeat) {
+    return to_line({
+        {"cmd", command::heartbeat},
+        {"active", heartbeat.active_connections},
+        {"requests", heartbeat.requests},
+        {"websockets", heartbeat.websockets},
+    });
+}
+
+std::optional<json::object> decode_message(std::string_view line) {
+    json::error_code ec;
+    json::value value = json::parse(line, ec);
+    if (ec || !value.is_object()) return std::nullopt;
+    const json::value* cmd = value.get_object().if_contains("cmd");
+    if (cmd == nullptr || !cmd->is_string()) return std::nullopt;
+    return std::move(value.get_object());
+}
+
+std::string_view command_of(const json::object& message) {
+    const json::value* cmd = message.if_contains("cmd");
+    return cmd != nullptr && cmd->is_string() ? std::string_view(cmd->get_string()) : std::string_view{};
+}
+
+std::optional<ConnectionInfo> connection_info_of(const json::object& handle_message) {
+    const json::value* msg = handle_message.if_contains("msg");
+    if (msg == nullptr || !msg->is_object()) return std::nullopt;
+    const json::object& fields = msg->get_object();
+    ConnectionInfo info;
+    info.id = unsigned_field(fields, "id");
+    info.site = string_field(fields, "site");
+    info.remote_address = string_field(fields, "remoteAddress");
+    info.remote_port = static_cast<std::uint16_t>(unsigned_field(fields, "remotePort"));
+    info.local_address = string_field(fields, "localAddress");
+    info.local_port = static_cast<std::uint16_t>(unsigned_field(fields, "localPort"));
+    info.host = string_field(fields, "host");
+    const json::value* websocket = fields.if_contains("websocket");
+    info.websocket = websocket != nullptr && websocket->is_bool() && websocket->get_bool();
+    info.head_length = unsigned_field(fields, "headLength");
+    return info;
+}
+
+Heartbeat heartbeat_of(const json::object& heartbeat_message) {
+    return {
+        .active_connections = unsigned_field(heartbeat_message, "active"),
+        .requests = unsigned_field(heartbeat_message, "requests"),
+        .websockets = unsigned_field(heartbeat_message, "websockets"),
+    };
+}
+
+}  // namespace vhostd::protocol

@@ -1,0 +1,59 @@
+// Turns the byte stream of a channel, with the fds that arrived beside it, back into messages.
+// Pure: the caller does the recvmsg and feeds what it got.
+//
+// A sender passes each fd in the same sendmsg as the first bytes of its NODE_HANDLE line, so
+// the fd arrives no later than the chunk holding that line's first byte. The decoder pairs
+// each NODE_HANDLE with the fd that arrived in the chunk its first byte came in; an fd that
+// belongs to no handle is closed, never handed to a later message by mistake.
+#pragma once
+
+#include "protocol/file_descriptor.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace vhostd::protocol {
+
+struct IncomingMessage {
+    boost::json::object message;
+    FileDescriptor fd;  // set for NODE_HANDLE
+};
+
+class MessageDecoder {
+public:
+    enum class Status { message, need_more, error };
+
+    // Takes ownership of `fds`, which arrived with `bytes` in one recvmsg.
+    void feed(std::string_view bytes, std::span<const int> fds = {});
+
+    // The next complete message; `error()` says why on Status::error, after which the
+    // channel is unusable.
+    Status next(IncomingMessage& out);
+    const std::string& error() const { return error_; }
+
+    // Closes the fds of messages that never came (orphans at channel end); returns how many.
+    std::size_t discard_pending_fds();
+
+private:
+    struct ArrivedFd {
+        FileDescriptor fd;
+        std::uint64_t chunk_begin;  // stream offsets of the chunk it arrived with
+        std::uint64_t chunk_end;
+    };
+
+    Status fail(std::string reason);
+
+    std::string buffer_;
+    std::uint64_t buffer_offset_ = 0;  // stream offset of buffer_[0]
+    std::size_t scanned_ = 0;          // buffer_ bytes known to hold no newline
+    std::deque<ArrivedFd> fds_;
+    std::string error_;
+};
+
+}  // namespace vhostd::protocol

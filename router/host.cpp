@@ -1,0 +1,133 @@
+#include "router/host.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstddef>
+#include <cstring>
+
+namespace vhostd::router {
+namespace {
+
+constexpr std::size_t max_host_length = 253;   // RFC 1035, without the trailing dot
+constexpr std::size_t max_label_length = 63;
+constexpr std::size_t max_port_digits = 5;
+constexpr unsigned max_port = 65535;
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool is_hex_digit(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// '_' is not valid in DNS host names, but it appears in real service names; accepting it
+// costs nothing as long as the front and the worker agree.
+bool is_label_char(char c) { return is_letter(c) || is_digit(c) || c == '-' || c == '_'; }
+
+char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// RFC 3986: port = *DIGIT, so "host:" is legal and means the default port.
+bool is_valid_port(std::string_view port) {
+    if (port.size() > max_port_digits) {
+        return false;
+    }
+    unsigned value = 0;
+    for (char c : port) {
+        if (!is_digit(c)) {
+            return false;
+        }
+        value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    return value <= max_port;
+}
+
+// "[2001:DB8::1]:443" -> "[2001:db8::1]". Kept in its written form (not re-canonicalised):
+// only lower-cased, so the same bytes always give the same key.
+std::optional<std::string> normalize_ipv6_literal(std::string_view raw) {
+    const std::size_t close = raw.find(']');
+    if (close == std::string_view::npos) {
+        return std::nullopt;
+    }
+    const std::string_view after = raw.substr(close + 1);
+    if (!after.empty() && (after.front() != ':' || !is_valid_port(after.substr(1)))) {
+        return std::nullopt;
+    }
+
+    const std::string_view address = raw.substr(1, close - 1);
+    char text[INET6_ADDRSTRLEN] = {};  // inet_pton needs a NUL-terminated copy
+    if (address.size() >= sizeof text) {
+        return std::nullopt;
+    }
+    std::size_t colons = 0;
+    for (char c : address) {
+        if (c == ':') {
+            ++colons;
+        } else if (!is_hex_digit(c) && c != '.') {  // '.' only for an IPv4 tail; no zone ids
+            return std::nullopt;
+        }
+    }
+    if (colons < 2) {
+        return std::nullopt;
+    }
+    std::memcpy(text, address.data(), address.size());
+    in6_addr parsed{};
+    if (inet_pton(AF_INET6, text, &parsed) != 1) {
+        return std::nullopt;
+    }
+
+    std::string result;
+    result.reserve(address.size() + 2);
+    result.push_back('[');
+    for (char c : address) {
+        result.push_back(to_lower(c));
+    }
+    result.push_back(']');
+    return result;
+}
+
+}  // namespace
+
+std::optional<std::string> normalize_host(std::string_view raw) {
+    if (raw.empty()) {
+        return std::nullopt;
+    }
+    if (raw.front() == '[') {
+        return normalize_ipv6_literal(raw);
+    }
+
+    std::string_view name = raw;
+    if (const std::size_t colon = raw.find(':'); colon != std::string_view::npos) {
+        // A second colon means an IPv6 address without brackets: ambiguous with a port.
+        if (raw.find(':', colon + 1) != std::string_view::npos || !is_valid_port(raw.substr(colon + 1))) {
+            return std::nullopt;
+        }
+        name = raw.substr(0, colon);
+    }
+    if (!name.empty() && name.back() == '.') {
+        name.remove_suffix(1);  // "example.com." is the same host written fully qualified
+    }
+    if (name.empty() || name.size() > max_host_length) {
+        return std::nullopt;
+    }
+
+    std::string result;
+    result.reserve(name.size());
+    std::size_t label_length = 0;
+    for (char c : name) {
+        if (c == '.') {
+            if (label_length == 0) {
+                return std::nullopt;
+            }
+            label_length = 0;
+        } else if (!is_label_char(c) || ++label_length > max_label_length) {
+            return std::nullopt;
+        }
+        result.push_back(to_lower(c));
+    }
+    if (label_length == 0) {  // "a.." left "a." after the one dot we strip
+        return std::nullopt;
+    }
+    return result;
+}
+
+}  // namespace vhostd::router

@@ -1,0 +1,65 @@
+#include "router/site_table.hpp"
+
+#include "conf/config.hpp"
+#include "router/host.hpp"
+
+#include <stdexcept>
+
+namespace vhostd::router {
+namespace {
+
+constexpr std::string_view wildcard_prefix = "*.";
+
+[[noreturn]] void reject_pattern(const conf::Site& site, const std::string& pattern) {
+    throw std::invalid_argument("site '" + site.name + "': invalid host pattern '" + pattern + "'");
+}
+
+}  // namespace
+
+SiteTable::SiteTable(const std::vector<conf::Site>& sites) {
+    for (std::size_t index = 0; index < sites.size(); ++index) {
+        const conf::Site& site = sites[index];
+        if (site.is_default && !default_site_) {
+            default_site_ = index;
+        }
+        for (const std::string& pattern : site.hosts) {
+            // Patterns go through the same normalisation as requests, so both sides compare
+            // the same bytes. conf/ has validated them already: failing here is a bug there.
+            if (std::string_view(pattern).starts_with(wildcard_prefix)) {
+                auto suffix = normalize_host(std::string_view(pattern).substr(wildcard_prefix.size()));
+                if (!suffix || suffix->front() == '[') {
+                    reject_pattern(site, pattern);
+                }
+                // Stored with its leading dot: lookup slices the host at a dot and finds it as is.
+                wildcard_suffixes_.emplace("." + *suffix, index);
+            } else {
+                auto name = normalize_host(pattern);
+                if (!name) {
+                    reject_pattern(site, pattern);
+                }
+                exact_.emplace(std::move(*name), index);
+            }
+        }
+    }
+}
+
+std::optional<std::size_t> SiteTable::lookup(std::string_view host) const {
+    if (host.empty()) {
+        return default_site_;
+    }
+    if (auto found = exact_.find(host); found != exact_.end()) {
+        return found->second;
+    }
+    if (host.front() != '[' && !wildcard_suffixes_.empty()) {
+        // Leftmost dot first gives the longest suffix first. Starting at 1 keeps at least one
+        // character for the '*', so "*.blog.example" never matches "blog.example" itself.
+        for (std::size_t dot = host.find('.', 1); dot != std::string_view::npos; dot = host.find('.', dot + 1)) {
+            if (auto found = wildcard_suffixes_.find(host.substr(dot)); found != wildcard_suffixes_.end()) {
+                return found->second;
+            }
+        }
+    }
+    return default_site_;
+}
+
+}  // namespace vhostd::router

@@ -1,0 +1,167 @@
+#include "server/connection.hpp"
+
+#include "server/error_reply.hpp"
+#include "server/front.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <optional>
+
+namespace vhostd::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+enum class PeekResult { grew, would_block, closed, failed };
+
+// With SO_PEEK_OFF (TCP since Linux 6.10) each peek returns only bytes not peeked before,
+// so a head that trickles in costs a copy of each byte once, not a full re-peek per byte.
+bool enable_peek_offset(int fd) {
+    int offset = 0;
+    return ::setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &offset, sizeof offset) == 0;
+}
+
+void set_receive_low_water(int fd, std::size_t bytes) {
+    int value = static_cast<int>(bytes);
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &value, sizeof value);
+}
+
+// Appends the bytes that arrived since the last peek to `head`, up to `cap` in all.
+PeekResult peek_more(int fd, std::string& head, std::size_t cap, bool peek_offset) {
+    thread_local std::array<char, 64 * 1024> scratch;
+    const std::size_t want = std::min(scratch.size(), peek_offset ? cap - head.size() : cap);
+    ssize_t got;
+    do {
+        got = ::recv(fd, scratch.data(), want, MSG_PEEK | MSG_DONTWAIT);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? PeekResult::would_block : PeekResult::failed;
+    const auto size = static_cast<std::size_t>(got);
+    if (peek_offset) {
+        if (size == 0) return PeekResult::closed;
+        head.append(scratch.data(), size);
+        return PeekResult::grew;
+    }
+    // Without a peek offset every peek starts at byte 0; a wake-up with nothing new means
+    // the client closed (SO_RCVLOWAT keeps us asleep otherwise).
+    if (size <= head.size()) return PeekResult::closed;
+    head.assign(scratch.data(), size);
+    return PeekResult::grew;
+}
+
+// What a worker receives: a blocking socket with the options the front touched reset.
+void prepare_for_worker(int fd, bool peek_offset) {
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    set_receive_low_water(fd, 1);
+    if (peek_offset) {
+        int off = -1;
+        ::setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof off);
+    }
+}
+
+std::string describe(const tcp::endpoint& endpoint) {
+    return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+protocol::ConnectionInfo connection_info(const tcp::socket& socket, const RequestHead& head, std::uint64_t id, const std::string& site) {
+    boost::system::error_code ignored;
+    const tcp::endpoint remote = socket.remote_endpoint(ignored);
+    const tcp::endpoint local = socket.local_endpoint(ignored);
+    return {
+        .id = id,
+        .site = site,
+        .remote_address = remote.address().to_string(),
+        .remote_port = remote.port(),
+        .local_address = local.address().to_string(),
+        .local_port = local.port(),
+        .host = head.host,
+        .websocket = head.websocket_upgrade,
+        .head_length = head.length,
+    };
+}
+
+}  // namespace
+
+asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
+    constexpr auto token = asio::as_tuple(asio::use_awaitable);
+    Front::Presence presence(front);
+    const auto accepted_at = std::chrono::steady_clock::now();
+    const FrontSettings& settings = front.settings();
+    const int fd = socket.native_handle();
+    const bool peek_offset = enable_peek_offset(fd);
+    const std::size_t cap = settings.limits.max_head_size + 1;  // one byte more shows "too large"
+    boost::system::error_code ignored;
+    const tcp::endpoint remote = socket.remote_endpoint(ignored);
+
+    std::string head;
+    HeadParseResult parsed;
+    std::optional<asio::steady_timer> deadline;  // only for heads that do not arrive at once
+    for (;;) {
+        const PeekResult peeked = peek_more(fd, head, cap, peek_offset);
+        if (peeked == PeekResult::closed || peeked == PeekResult::failed) {
+            spdlog::debug("{}: closed before a complete head ({} bytes)", describe(remote), head.size());
+            co_return;
+        }
+        if (peeked == PeekResult::grew) {
+            parsed = parse_request_head(head, settings.limits);
+            if (parsed.status != HeadStatus::need_more) break;
+        }
+        set_receive_low_water(fd, head.size() + 1);
+        if (!deadline) deadline.emplace(socket.get_executor(), accepted_at + settings.head_timeout);
+        auto woke = co_await (socket.async_wait(tcp::socket::wait_read, token) || deadline->async_wait(token));
+        if (woke.index() == 1) {
+            if (head.empty()) co_return;  // never said a word: close quietly
+            spdlog::info("{}: 408, head incomplete after {} ms ({} bytes)", describe(remote), settings.head_timeout.count(), head.size());
+            set_receive_low_water(fd, 1);
+            co_await reply_and_close(std::move(socket), 408);
+            co_return;
+        }
+        if (std::get<0>(std::get<0>(woke))) co_return;
+    }
+    set_receive_low_water(fd, 1);
+
+    if (parsed.status == HeadStatus::error) {
+        spdlog::info("{}: {}, {}", describe(remote), parsed.http_status, parsed.reason);
+        co_await reply_and_close(std::move(socket), parsed.http_status);
+        co_return;
+    }
+
+    const std::shared_ptr<const Routes> routes = front.routes();
+    const std::optional<std::size_t> site = routes->table.lookup(parsed.head.host);
+    if (!site) {
+        spdlog::info("{}: 404, no site for host '{}'", describe(remote), parsed.head.host);
+        co_await reply_and_close(std::move(socket), 404);
+        co_return;
+    }
+
+    protocol::PendingConnection pending;
+    pending.info = connection_info(socket, parsed.head, front.next_connection_id(), routes->site_names[*site]);
+    pending.head = head.substr(0, parsed.head.length);
+    pending.accepted_at = accepted_at;
+    pending.reject = [&io = front.io(), protocol = remote.protocol()](protocol::FileDescriptor connection, int retry_after, const char*) {
+        tcp::socket answer(io);
+        boost::system::error_code ec;
+        answer.assign(protocol, connection.release(), ec);
+        if (!ec) asio::co_spawn(io, reply_and_close(std::move(answer), 503, retry_after), asio::detached);
+    };
+    prepare_for_worker(fd, peek_offset);
+    // The front keeps the fd until a worker has it; from here the dispatcher owns it.
+    pending.socket.reset(socket.release());
+    front.dispatcher().dispatch(*site, std::move(pending));
+}
+
+}  // namespace vhostd::server

@@ -1,0 +1,81 @@
+#include "server/listener.hpp"
+
+#include "server/connection.hpp"
+#include "server/front.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+namespace vhostd::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr int listen_backlog = 4096;  // the kernel caps it at net.core.somaxconn
+
+tcp::endpoint endpoint_of(const conf::Listener& config) {
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(config.endpoint.host, ec);
+    if (ec) throw std::runtime_error("listener " + config.address + ": bad address: " + ec.message());
+    return {address, config.endpoint.port};
+}
+
+}  // namespace
+
+Listener::Listener(Front& front, const conf::Listener& config)
+    : front_(front), address_(config.address), acceptor_(front.io()) {
+    const tcp::endpoint endpoint = endpoint_of(config);
+    boost::system::error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && endpoint.address().is_v6()) acceptor_.set_option(asio::ip::v6_only(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(listen_backlog, ec);
+    if (ec) throw std::runtime_error("cannot listen on " + address_ + ": " + ec.message());
+}
+
+void Listener::start(unsigned accept_loops) {
+    spdlog::info("listening on {}", address_);
+    for (unsigned i = 0; i < accept_loops; ++i) asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+}
+
+void Listener::close() {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+}
+
+asio::awaitable<void> Listener::accept_loop() {
+    asio::steady_timer pause(acceptor_.get_executor());
+    while (acceptor_.is_open()) {
+        auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+        if (!ec) {
+            asio::co_spawn(front_.io(), handle_connection(std::move(socket), front_), [](std::exception_ptr error) {
+                if (!error) return;
+                try {
+                    std::rethrow_exception(error);
+                } catch (const std::exception& e) {
+                    spdlog::error("connection ended by an unexpected error: {}", e.what());
+                }
+            });
+            continue;
+        }
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
+        // Out of fds or memory: leave the connection in the backlog and try again shortly
+        // instead of spinning.
+        spdlog::error("accept on {} failed: {}; retrying in 100ms", address_, ec.message());
+        pause.expires_after(std::chrono::milliseconds(100));
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+}
+
+}  // namespace vhostd::server

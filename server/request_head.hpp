@@ -1,0 +1,48 @@
+// The pure HTTP/1.x request-head parser: bytes in, complete / need more / error out.
+// It never touches a socket; the front feeds it the bytes it has peeked so far.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace vhostd::server {
+
+struct HeadLimits {
+    std::size_t max_head_size = 16 * 1024;    // whole head including the final empty line
+    std::size_t max_request_line = 8 * 1024;  // beyond this: 414
+    std::size_t max_fields = 100;             // beyond this: 431
+};
+
+struct RequestHead {
+    std::string method;
+    std::string target;
+    int minor_version = 1;           // HTTP/1.<minor>
+    std::string host;                // normalised (router::normalize_host); empty only for HTTP/1.0 without Host
+    bool websocket_upgrade = false;  // "Upgrade: websocket" and "Connection: ... upgrade ..."
+    std::size_t length = 0;          // bytes up to and including the empty line that ends the head
+};
+
+enum class HeadStatus { complete, need_more, error };
+
+struct HeadParseResult {
+    HeadStatus status = HeadStatus::need_more;
+    int http_status = 0;      // for errors: 400, 414, 431 or 505
+    std::string reason;       // for errors: a short reason for the log ("two Host fields")
+    RequestHead head;         // for complete
+};
+
+// Parses `bytes`, which start at the first byte the client sent. Rules (RFC 9112, strict on
+// whatever could let the front and a worker disagree about the Host):
+//  - one leading empty line is ignored; a lone LF is accepted as a line end;
+//  - request line: token SP origin-form|absolute-form|authority-form|"*" SP "HTTP/1." DIGIT;
+//    a version other than HTTP/1.x -> 505; line longer than max_request_line -> 414;
+//  - fields: no whitespace before the colon, no obs-fold, no control characters but HTAB in
+//    values, names are tokens -> else 400; more than max_fields -> 431;
+//  - exactly one Host on HTTP/1.1 (zero or one on 1.0), valid per normalize_host -> else 400;
+//  - absolute-form target: its authority must equal the Host after normalisation -> else 400;
+//  - no end of head within max_head_size -> 431.
+// need_more is returned only when nothing seen so far is already an error.
+HeadParseResult parse_request_head(std::string_view bytes, const HeadLimits& limits);
+
+}  // namespace vhostd::server

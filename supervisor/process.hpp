@@ -1,0 +1,39 @@
+// Starting a worker process: fork + exec with exactly the fds and environment it should have.
+#pragma once
+
+#include "protocol/file_descriptor.hpp"
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace vhostd::supervisor {
+
+struct ProcessSpec {
+    std::vector<std::string> argv;         // argv[0] is looked up in PATH when it has no '/'
+    std::vector<std::string> environment;  // "NAME=value", the whole environment
+    std::string cwd;
+    int channel_fd = -1;                   // becomes fd 3 in the child
+};
+
+struct ChildProcess {
+    pid_t pid = -1;
+    protocol::FileDescriptor pidfd;        // signals go through it, so a reused pid is never hit
+    protocol::FileDescriptor stdout_pipe;  // read ends
+    protocol::FileDescriptor stderr_pipe;
+};
+
+// The child gets: stdin /dev/null, stdout and stderr to pipes, the channel at fd 3 and no
+// other fd; its own process group; SIGKILL when vhostd dies (PR_SET_PDEATHSIG); default
+// signal dispositions and an empty signal mask. Throws std::system_error naming the step
+// that failed, including an exec failure in the child (reported through a CLOEXEC pipe).
+ChildProcess spawn_process(const ProcessSpec& spec);
+
+// Sends `signal` through the pidfd; false if the process is already gone.
+bool signal_process(const ChildProcess& child, int signal);
+
+// SIGKILL to the whole process group, so grandchildren do not survive their worker.
+void kill_process_group(pid_t group);
+
+}  // namespace vhostd::supervisor

@@ -1,0 +1,724 @@
+#include "conf/loader.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace vhostd::conf {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// Relative paths in the documents below resolve against /tmp/x.
+const std::string config_path = "/tmp/x/site.toml";
+
+Config load_valid(std::string_view text, const std::string& path = config_path) {
+    auto result = load_config_string(text, path);
+    if (const auto* errors = std::get_if<std::vector<ConfigError>>(&result)) {
+        for (const ConfigError& error : *errors) {
+            ADD_FAILURE() << error.to_string();
+        }
+        return {};
+    }
+    return std::get<Config>(std::move(result));
+}
+
+// Each error as "LINE:COL: KEY_PATH: MESSAGE", in the order the loader returns them.
+std::vector<std::string> load_errors(std::string_view text) {
+    auto result = load_config_string(text, config_path);
+    const auto* errors = std::get_if<std::vector<ConfigError>>(&result);
+    if (!errors) {
+        ADD_FAILURE() << "the config was accepted";
+        return {};
+    }
+    std::vector<std::string> described;
+    for (const ConfigError& error : *errors) {
+        EXPECT_EQ(error.file, config_path);
+        described.push_back(std::to_string(error.line) + ":" + std::to_string(error.column) + ": " + error.key_path +
+                            ": " + error.message);
+    }
+    return described;
+}
+
+using Errors = std::vector<std::string>;
+
+TEST(ConfigError, FormatsPositionAndKeyPathWhenPresent) {
+    EXPECT_EQ((ConfigError{"demo.toml", 12, 11, "sites.blog.workers", "must be between 1 and 256"}.to_string()),
+              "demo.toml:12:11: sites.blog.workers: must be between 1 and 256");
+    EXPECT_EQ((ConfigError{"demo.toml", 3, 7, "", "unexpected character"}.to_string()),
+              "demo.toml:3:7: unexpected character");
+    EXPECT_EQ((ConfigError{"demo.toml", 0, 0, "", "cannot read file: Permission denied"}.to_string()),
+              "demo.toml: cannot read file: Permission denied");
+    EXPECT_EQ((ConfigError{"demo.toml", 0, 0, "sites", "at least one"}.to_string()), "demo.toml: sites: at least one");
+}
+
+TEST(LoadConfig, ReadsEveryKeyOfAFullExample) {
+    const Config config = load_valid(R"([[listen]]
+address = "0.0.0.0:8080"
+
+[[listen]]
+address = "[::1]:8443"
+tls = true
+
+[server]
+threads = 4
+head_timeout = "2500ms"
+max_head_size = "32KiB"
+max_header_fields = 50
+
+[admin]
+listen = "127.0.0.1:9180"
+
+[sites.shop]
+hosts = ["Shop.Example.", "*.Shop.Example", "[::1]", "192.0.2.7", "under_score.example"]
+command = ["./bin/../shop-server", "--prod"]
+workers = 3
+default = true
+max_age = "2h"
+max_memory = "512MiB"
+heartbeat_timeout = "5s"
+drain_timeout = "1m"
+restart_limit = { count = 5, window = "30s" }
+env = { APP_ENV = "prod", _DEBUG2 = "0" }
+cwd = "data/"
+max_in_flight = 8
+queue_size = 0
+queue_timeout = "250ms"
+
+[sites.blog]
+hosts = ["blog.example"]
+command = ["python3", "app.py"]
+)");
+    EXPECT_EQ(config.path, "/tmp/x/site.toml");
+
+    ASSERT_EQ(config.listeners.size(), 2u);
+    EXPECT_EQ(config.listeners[0].address, "0.0.0.0:8080");
+    EXPECT_EQ(config.listeners[0].endpoint.host, "0.0.0.0");
+    EXPECT_EQ(config.listeners[0].endpoint.port, 8080);
+    EXPECT_FALSE(config.listeners[0].tls);
+    EXPECT_EQ(config.listeners[1].address, "[::1]:8443");
+    EXPECT_EQ(config.listeners[1].endpoint.host, "::1");
+    EXPECT_EQ(config.listeners[1].endpoint.port, 8443);
+    EXPECT_TRUE(config.listeners[1].tls);
+
+    EXPECT_EQ(config.server.threads, 4u);
+    EXPECT_EQ(config.server.head_timeout, 2500ms);
+    EXPECT_EQ(config.server.max_head_size, 32u * 1024);
+    EXPECT_EQ(config.server.max_header_fields, 50u);
+
+    ASSERT_TRUE(config.admin.has_value());
+    EXPECT_EQ(config.admin->address, "127.0.0.1:9180");
+    EXPECT_EQ(config.admin->endpoint.host, "127.0.0.1");
+    EXPECT_EQ(config.admin->endpoint.port, 9180);
+
+    // File order, although toml++ would iterate "blog" before "shop".
+    ASSERT_EQ(config.sites.size(), 2u);
+    const Site& shop = config.sites[0];
+    EXPECT_EQ(shop.name, "shop");
+    EXPECT_EQ(shop.hosts, (std::vector<std::string>{"shop.example", "*.shop.example", "[::1]", "192.0.2.7",
+                                                    "under_score.example"}));
+    EXPECT_EQ(shop.command, (std::vector<std::string>{"/tmp/x/shop-server", "--prod"}));
+    EXPECT_EQ(shop.workers, 3u);
+    EXPECT_TRUE(shop.is_default);
+    EXPECT_EQ(shop.max_age, 2h);
+    EXPECT_EQ(shop.max_memory, 512u * 1024 * 1024);
+    EXPECT_EQ(shop.heartbeat_timeout, 5s);
+    EXPECT_EQ(shop.drain_timeout, 1min);
+    EXPECT_EQ(shop.restart_limit.count, 5u);
+    EXPECT_EQ(shop.restart_limit.window, 30s);
+    EXPECT_EQ(shop.env, (std::map<std::string, std::string>{{"APP_ENV", "prod"}, {"_DEBUG2", "0"}}));
+    EXPECT_EQ(shop.cwd, "/tmp/x/data");
+    EXPECT_EQ(shop.max_in_flight, 8u);
+    EXPECT_EQ(shop.queue_size, 0u);
+    EXPECT_EQ(shop.queue_timeout, 250ms);
+
+    const Site& blog = config.sites[1];
+    EXPECT_EQ(blog.name, "blog");
+    EXPECT_EQ(blog.command, (std::vector<std::string>{"python3", "app.py"}));
+    EXPECT_FALSE(blog.is_default);
+}
+
+TEST(LoadConfig, AppliesDefaultsForEveryOptionalKey) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)");
+    ASSERT_EQ(config.listeners.size(), 1u);
+    EXPECT_FALSE(config.listeners[0].tls);
+    EXPECT_EQ(config.server.threads, 2u);
+    EXPECT_EQ(config.server.head_timeout, 10s);
+    EXPECT_EQ(config.server.max_head_size, 16u * 1024);
+    EXPECT_EQ(config.server.max_header_fields, 100u);
+    EXPECT_FALSE(config.admin.has_value());
+
+    ASSERT_EQ(config.sites.size(), 1u);
+    const Site& blog = config.sites[0];
+    EXPECT_EQ(blog.command, (std::vector<std::string>{"/tmp/x/blog"}));
+    EXPECT_EQ(blog.cwd, "/tmp/x");
+    EXPECT_TRUE(blog.env.empty());
+    EXPECT_EQ(blog.workers, 1u);
+    EXPECT_FALSE(blog.is_default);
+    EXPECT_EQ(blog.max_age, 1h);
+    EXPECT_EQ(blog.max_memory, 0u);
+    EXPECT_EQ(blog.heartbeat_timeout, 10s);
+    EXPECT_EQ(blog.drain_timeout, 30s);
+    EXPECT_EQ(blog.restart_limit.count, 10u);
+    EXPECT_EQ(blog.restart_limit.window, 60s);
+    EXPECT_EQ(blog.max_in_flight, 16u);
+    EXPECT_EQ(blog.queue_size, 1024u);
+    EXPECT_EQ(blog.queue_timeout, 5s);
+}
+
+TEST(LoadConfig, RestartLimitKeysDefaultSeparately) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+restart_limit = { window = "2m" }
+[sites.shop]
+hosts = ["shop.example"]
+command = ["./shop"]
+restart_limit = { count = 3 }
+)");
+    ASSERT_EQ(config.sites.size(), 2u);
+    EXPECT_EQ(config.sites[0].restart_limit.count, 10u);
+    EXPECT_EQ(config.sites[0].restart_limit.window, 2min);
+    EXPECT_EQ(config.sites[1].restart_limit.count, 3u);
+    EXPECT_EQ(config.sites[1].restart_limit.window, 60s);
+}
+
+TEST(LoadConfig, AcceptsTheEdgesOfEveryRange) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:1"
+[[listen]]
+address = "127.0.0.1:65535"
+[server]
+threads = 64
+max_head_size = "1MiB"
+max_header_fields = 1000
+[sites.high]
+hosts = ["high.example"]
+command = ["./high"]
+workers = 256
+restart_limit = { count = 100000 }
+max_in_flight = 1024
+queue_size = 1000000
+max_age = "0s"
+drain_timeout = "0s"
+queue_timeout = "0ms"
+)");
+    EXPECT_EQ(config.listeners[0].endpoint.port, 1);
+    EXPECT_EQ(config.listeners[1].endpoint.port, 65535);
+    EXPECT_EQ(config.server.threads, 64u);
+    EXPECT_EQ(config.server.max_head_size, 1024u * 1024);
+    EXPECT_EQ(config.server.max_header_fields, 1000u);
+    ASSERT_EQ(config.sites.size(), 1u);
+    EXPECT_EQ(config.sites[0].workers, 256u);
+    EXPECT_EQ(config.sites[0].restart_limit.count, 100000u);
+    EXPECT_EQ(config.sites[0].max_in_flight, 1024u);
+    EXPECT_EQ(config.sites[0].queue_size, 1000000u);
+    EXPECT_EQ(config.sites[0].max_age, 0ms);
+    EXPECT_EQ(config.sites[0].drain_timeout, 0ms);
+    EXPECT_EQ(config.sites[0].queue_timeout, 0ms);
+
+    const Config low = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[server]
+threads = 1
+max_head_size = "1KiB"
+max_header_fields = 1
+[sites.low]
+hosts = ["low.example"]
+command = ["./low"]
+)");
+    EXPECT_EQ(low.server.threads, 1u);
+    EXPECT_EQ(low.server.max_head_size, 1024u);
+    EXPECT_EQ(low.server.max_header_fields, 1u);
+}
+
+TEST(LoadConfig, ResolvesCommandAndCwdAgainstTheConfigDirectory) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.a]
+hosts = ["a.example"]
+command = ["bin/app"]
+cwd = "/srv/app/"
+[sites.b]
+hosts = ["b.example"]
+command = ["/usr/bin/env", "./not-resolved"]
+cwd = "../data"
+[sites.c]
+hosts = ["c.example"]
+command = ["../c/./run"]
+cwd = "."
+)");
+    ASSERT_EQ(config.sites.size(), 3u);
+    EXPECT_EQ(config.sites[0].command, (std::vector<std::string>{"/tmp/x/bin/app"}));
+    EXPECT_EQ(config.sites[0].cwd, "/srv/app");
+    EXPECT_EQ(config.sites[1].command, (std::vector<std::string>{"/usr/bin/env", "./not-resolved"}));
+    EXPECT_EQ(config.sites[1].cwd, "/tmp/data");
+    EXPECT_EQ(config.sites[2].command, (std::vector<std::string>{"/tmp/c/run"}));
+    EXPECT_EQ(config.sites[2].cwd, "/tmp/x");
+}
+
+TEST(LoadConfig, MakesARelativeConfigPathAbsolute) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)",
+                                     "conf/site.toml");
+    const fs::path dir = fs::current_path() / "conf";
+    EXPECT_EQ(config.path, (dir / "site.toml").string());
+    ASSERT_EQ(config.sites.size(), 1u);
+    EXPECT_EQ(config.sites[0].command, (std::vector<std::string>{(dir / "blog").string()}));
+    EXPECT_EQ(config.sites[0].cwd, dir.string());
+}
+
+TEST(LoadConfig, DefaultSiteMayListNoHosts) {
+    const Config without_key = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.fallback]
+command = ["./fallback"]
+default = true
+)");
+    ASSERT_EQ(without_key.sites.size(), 1u);
+    EXPECT_TRUE(without_key.sites[0].is_default);
+    EXPECT_TRUE(without_key.sites[0].hosts.empty());
+
+    const Config empty_list = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.fallback]
+hosts = []
+command = ["./fallback"]
+default = true
+)");
+    ASSERT_EQ(empty_list.sites.size(), 1u);
+    EXPECT_TRUE(empty_list.sites[0].hosts.empty());
+}
+
+TEST(LoadConfig, ReportsSyntaxErrorsWithPositionAndNoKeyPath) {
+    auto result = load_config_string(R"([[listen]]
+address = "127.0.0.1:8080"
+[server]
+threads = 2
+threads = 3
+)",
+                                     config_path);
+    const auto* errors = std::get_if<std::vector<ConfigError>>(&result);
+    ASSERT_NE(errors, nullptr);
+    ASSERT_EQ(errors->size(), 1u);
+    const ConfigError& error = errors->front();
+    EXPECT_EQ(error.file, config_path);
+    EXPECT_EQ(error.line, 5);
+    EXPECT_EQ(error.column, 11);
+    EXPECT_EQ(error.key_path, "");
+    EXPECT_NE(error.message.find("threads"), std::string::npos) << error.message;
+    EXPECT_EQ(error.to_string(), "/tmp/x/site.toml:5:11: " + error.message);
+}
+
+TEST(LoadConfig, ReportsUnknownKeysAtEveryLevel) {
+    EXPECT_EQ(load_errors(R"(colour = "blue"
+[[listen]]
+address = "127.0.0.1:8080"
+backlog = 10
+[server]
+thread = 2
+[admin]
+listen = "127.0.0.1:9180"
+port = 9180
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+restart_limit = { count = 3, burst = 2 }
+worker = 2
+)"),
+              (Errors{
+                  "1:1: colour: unknown key",
+                  "4:1: listen[0].backlog: unknown key",
+                  "6:1: server.thread: unknown key",
+                  "9:1: admin.port: unknown key",
+                  "13:30: sites.blog.restart_limit.burst: unknown key",
+                  "14:1: sites.blog.worker: unknown key",
+              }));
+}
+
+TEST(LoadConfig, ReportsWrongValueTypes) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = 8080
+tls = "yes"
+[server]
+threads = "2"
+max_header_fields = 1.5
+[sites.blog]
+hosts = "blog.example"
+command = "./blog"
+env = ["A=1"]
+default = 1
+)"),
+              (Errors{
+                  "2:11: listen[0].address: must be a string",
+                  "3:7: listen[0].tls: must be a boolean",
+                  "5:11: server.threads: must be an integer",
+                  "6:21: server.max_header_fields: must be an integer",
+                  "8:9: sites.blog.hosts: must be an array",
+                  "9:11: sites.blog.command: must be an array",
+                  "10:7: sites.blog.env: must be a table",
+                  "11:11: sites.blog.default: must be a boolean",
+              }));
+}
+
+TEST(LoadConfig, ReportsSectionsOfTheWrongType) {
+    EXPECT_EQ(load_errors(R"(listen = { address = "127.0.0.1:8080" }
+server = 1
+admin = "127.0.0.1:9180"
+sites = []
+)"),
+              (Errors{
+                  "1:10: listen: must be an array of tables, written [[listen]]",
+                  "2:10: server: must be a table",
+                  "3:9: admin: must be a table",
+                  "4:9: sites: must be a table",
+              }));
+}
+
+TEST(LoadConfig, ReportsIntegersAndSizesOutOfRange) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[server]
+threads = 0
+max_head_size = "2MiB"
+max_header_fields = 1001
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+workers = 257
+restart_limit = { count = 0 }
+max_in_flight = 1025
+queue_size = -1
+[sites.shop]
+hosts = ["shop.example"]
+command = ["./shop"]
+workers = 0
+restart_limit = { count = 100001 }
+max_in_flight = 0
+queue_size = 1000001
+)"),
+              (Errors{
+                  "4:11: server.threads: must be between 1 and 64",
+                  "5:17: server.max_head_size: must be between 1KiB and 1MiB",
+                  "6:21: server.max_header_fields: must be between 1 and 1000",
+                  "10:11: sites.blog.workers: must be between 1 and 256",
+                  "11:27: sites.blog.restart_limit.count: must be between 1 and 100000",
+                  "12:17: sites.blog.max_in_flight: must be between 1 and 1024",
+                  "13:14: sites.blog.queue_size: must be between 0 and 1000000",
+                  "17:11: sites.shop.workers: must be between 1 and 256",
+                  "18:27: sites.shop.restart_limit.count: must be between 1 and 100000",
+                  "19:17: sites.shop.max_in_flight: must be between 1 and 1024",
+                  "20:14: sites.shop.queue_size: must be between 0 and 1000000",
+              }));
+
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[server]
+threads = 65
+max_head_size = "1023B"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)"),
+              (Errors{
+                  "4:11: server.threads: must be between 1 and 64",
+                  "5:17: server.max_head_size: must be between 1KiB and 1MiB",
+              }));
+}
+
+TEST(LoadConfig, ReportsBadDurationsAndSizes) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[server]
+head_timeout = "10"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+max_age = 3600
+heartbeat_timeout = "0s"
+drain_timeout = "1.5s"
+max_memory = "512MB"
+restart_limit = { window = "0ms" }
+queue_timeout = "5 s"
+)"),
+              (Errors{
+                  "4:16: server.head_timeout: must be a duration like \"10s\" (units ms, s, m, h)",
+                  "8:11: sites.blog.max_age: must be a duration like \"10s\" (units ms, s, m, h)",
+                  "9:21: sites.blog.heartbeat_timeout: must be greater than 0",
+                  "10:17: sites.blog.drain_timeout: must be a duration like \"10s\" (units ms, s, m, h)",
+                  "11:14: sites.blog.max_memory: must be a size like \"16KiB\" (units B, KiB, MiB, GiB)",
+                  "12:28: sites.blog.restart_limit.window: must be greater than 0",
+                  "13:17: sites.blog.queue_timeout: must be a duration like \"10s\" (units ms, s, m, h)",
+              }));
+
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[server]
+head_timeout = "0ms"
+max_head_size = 16384
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)"),
+              (Errors{
+                  "4:16: server.head_timeout: must be greater than 0",
+                  "5:17: server.max_head_size: must be a size like \"16KiB\" (units B, KiB, MiB, GiB)",
+              }));
+}
+
+TEST(LoadConfig, ReportsMissingSections) {
+    EXPECT_EQ(load_errors(R"([server]
+threads = 2
+)"),
+              (Errors{
+                  "1:1: listen: at least one [[listen]] is required",
+                  "1:1: sites: at least one [sites.NAME] is required",
+              }));
+
+    EXPECT_EQ(load_errors(R"(listen = []
+[sites]
+)"),
+              (Errors{
+                  "1:10: listen: at least one [[listen]] is required",
+                  "2:1: sites: at least one [sites.NAME] is required",
+              }));
+}
+
+TEST(LoadConfig, ReportsMissingRequiredKeysAtTheEnclosingTable) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[[listen]]
+tls = true
+[admin]
+[sites.blog]
+hosts = ["blog.example"]
+[sites.shop]
+command = ["./shop"]
+)"),
+              (Errors{
+                  "3:1: listen[1].address: is required",
+                  "5:1: admin.listen: is required",
+                  "6:1: sites.blog.command: is required",
+                  "8:1: sites.shop.hosts: is required unless default = true",
+              }));
+}
+
+TEST(LoadConfig, ReportsBadListenAddresses) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "0.0.0.0"
+[[listen]]
+address = "0.0.0.0:0"
+[[listen]]
+address = "0.0.0.0:65536"
+[[listen]]
+address = "::1:8080"
+[[listen]]
+address = "[::1]:http"
+[[listen]]
+address = "[zz]:80"
+[[listen]]
+address = ":8080"
+[admin]
+listen = "localhost"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)"),
+              (Errors{
+                  "2:11: listen[0].address: must be \"host:port\" (IPv6 as \"[::1]:8080\")",
+                  "4:11: listen[1].address: port must be between 1 and 65535",
+                  "6:11: listen[2].address: port must be between 1 and 65535",
+                  "8:11: listen[3].address: an IPv6 host must be in brackets, like \"[::1]:8080\"",
+                  "10:11: listen[4].address: port must be between 1 and 65535",
+                  "12:11: listen[5].address: host is not a valid IPv6 address",
+                  "14:11: listen[6].address: must be \"host:port\" (IPv6 as \"[::1]:8080\")",
+                  "16:10: admin.listen: must be \"host:port\" (IPv6 as \"[::1]:8080\")",
+              }));
+}
+
+TEST(LoadConfig, ReportsBadHostPatterns) {
+    const std::string host_name_hint =
+        "must be a host name, \"*.suffix\", an IPv4 address or a bracketed IPv6 address";
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+command = ["./blog"]
+hosts = [
+    "blog.example:8080",
+    "[::1]:80",
+    "a..b",
+    "*",
+    "::1",
+    "bad host",
+    "*.",
+    "",
+    "a.*.b",
+    "[::1",
+    "[nope]",
+    7,
+]
+)"),
+              (Errors{
+                  "6:5: sites.blog.hosts[0]: must not include a port",
+                  "7:5: sites.blog.hosts[1]: must not include a port",
+                  "8:5: sites.blog.hosts[2]: " + host_name_hint,
+                  "9:5: sites.blog.hosts[3]: " + host_name_hint,
+                  "10:5: sites.blog.hosts[4]: an IPv6 address must be in brackets, like \"[::1]\"",
+                  "11:5: sites.blog.hosts[5]: " + host_name_hint,
+                  "12:5: sites.blog.hosts[6]: " + host_name_hint,
+                  "13:5: sites.blog.hosts[7]: " + host_name_hint,
+                  "14:5: sites.blog.hosts[8]: " + host_name_hint,
+                  "15:5: sites.blog.hosts[9]: is not a valid bracketed IPv6 address",
+                  "16:5: sites.blog.hosts[10]: is not a valid bracketed IPv6 address",
+                  "17:5: sites.blog.hosts[11]: must be a string",
+              }));
+}
+
+TEST(LoadConfig, ReportsEmptyHostListsOutsideTheDefaultSite) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.shop]
+hosts = []
+command = ["./shop"]
+default = false
+)"),
+              (Errors{"4:9: sites.shop.hosts: must list at least one host unless default = true"}));
+}
+
+TEST(LoadConfig, ReportsDuplicateHostsNamingBothPlaces) {
+    // "alpha" sorts before "blog" but comes second in the file: "blog" owns the host.
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example", "www.blog.example"]
+command = ["./blog"]
+[sites.alpha]
+hosts = ["Blog.Example.", "alpha.example", "alpha.example"]
+command = ["./alpha"]
+)"),
+              (Errors{
+                  "7:10: sites.alpha.hosts[0]: host \"blog.example\" is already listed at "
+                  "sites.blog.hosts[0] (line 4, column 10)",
+                  "7:44: sites.alpha.hosts[2]: host \"alpha.example\" is already listed at "
+                  "sites.alpha.hosts[1] (line 7, column 27)",
+              }));
+}
+
+TEST(LoadConfig, ReportsASecondDefaultSiteNamingBoth) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.zz]
+hosts = []
+command = ["./zz"]
+default = true
+[sites.aa]
+command = ["./aa"]
+default = true
+)"),
+              (Errors{"9:11: sites.aa.default: only one site may be the default; sites.zz.default (line 6, column 11) "
+                      "already is"}));
+}
+
+TEST(LoadConfig, ReportsBadCommands) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.b]
+hosts = ["b.example"]
+command = []
+[sites.c]
+hosts = ["c.example"]
+command = ["./c", "", 3]
+)"),
+              (Errors{
+                  "5:11: sites.b.command: must name a program to run",
+                  "8:19: sites.c.command[1]: must not be empty",
+                  "8:23: sites.c.command[2]: must be a string",
+              }));
+}
+
+TEST(LoadConfig, ReportsBadSiteNamesEnvironmentAndCwd) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites."my blog"]
+hosts = ["blog.example"]
+command = ["./blog"]
+[sites.shop]
+hosts = ["shop.example"]
+command = ["./shop"]
+env = { "1BAD" = "x", GOOD = 1, OK = "a\u0000b" }
+cwd = ""
+)"),
+              (Errors{
+                  "3:8: sites.my blog: site name must use only letters, digits, '-' and '_'",
+                  "9:9: sites.shop.env.1BAD: must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)",
+                  "9:30: sites.shop.env.GOOD: must be a string",
+                  "9:38: sites.shop.env.OK: must not contain a NUL character",
+                  "10:7: sites.shop.cwd: must not be empty",
+              }));
+}
+
+TEST(LoadConfigFile, ReportsAnUnreadableFileWithoutPosition) {
+    const std::string missing = "/nonexistent-vhostd-dir/site.toml";
+    auto result = load_config_file(missing);
+    const auto* errors = std::get_if<std::vector<ConfigError>>(&result);
+    ASSERT_NE(errors, nullptr);
+    ASSERT_EQ(errors->size(), 1u);
+    EXPECT_EQ(errors->front().line, 0);
+    EXPECT_EQ(errors->front().key_path, "");
+    EXPECT_EQ(errors->front().to_string(), missing + ": cannot read file: No such file or directory");
+
+    const std::string directory = fs::temp_directory_path().string();
+    result = load_config_file(directory);
+    errors = std::get_if<std::vector<ConfigError>>(&result);
+    ASSERT_NE(errors, nullptr);
+    ASSERT_EQ(errors->size(), 1u);
+    EXPECT_EQ(errors->front().to_string(), directory + ": cannot read file: Is a directory");
+}
+
+TEST(LoadConfigFile, ReadsAFileAndAnchorsPathsAtItsDirectory) {
+    std::string dir_template = (fs::temp_directory_path() / "vhostd-conf-XXXXXX").string();
+    ASSERT_NE(mkdtemp(dir_template.data()), nullptr);
+    const fs::path dir = dir_template;
+    const fs::path file = dir / "site.toml";
+    std::ofstream(file) << "[[listen]]\naddress = \"127.0.0.1:8080\"\n"
+                           "[sites.blog]\nhosts = [\"blog.example\"]\ncommand = [\"./blog\"]\nworkers = 0\n";
+
+    const std::vector<std::string> expected_errors{file.string() +
+                                                   ":6:11: sites.blog.workers: must be between 1 and 256"};
+    auto result = load_config_file(file.string());
+    const auto* errors = std::get_if<std::vector<ConfigError>>(&result);
+    ASSERT_NE(errors, nullptr);
+    std::vector<std::string> described;
+    for (const ConfigError& error : *errors) {
+        described.push_back(error.to_string());
+    }
+    EXPECT_EQ(described, expected_errors);
+
+    std::ofstream(file) << "[[listen]]\naddress = \"127.0.0.1:8080\"\n"
+                           "[sites.blog]\nhosts = [\"blog.example\"]\ncommand = [\"./blog\"]\n";
+    const Config config = std::get<Config>(load_config_file(file.string()));
+    EXPECT_EQ(config.path, file.string());
+    ASSERT_EQ(config.sites.size(), 1u);
+    EXPECT_EQ(config.sites[0].command, (std::vector<std::string>{(dir / "blog").string()}));
+    EXPECT_EQ(config.sites[0].cwd, dir.string());
+
+    fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace vhostd::conf

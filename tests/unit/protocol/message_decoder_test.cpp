@@ -1,0 +1,89 @@
+#include "protocol/message_decoder.hpp"
+
+#include "protocol/message.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace protocol = vhostd::protocol;
+using Status = protocol::MessageDecoder::Status;
+
+namespace {
+
+int open_fd() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+
+bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+
+std::string handle_line(std::uint64_t id) {
+    protocol::ConnectionInfo info;
+    info.id = id;
+    return protocol::encode_handle(info);
+}
+
+}  // namespace
+
+TEST(MessageDecoder, SplitsLinesAcrossChunks) {
+    protocol::MessageDecoder decoder;
+    protocol::IncomingMessage out;
+    decoder.feed("{\"cmd\":\"vhostd:rea");
+    EXPECT_EQ(decoder.next(out), Status::need_more);
+    decoder.feed("dy\"}\n{\"cmd\":\"vhostd:heartbeat\"}\n{\"cmd\"");
+    ASSERT_EQ(decoder.next(out), Status::message);
+    EXPECT_EQ(protocol::command_of(out.message), "vhostd:ready");
+    ASSERT_EQ(decoder.next(out), Status::message);
+    EXPECT_EQ(protocol::command_of(out.message), "vhostd:heartbeat");
+    EXPECT_EQ(decoder.next(out), Status::need_more);
+}
+
+TEST(MessageDecoder, PairsEachHandleWithTheFdOfItsChunk) {
+    protocol::MessageDecoder decoder;
+    const int first = open_fd();
+    const int second = open_fd();
+    const std::string one = handle_line(1);
+    const std::string two = handle_line(2);
+    // The kernel may glue a chunk without fds to the next one that has them.
+    decoder.feed("{\"cmd\":\"vhostd:heartbeat\"}\n" + one.substr(0, 5), std::vector<int>{first});
+    decoder.feed(one.substr(5) + two, std::vector<int>{second});
+
+    protocol::IncomingMessage out;
+    ASSERT_EQ(decoder.next(out), Status::message);
+    EXPECT_FALSE(out.fd);
+    ASSERT_EQ(decoder.next(out), Status::message);
+    EXPECT_EQ(out.fd.get(), first);
+    ASSERT_EQ(decoder.next(out), Status::message);
+    EXPECT_EQ(out.fd.get(), second);
+}
+
+TEST(MessageDecoder, ClosesAnFdThatCameWithANonHandleMessage) {
+    protocol::MessageDecoder decoder;
+    const int stray = open_fd();
+    decoder.feed("{\"cmd\":\"vhostd:ready\"}\n", std::vector<int>{stray});
+    decoder.feed(handle_line(3));  // arrives later without an fd of its own
+    protocol::IncomingMessage out;
+    ASSERT_EQ(decoder.next(out), Status::message);
+    EXPECT_EQ(decoder.next(out), Status::error);
+    EXPECT_EQ(decoder.error(), "NODE_HANDLE without a file descriptor");
+    EXPECT_FALSE(is_open(stray));
+}
+
+TEST(MessageDecoder, RejectsGarbageAndOverlongLines) {
+    protocol::MessageDecoder garbage;
+    protocol::IncomingMessage out;
+    garbage.feed("hello\n");
+    EXPECT_EQ(garbage.next(out), Status::error);
+    EXPECT_EQ(garbage.next(out), Status::error) << "an error is final";
+
+    protocol::MessageDecoder overlong;
+    overlong.feed(std::string(protocol::max_message_size + 1, 'x'));
+    EXPECT_EQ(overlong.next(out), Status::error);
+}
+
+TEST(MessageDecoder, DiscardsFdsLeftAtTheEnd) {
+    protocol::MessageDecoder decoder;
+    const int fd = open_fd();
+    decoder.feed("{\"cmd\":\"NODE_HA", std::vector<int>{fd});
+    EXPECT_EQ(decoder.discard_pending_fds(), 1u);
+    EXPECT_FALSE(is_open(fd));
+}

@@ -1,0 +1,59 @@
+#include "protocol/message.hpp"
+
+#include <gtest/gtest.h>
+
+namespace protocol = vhostd::protocol;
+
+TEST(Message, HandleIsNodeIpcShapedAndRoundTrips) {
+    protocol::ConnectionInfo info{.id = 42, .site = "blog", .remote_address = "::1", .remote_port = 5555,
+                                  .local_address = "::1", .local_port = 8080, .host = "blog.example",
+                                  .websocket = true, .head_length = 77};
+    const std::string line = protocol::encode_handle(info);
+    ASSERT_EQ(line.back(), '\n');
+    EXPECT_EQ(line.find('\n'), line.size() - 1) << "one message, one line";
+
+    auto message = protocol::decode_message(std::string_view(line).substr(0, line.size() - 1));
+    ASSERT_TRUE(message);
+    EXPECT_EQ(protocol::command_of(*message), "NODE_HANDLE");
+    EXPECT_EQ(message->at("type").as_string(), "net.Socket");
+    auto decoded = protocol::connection_info_of(*message);
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->id, 42u);
+    EXPECT_EQ(decoded->site, "blog");
+    EXPECT_EQ(decoded->remote_address, "::1");
+    EXPECT_EQ(decoded->remote_port, 5555);
+    EXPECT_EQ(decoded->local_port, 8080);
+    EXPECT_EQ(decoded->host, "blog.example");
+    EXPECT_TRUE(decoded->websocket);
+    EXPECT_EQ(decoded->head_length, 77u);
+}
+
+TEST(Message, CommandsAndHeartbeats) {
+    EXPECT_EQ(protocol::encode_command(protocol::command::ready), "{\"cmd\":\"vhostd:ready\"}\n");
+    EXPECT_EQ(protocol::encode_command(protocol::command::handle_ack), "{\"cmd\":\"NODE_HANDLE_ACK\"}\n");
+    const std::string line = protocol::encode_heartbeat({.active_connections = 3, .requests = 1000, .websockets = 2});
+    auto message = protocol::decode_message(std::string_view(line).substr(0, line.size() - 1));
+    ASSERT_TRUE(message);
+    const protocol::Heartbeat heartbeat = protocol::heartbeat_of(*message);
+    EXPECT_EQ(heartbeat.active_connections, 3u);
+    EXPECT_EQ(heartbeat.requests, 1000u);
+    EXPECT_EQ(heartbeat.websockets, 2u);
+}
+
+TEST(Message, RejectsWhatIsNotACommandObject) {
+    EXPECT_FALSE(protocol::decode_message("not json"));
+    EXPECT_FALSE(protocol::decode_message("[1,2]"));
+    EXPECT_FALSE(protocol::decode_message("{\"cmd\":7}"));
+    EXPECT_FALSE(protocol::decode_message("{\"no\":\"cmd\"}"));
+    EXPECT_FALSE(protocol::decode_message("{\"cmd\":\"x\"} trailing"));
+    EXPECT_TRUE(protocol::decode_message("{\"cmd\":\"vhostd:future\",\"extra\":[1]}"));
+}
+
+TEST(Message, HeartbeatToleratesMissingAndNegativeCounters) {
+    auto message = protocol::decode_message("{\"cmd\":\"vhostd:heartbeat\",\"active\":-4,\"requests\":12.0}");
+    ASSERT_TRUE(message);
+    const protocol::Heartbeat heartbeat = protocol::heartbeat_of(*message);
+    EXPECT_EQ(heartbeat.active_connections, 0u);
+    EXPECT_EQ(heartbeat.requests, 12u);
+    EXPECT_EQ(heartbeat.websockets, 0u);
+}
