@@ -156,8 +156,10 @@ public:
         // The whole head, final empty line included, must end within max_head_size.
         const std::size_t window = std::min(bytes_.size(), limits_.max_head_size);
 
-        // Room for the longest allowed line plus its CRLF: a line that has no LF within that is too long.
-        const std::size_t line_limit = std::min(window, pos + limits_.max_request_line + 2);
+        // Room for the longest allowed line plus its CRLF: a line that has no LF within that is
+        // too long. Not capped by the window, so that an overlong request line is a 414 even
+        // when it also makes the head too large.
+        const std::size_t line_limit = std::min(bytes_.size(), pos + limits_.max_request_line + 2);
         const Line request_line = line_at(bytes_, pos, line_limit);
         if (request_line.text.size() > limits_.max_request_line) {
             // Judged on its first max_request_line + 1 bytes only, as when it first became too

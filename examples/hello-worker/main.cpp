@@ -1,5 +1,6 @@
-// hello-worker: the example site. Answers every HTTP request with "hello from SITE (pid N)",
-// keeps connections alive and echoes WebSocket messages. Under vhostd it gets its connections
+// hello-worker: the example site. Answers every HTTP request with "hello from SITE (pid N)"
+// (and the size of the request body, if any), keeps connections alive and echoes WebSocket
+// messages. Under vhostd it gets its connections
 // through the SDK; with --listen HOST:PORT it accepts them itself (to compare with the front).
 #include "sdk/cpp/worker.hpp"
 
@@ -73,6 +74,7 @@ asio::awaitable<void> serve(App& app, tcp::socket socket, [[maybe_unused]] Worke
         response.set(http::field::server, "hello-worker");
         response.set(http::field::content_type, "text/plain");
         response.body() = app.greeting;
+        if (!request.body().empty()) response.body() += "received " + std::to_string(request.body().size()) + " bytes\n";
         response.keep_alive(request.keep_alive() && !app.draining);
         response.prepare_payload();
         auto [write_error, m] = co_await http::async_write(stream, response, token);

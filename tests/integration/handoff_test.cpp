@@ -1,0 +1,112 @@
+// Scenario: after the handoff the worker reads the connection from its first byte — bodies
+// that arrive late, pipelined and kept-alive requests, and WebSocket sessions all work.
+#include "tests/integration/support/configs.hpp"
+#include "tests/integration/support/http_client.hpp"
+#include "tests/integration/support/vhostd_process.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <set>
+#include <thread>
+
+using namespace vhostd::test;
+
+namespace {
+
+class Handoff : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        dir = std::make_unique<TempDir>();
+        port = free_port();
+        vhostd = std::make_unique<VhostdProcess>(*dir, listen_on(port) + hello_site("blog", R"(["blog.example"])", 2));
+        ASSERT_TRUE(vhostd->wait_until_serving(port, "blog.example", 2)) << vhostd->log();
+    }
+    static void TearDownTestSuite() {
+        vhostd.reset();
+        dir.reset();
+    }
+
+    static std::size_t count(const std::string& text, const std::string& needle) {
+        std::size_t n = 0;
+        for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+        return n;
+    }
+
+    static inline std::unique_ptr<TempDir> dir;
+    static inline std::unique_ptr<VhostdProcess> vhostd;
+    static inline std::uint16_t port = 0;
+};
+
+TEST_F(Handoff, BodySentAfterTheHeadReachesTheWorker) {
+    Connection connection(port);
+    connection.send("POST /form HTTP/1.1\r\nHost: blog.example\r\nContent-Length: 11\r\nConnection: close\r\n\r\n");
+    // A slow client: the body comes after the front has handed the connection on.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    connection.send("hello world");
+    const Exchange answer = connection.read_all();
+    EXPECT_EQ(answer.status(), 200) << answer.response;
+    EXPECT_NE(answer.body().find("received 11 bytes"), std::string::npos) << answer.response;
+}
+
+TEST_F(Handoff, BodyInTheSamePacketAsTheHead) {
+    const Exchange answer = round_trip(port, "POST / HTTP/1.1\r\nHost: blog.example\r\nContent-Length: 5\r\nConnection: close\r\n\r\nabcde");
+    EXPECT_EQ(answer.status(), 200);
+    EXPECT_NE(answer.body().find("received 5 bytes"), std::string::npos) << answer.response;
+}
+
+TEST_F(Handoff, PipelinedRequestsAreAllAnsweredByOneWorker) {
+    const std::string one = "GET /1 HTTP/1.1\r\nHost: blog.example\r\n\r\n";
+    const Exchange answer = round_trip(port, one + one + "GET /3 HTTP/1.1\r\nHost: blog.example\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(count(answer.response, "HTTP/1.1 200 OK"), 3u) << answer.response;
+    const auto pid = pid_in(answer.response);
+    ASSERT_TRUE(pid);
+    EXPECT_EQ(count(answer.response, "(pid " + std::to_string(*pid) + ")"), 3u);
+}
+
+TEST_F(Handoff, KeepAliveStaysWithTheSameWorker) {
+    Connection connection(port);
+    std::optional<int> first_pid;
+    for (int i = 0; i < 5; ++i) {
+        connection.send("GET / HTTP/1.1\r\nHost: blog.example\r\n\r\n");
+        const Exchange answer = connection.read_until([](const std::string& r) { return r.find(")\n") != std::string::npos; });
+        ASSERT_EQ(answer.status(), 200) << answer.response;
+        const auto pid = pid_in(answer.response);
+        ASSERT_TRUE(pid);
+        if (!first_pid) first_pid = pid;
+        EXPECT_EQ(*pid, *first_pid);
+    }
+}
+
+TEST_F(Handoff, WebSocketSessionEchoes) {
+    namespace asio = boost::asio;
+    namespace websocket = boost::beast::websocket;
+    asio::io_context io;
+    websocket::stream<boost::beast::tcp_stream> ws(io);
+    boost::beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(5));
+    boost::beast::get_lowest_layer(ws).connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    ws.handshake("blog.example", "/chat");
+    for (const std::string& message : std::vector<std::string>{"ping", "second message", std::string(100000, 'x')}) {
+        ws.write(asio::buffer(message));
+        boost::beast::flat_buffer buffer;
+        ws.read(buffer);
+        EXPECT_EQ(boost::beast::buffers_to_string(buffer.data()), message);
+    }
+    ws.close(websocket::close_code::normal);
+}
+
+TEST_F(Handoff, ConnectionsSpreadOverTheWorkers) {
+    std::set<int> pids;
+    for (int i = 0; i < 20; ++i) {
+        if (auto pid = pid_in(get(port, "blog.example").body())) pids.insert(*pid);
+    }
+    EXPECT_EQ(pids.size(), 2u);
+}
+
+}  // namespace

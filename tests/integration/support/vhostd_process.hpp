@@ -1,0 +1,52 @@
+// A real vhostd started for one test, with its config and log in a temp dir. The destructor
+// stops it (SIGTERM, then SIGKILL) and any worker it left behind, by pid.
+#pragma once
+
+#include "tests/integration/support/temp_dir.hpp"
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vhostd::test {
+
+using namespace std::chrono_literals;
+
+class VhostdProcess {
+public:
+    VhostdProcess(const TempDir& dir, const std::string& config_text, const std::vector<std::string>& extra_args = {});
+    ~VhostdProcess();
+    VhostdProcess(const VhostdProcess&) = delete;
+    VhostdProcess& operator=(const VhostdProcess&) = delete;
+
+    pid_t pid() const { return pid_; }
+    std::string log() const;
+    std::vector<pid_t> workers() const;  // current child processes
+
+    // Polls GETs for `host` until one answers 200 and `count` distinct workers answered.
+    bool wait_until_serving(std::uint16_t port, const std::string& host, std::size_t count = 1,
+                            std::chrono::milliseconds timeout = 10s);
+    bool wait_for_log(const std::string& needle, std::chrono::milliseconds timeout = 10s) const;
+
+    // Sends `signal` and waits for the exit; returns the wait status, or nullopt on timeout.
+    std::optional<int> stop(int signal, std::chrono::milliseconds timeout = 15s);
+
+private:
+    std::string log_path_;
+    pid_t pid_ = -1;
+    mutable std::vector<pid_t> seen_workers_;
+};
+
+// Run a command (no shell), capture stdout+stderr, return {exit status, output}.
+std::pair<int, std::string> run_command(const std::vector<std::string>& argv);
+
+// Alive and not a zombie.
+bool process_alive(pid_t pid);
+bool wait_until_gone(pid_t pid, std::chrono::milliseconds timeout = 5s);
+std::vector<pid_t> children_of(pid_t parent);
+
+}  // namespace vhostd::test
