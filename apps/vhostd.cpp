@@ -20,7 +20,7 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr const char* usage_text =
-    "usage: vhostd -c FILE [--check] [--log-level trace|debug|info|warn|error]\n"
+    "usage: vhostd -c FILE [--check] [--log-level trace|debug|info|warn|error|off]\n"
     "  -c, --config FILE   the TOML configuration\n"
     "  --check             validate the configuration, print the errors or \"ok\", and exit\n";
 
@@ -39,7 +39,9 @@ std::optional<Options> parse_options(int argc, char** argv) {
         } else if (arg == "--check" || arg == "-t") {
             options.check_only = true;
         } else if (arg == "--log-level" && i + 1 < argc) {
-            options.log_level = spdlog::level::from_str(argv[++i]);
+            const std::string level = argv[++i];
+            options.log_level = spdlog::level::from_str(level);
+            if (options.log_level == spdlog::level::off && level != "off") return std::nullopt;  // from_str's "unknown"
         } else {
             return std::nullopt;
         }

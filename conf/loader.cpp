@@ -67,9 +67,15 @@ bool is_env_name(std::string_view name) {
     });
 }
 
-// Dot-separated labels of letters, digits, '-' and '_'. Underscores are not legal in DNS
-// host names but do occur in internal names, so they are let through.
+// Dot-separated labels of letters, digits, '-' and '_', at most 63 bytes a label and 253 in
+// all (the router refuses anything longer). Underscores are not legal in DNS host names but
+// do occur in internal names, so they are let through.
 bool is_hostname(std::string_view name) {
+    constexpr std::size_t max_label = 63;
+    constexpr std::size_t max_name = 253;
+    if (name.size() > max_name) {
+        return false;
+    }
     std::size_t label_length = 0;
     for (const char c : name) {
         if (c == '.') {
@@ -78,12 +84,20 @@ bool is_hostname(std::string_view name) {
             }
             label_length = 0;
         } else if (is_ascii_letter(c) || is_ascii_digit(c) || c == '-' || c == '_') {
-            ++label_length;
+            if (++label_length > max_label) {
+                return false;
+            }
         } else {
             return false;
         }
     }
     return label_length != 0;
+}
+
+bool is_ipv4(std::string_view text) {
+    const std::string terminated(text);
+    in_addr address{};
+    return inet_pton(AF_INET, terminated.c_str(), &address) == 1;
 }
 
 bool is_ipv6(std::string_view text) {
@@ -110,8 +124,9 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& probl
     } else if (host.find(':') != std::string_view::npos) {
         problem = "an IPv6 host must be in brackets, like \"[::1]:8080\"";
         return std::nullopt;
-    } else if (!is_hostname(host)) {
-        problem = endpoint_hint;
+    } else if (!is_ipv4(host)) {
+        // Names are not resolved: a listener binds exactly the address written.
+        problem = "host must be an IP address (\"0.0.0.0\", \"127.0.0.1\", \"[::]\"), not a name";
         return std::nullopt;
     }
     unsigned port = 0;

@@ -73,6 +73,12 @@ void prepare_for_worker(int fd, bool peek_offset) {
     }
 }
 
+std::size_t leading_empty_line(std::string_view head) {
+    if (head.starts_with("\r\n")) return 2;
+    if (head.starts_with('\n')) return 1;
+    return 0;
+}
+
 std::string describe(const tcp::endpoint& endpoint) {
     return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
@@ -148,9 +154,16 @@ asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
         co_return;
     }
 
+    // The empty line RFC 9112 lets a client send before the request is not part of the
+    // request; take it out so the worker sees a request at byte 0 (many parsers refuse it).
+    const std::size_t skipped = leading_empty_line(head);
+    char discarded[2];
+    if (skipped > 0 && ::recv(fd, discarded, skipped, MSG_DONTWAIT) != static_cast<ssize_t>(skipped)) co_return;
+    parsed.head.length -= skipped;
+
     protocol::PendingConnection pending;
     pending.info = connection_info(socket, parsed.head, front.next_connection_id(), routes->site_names[*site]);
-    pending.head = head.substr(0, parsed.head.length);
+    pending.head = head.substr(skipped, parsed.head.length);
     pending.accepted_at = accepted_at;
     pending.reject = [&io = front.io(), protocol = remote.protocol()](protocol::FileDescriptor connection, int retry_after, const char*) {
         tcp::socket answer(io);

@@ -136,11 +136,13 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
         if (ec) {
             if (worker->state() == WorkerState::exited) co_return;
             worker->on_channel_lost();
-            if (ec == boost::system::errc::protocol_error) {
-                spdlog::error("{}: broken channel ({}); killing it", describe(*worker), worker->channel().protocol_error());
+            // Without its channel a worker can never get another connection: replace it.
+            const std::string why = ec == boost::system::errc::protocol_error ? worker->channel().protocol_error()
+                                    : ec == asio::error::eof                  ? "closed by the worker"
+                                                                              : ec.message();
+            if (worker->state() != WorkerState::draining) {
+                spdlog::error("{}: channel lost ({}); killing it", describe(*worker), why);
                 signal_process(worker->process(), SIGKILL);
-            } else if (ec != asio::error::eof) {
-                spdlog::warn("{}: channel failed: {}", describe(*worker), ec.message());
             }
             co_return;
         }
@@ -164,6 +166,9 @@ asio::awaitable<void> SitePool::watch_exit(std::shared_ptr<Worker> worker) {
     asio::posix::stream_descriptor pidfd(strand_, ::dup(worker->process().pidfd.get()));
     // A pidfd becomes readable when the process exits.
     co_await pidfd.async_wait(asio::posix::stream_descriptor::wait_read, asio::as_tuple(asio::use_awaitable));
+    // Until it is reaped the pid cannot be reused, so its process group is still its own:
+    // whatever the worker left behind in it goes with it.
+    kill_process_group(worker->pid());
     int status = 0;
     while (::waitpid(worker->pid(), &status, 0) < 0 && errno == EINTR) {}
     on_worker_exit(worker, status);
@@ -173,7 +178,6 @@ void SitePool::on_worker_exit(const std::shared_ptr<Worker>& worker, int wait_st
     const WorkerState was = worker->state();
     const auto ran_for = std::chrono::steady_clock::now() - worker->started_at();
     std::deque<PendingConnection> unacknowledged = worker->on_exited();
-    kill_process_group(worker->pid());  // whatever it left behind in its group goes with it
     const bool expected = was == WorkerState::draining;
     spdlog::log(expected ? spdlog::level::info : spdlog::level::warn, "{}: {} after {} ms", describe(*worker),
                 describe_exit(wait_status), std::chrono::duration_cast<std::chrono::milliseconds>(ran_for).count());

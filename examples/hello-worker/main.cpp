@@ -2,6 +2,7 @@
 // (and the size of the request body, if any), keeps connections alive and echoes WebSocket
 // messages. Under vhostd it gets its connections
 // through the SDK; with --listen HOST:PORT it accepts them itself (to compare with the front).
+#include "sdk/cpp/host.hpp"
 #include "sdk/cpp/worker.hpp"
 
 #include <boost/asio.hpp>
@@ -54,7 +55,8 @@ asio::awaitable<void> echo_websocket(App& app, beast::tcp_stream stream, http::r
 }
 
 // `lease` lives in the coroutine frame: the connection counts as active until serve() ends.
-asio::awaitable<void> serve(App& app, tcp::socket socket, [[maybe_unused]] Worker::Lease lease) {
+// `routed_host` is the Host the front routed the connection on (empty with --listen).
+asio::awaitable<void> serve(App& app, tcp::socket socket, std::string routed_host, [[maybe_unused]] Worker::Lease lease) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     for (bool first = true;; first = false) {
@@ -66,6 +68,15 @@ asio::awaitable<void> serve(App& app, tcp::socket socket, [[maybe_unused]] Worke
         app.idle.erase(&stream);
         if (read_error) break;
 
+        if (!routed_host.empty() && !vhostd::sdk::same_host(request[http::field::host], routed_host)) {
+            http::response<http::string_body> misdirected(http::status::misdirected_request, request.version());
+            misdirected.set(http::field::content_type, "text/plain");
+            misdirected.body() = "421 this connection is for " + routed_host + "\n";
+            misdirected.keep_alive(false);
+            misdirected.prepare_payload();
+            co_await http::async_write(stream, misdirected, token);
+            break;
+        }
         if (websocket::is_upgrade(request)) {
             co_await echo_websocket(app, std::move(stream), std::move(request));
             co_return;
@@ -89,7 +100,7 @@ asio::awaitable<void> accept_loop(App& app, tcp::acceptor& acceptor) {
     for (;;) {
         auto [ec, socket] = co_await acceptor.async_accept(token);
         if (ec) co_return;
-        asio::co_spawn(acceptor.get_executor(), serve(app, std::move(socket), {}), asio::detached);
+        asio::co_spawn(acceptor.get_executor(), serve(app, std::move(socket), {}, {}), asio::detached);
     }
 }
 
@@ -153,8 +164,8 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (!Worker::started_by_vhostd()) return usage();
-        Worker worker(io, [&app, &io](tcp::socket socket, vhostd::sdk::ConnectionInfo, Worker::Lease lease) {
-            asio::co_spawn(io, serve(app, std::move(socket), std::move(lease)), asio::detached);
+        Worker worker(io, [&app, &io](tcp::socket socket, vhostd::sdk::ConnectionInfo info, Worker::Lease lease) {
+            asio::co_spawn(io, serve(app, std::move(socket), std::move(info.host), std::move(lease)), asio::detached);
         });
         app.worker = &worker;
         app.greeting = "hello from " + worker.site() + " (pid " + std::to_string(::getpid()) + ")\n";

@@ -88,11 +88,11 @@ asio::awaitable<void> Worker::receive_loop() {
             // Acknowledge first: from here on vhostd must not give this connection to another worker.
             channel_.send(protocol::encode_command(protocol::command::handle_ack));
             auto info = protocol::connection_info_of(incoming.message);
-            const int fd = incoming.fd.get();
             tcp::socket socket(io_);
             boost::system::error_code assign_error;
-            socket.assign(protocol_of(fd), incoming.fd.release(), assign_error);
-            if (assign_error || !info) continue;
+            socket.assign(protocol_of(incoming.fd.get()), incoming.fd.get(), assign_error);
+            if (assign_error || !info) continue;  // incoming.fd still owns (and closes) it
+            incoming.fd.release();
             ++active_;
             on_connection_(std::move(socket), std::move(*info), Lease(self_));
         } else if (command == protocol::command::drain) {

@@ -101,6 +101,22 @@ TEST_F(Handoff, WebSocketSessionEchoes) {
     ws.close(websocket::close_code::normal);
 }
 
+TEST_F(Handoff, LeadingEmptyLineIsNotPassedToTheWorker) {
+    const Exchange answer = round_trip(port, "\r\nGET / HTTP/1.1\r\nHost: blog.example\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(answer.status(), 200) << answer.response;
+}
+
+TEST_F(Handoff, KeptAliveConnectionCannotSwitchToAnotherHost) {
+    Connection connection(port);
+    connection.send("GET / HTTP/1.1\r\nHost: blog.example\r\n\r\n");
+    Exchange first = connection.read_until([](const std::string& r) { return r.find(")\n") != std::string::npos; });
+    ASSERT_EQ(first.status(), 200);
+    connection.send("GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n");
+    const Exchange second = connection.read_all();
+    EXPECT_EQ(second.status(), 421) << second.response;
+    EXPECT_TRUE(second.closed);
+}
+
 TEST_F(Handoff, ConnectionsSpreadOverTheWorkers) {
     std::set<int> pids;
     for (int i = 0; i < 20; ++i) {

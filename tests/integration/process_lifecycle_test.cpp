@@ -47,7 +47,8 @@ TEST(ProcessLifecycle, WorkerGetsOnlyTheChannelStdioEnvAndCwd) {
     // `sleep` opens nothing of its own, so what it holds is what vhostd gave it.
     VhostdProcess vhostd(dir, listen_on(port) +
                                   "[sites.probe]\nhosts = [\"probe.example\"]\ncwd = \"app\"\n"
-                                  "command = [\"/bin/sleep\", \"30\"]\nenv = { APP_ENV = \"test\" }\n");
+                                  "command = [\"/bin/sleep\", \"30\"]\nenv = { APP_ENV = \"test\" }\n"
+                                  "drain_timeout = \"100ms\"\n");
     std::vector<pid_t> workers;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while ((workers = vhostd.workers()).empty() && std::chrono::steady_clock::now() < deadline) {

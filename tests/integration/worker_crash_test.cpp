@@ -78,6 +78,15 @@ TEST(WorkerCrash, WorkerThatCannotStartIsRetriedWithGrowingDelayAndItsSiteAnswer
     EXPECT_EQ(get(port, "blog.example").status(), 200) << "other sites are not affected";
 }
 
+TEST(WorkerCrash, WorkerThatClosesItsChannelIsReplaced) {
+    TempDir dir;
+    const std::uint16_t port = free_port();
+    VhostdProcess vhostd(dir, listen_on(port) + "[sites.mute]\nhosts = [\"mute.example\"]\n"
+                                                "command = [\"/bin/sh\", \"-c\", \"exec 3>&-; exec sleep 30\"]\n");
+    EXPECT_TRUE(vhostd.wait_for_log("channel lost (closed by the worker); killing it")) << vhostd.log();
+    EXPECT_TRUE(vhostd.wait_for_log("site mute: restarting worker 0 in")) << vhostd.log();
+}
+
 TEST(WorkerCrash, MissingProgramIsLoggedWithTheReason) {
     TempDir dir;
     const std::uint16_t port = free_port();

@@ -546,9 +546,31 @@ command = ["./blog"]
                   "8:11: listen[3].address: an IPv6 host must be in brackets, like \"[::1]:8080\"",
                   "10:11: listen[4].address: port must be between 1 and 65535",
                   "12:11: listen[5].address: host is not a valid IPv6 address",
-                  "14:11: listen[6].address: must be \"host:port\" (IPv6 as \"[::1]:8080\")",
+                  "14:11: listen[6].address: host must be an IP address (\"0.0.0.0\", \"127.0.0.1\", \"[::]\"), not a name",
                   "16:10: admin.listen: must be \"host:port\" (IPv6 as \"[::1]:8080\")",
               }));
+}
+
+TEST(LoadConfig, ListenAddressesAreNotResolved) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "localhost:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)"),
+              (Errors{"2:11: listen[0].address: host must be an IP address (\"0.0.0.0\", \"127.0.0.1\", \"[::]\"), not a name"}));
+}
+
+TEST(LoadConfig, HostLabelsAndNamesHaveDnsLengthLimits) {
+    const std::string label63(63, 'a');
+    const std::string name253 = label63 + "." + label63 + "." + label63 + "." + std::string(61, 'b');
+    const Config accepted = load_valid("[[listen]]\naddress = \"127.0.0.1:8080\"\n[sites.blog]\ncommand = [\"./blog\"]\nhosts = [\"" +
+                                       label63 + ".example\", \"" + name253 + "\"]\n");
+    ASSERT_EQ(accepted.sites.size(), 1u);
+    EXPECT_EQ(accepted.sites[0].hosts.size(), 2u);
+    const auto refused = load_errors("[[listen]]\naddress = \"127.0.0.1:8080\"\n[sites.blog]\ncommand = [\"./blog\"]\nhosts = [\"" +
+                                     label63 + "a.example\", \"" + name253 + "b\"]\n");
+    EXPECT_EQ(refused.size(), 2u) << ::testing::PrintToString(refused);
 }
 
 TEST(LoadConfig, ReportsBadHostPatterns) {
