@@ -1,4 +1,5 @@
 // vhostd: wiring only. Config -> supervisor (worker pools) + front (listeners), one io_context.
+#include "conf/config_diff.hpp"
 #include "conf/loader.hpp"
 #include "server/front.hpp"
 #include "supervisor/supervisor.hpp"
@@ -74,6 +75,36 @@ void shut_down(asio::io_context& io, vhostd::server::Front& front, vhostd::super
     (*wait_for_front)();
 }
 
+// SIGHUP: build the whole new configuration first; if anything is wrong the running one
+// keeps serving untouched (as nginx and HAProxy do).
+void reload(const std::string& path, vhostd::conf::Config& running, vhostd::server::Front& front,
+            vhostd::supervisor::Supervisor& supervisor) {
+    auto loaded = vhostd::conf::load_config_file(path);
+    if (auto* errors = std::get_if<std::vector<vhostd::conf::ConfigError>>(&loaded)) {
+        for (const auto& error : *errors) spdlog::error("reload: {}", error.to_string());
+        spdlog::error("reload: {} error(s); keeping the running configuration", errors->size());
+        return;
+    }
+    vhostd::conf::Config& next = std::get<vhostd::conf::Config>(loaded);
+    const vhostd::conf::ConfigDiff diff = vhostd::conf::diff_configs(running, next);
+    if (diff.empty()) {
+        spdlog::info("reload: no changes");
+        return;
+    }
+    if (next.server.threads != running.server.threads) spdlog::warn("reload: [server] threads takes effect at the next start");
+    try {
+        front.reload(next);
+    } catch (const std::exception& e) {
+        spdlog::error("reload: {}; keeping the running configuration", e.what());
+        return;
+    }
+    supervisor.reload(next, diff);
+    spdlog::info("reload: {} sites added, {} removed, {} rolled, {} updated; {} listeners added, {} removed", diff.added_sites.size(),
+                 diff.removed_sites.size(), diff.restarted_sites.size(), diff.updated_sites.size(), diff.added_listeners.size(),
+                 diff.removed_listeners.size());
+    running = std::move(next);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,7 +120,7 @@ int main(int argc, char** argv) {
         std::cerr << errors->size() << (errors->size() == 1 ? " error" : " errors") << " in " << options->config_path << "\n";
         return 1;
     }
-    const vhostd::conf::Config& config = std::get<vhostd::conf::Config>(loaded);
+    vhostd::conf::Config config = std::get<vhostd::conf::Config>(std::move(loaded));
     if (options->check_only) {
         std::cout << "ok: " << config.path << " (" << config.sites.size() << " sites, " << config.listeners.size() << " listeners)\n";
         return 0;
@@ -115,7 +146,7 @@ int main(int argc, char** argv) {
     std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int signal) {
         if (ec) return;
         if (signal == SIGHUP) {
-            spdlog::warn("SIGHUP: configuration reload is not supported yet; keeping the running configuration");
+            if (!stopping) reload(options->config_path, config, front, supervisor);
         } else if (!stopping) {
             stopping = true;
             shut_down(io, front, supervisor, config.server.head_timeout);

@@ -17,12 +17,16 @@ using Duration = std::chrono::milliseconds;
 struct Endpoint {
     std::string host;    // "0.0.0.0", "127.0.0.1", "::1"
     std::uint16_t port = 0;
+
+    bool operator==(const Endpoint&) const = default;
 };
 
 struct Listener {
     std::string address;  // as written, for messages
     Endpoint endpoint;
     bool tls = false;
+
+    bool operator==(const Listener&) const = default;
 };
 
 struct ServerSettings {
@@ -30,16 +34,45 @@ struct ServerSettings {
     Duration head_timeout = std::chrono::seconds(10);
     std::size_t max_head_size = 16 * 1024;
     std::size_t max_header_fields = 100;
+    // Where the workers' output is written, one set of files per site; empty = no such files.
+    std::string log_dir;                   // absolute when set
+    std::uint64_t log_max_size = 10 * 1024 * 1024;  // bytes; a site's file this big is rotated
+    unsigned log_files = 5;                // how many files rotation keeps per site
+
+    bool operator==(const ServerSettings&) const = default;
 };
 
 struct AdminSettings {
     std::string address;
     Endpoint endpoint;
+
+    bool operator==(const AdminSettings&) const = default;
 };
 
+// `count` failed starts or crashes within `window` quarantine the site for `cooldown`.
 struct RestartLimit {
     unsigned count = 10;
     Duration window = std::chrono::seconds(60);
+    Duration cooldown = std::chrono::seconds(60);
+
+    bool operator==(const RestartLimit&) const = default;
+};
+
+// The delay before starting a worker again after a failure: `initial`, doubling with each
+// failure in a row, at most `max`. A worker that ran a while resets it.
+struct RestartBackoff {
+    Duration initial = std::chrono::milliseconds(100);
+    Duration max = std::chrono::seconds(10);
+
+    bool operator==(const RestartBackoff&) const = default;
+};
+
+// setrlimit() values for the workers; 0 = leave what vhostd has.
+struct ResourceLimits {
+    std::uint64_t open_files = 0;          // RLIMIT_NOFILE
+    std::uint64_t address_space = 0;       // RLIMIT_AS, bytes
+
+    bool operator==(const ResourceLimits&) const = default;
 };
 
 struct Site {
@@ -48,18 +81,32 @@ struct Site {
     std::vector<std::string> command;      // command[0] resolved against the config dir if it has a '/'
     std::string cwd;                       // absolute; defaults to the config file's directory
     std::map<std::string, std::string> env;
-    unsigned workers = 1;
+    // Account the workers run as, looked up when they are started; empty = vhostd's own.
+    std::string user;
+    std::string group;
+    ResourceLimits limits;
+    // The pool grows on demand from min_workers to max_workers; `workers = N` in the file
+    // means min = max = N.
+    unsigned min_workers = 1;
+    unsigned max_workers = 1;
+    Duration idle_timeout = std::chrono::seconds(60);   // a worker above min_workers idle this long is drained
     bool is_default = false;
-    Duration max_age = std::chrono::hours(1);
-    std::uint64_t max_memory = 0;          // bytes; 0 = no limit
+    Duration max_age = std::chrono::hours(1);           // rotate a worker this old; 0 = never
+    std::uint64_t max_memory = 0;          // bytes; rotate a worker whose RSS passes this; 0 = no limit
+    std::uint64_t max_requests = 0;        // rotate a worker after this many requests; 0 = no limit
+    Duration start_timeout = std::chrono::seconds(30);  // no ready message within this = a failed start
     Duration heartbeat_timeout = std::chrono::seconds(10);
     Duration drain_timeout = std::chrono::seconds(30);
+    Duration kill_timeout = std::chrono::seconds(3);    // from SIGTERM to SIGKILL
     RestartLimit restart_limit;
+    RestartBackoff restart_backoff;
     // Connections the front has handed to one worker that it has not acknowledged yet.
     unsigned max_in_flight = 16;
     // Connections waiting in the front for a worker of this site.
     std::size_t queue_size = 1024;
     Duration queue_timeout = std::chrono::seconds(5);
+
+    bool operator==(const Site&) const = default;
 };
 
 struct Config {
@@ -68,6 +115,8 @@ struct Config {
     ServerSettings server;
     std::optional<AdminSettings> admin;
     std::vector<Site> sites;               // in file order
+
+    bool operator==(const Config&) const = default;
 };
 
 }  // namespace vhostd::conf

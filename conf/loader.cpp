@@ -193,6 +193,19 @@ std::string describe(const Place& place) {
 
 enum class Zero { allowed, rejected };
 
+// The pool-size keys of one site as written: they are checked against each other once all
+// are read, because toml++ hands keys over sorted, not in file order.
+struct PoolKeys {
+    const toml::key* workers = nullptr;
+    const toml::key* min_workers = nullptr;
+    const toml::key* max_workers = nullptr;
+    const toml::node* min_value = nullptr;
+    // Set only when the value itself was valid.
+    std::optional<unsigned> fixed;
+    std::optional<unsigned> min;
+    std::optional<unsigned> max;
+};
+
 // Walks a parsed document into a Config, collecting every problem instead of stopping at
 // the first, so one run of `vhostd --check` shows them all.
 class Reader {
@@ -255,7 +268,7 @@ private:
     }
 
     template <typename Int>
-    void read_integer(const toml::node& node, const std::string& path, std::int64_t min, std::int64_t max,
+    bool read_integer(const toml::node& node, const std::string& path, std::int64_t min, std::int64_t max,
                       Int& into) {
         const auto* number = node.as_integer();
         if (!number) {
@@ -264,7 +277,9 @@ private:
             report(node, path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
         } else {
             into = static_cast<Int>(number->get());
+            return true;
         }
+        return false;
     }
 
     // Every string ends up in a C API (exec, environ, bind), where a NUL would cut it short.
@@ -279,6 +294,29 @@ private:
             return false;
         }
         into = text->get();
+        return true;
+    }
+
+    bool read_nonempty_string(const toml::node& node, const std::string& path, std::string& into) {
+        std::string text;
+        if (!read_string(node, path, text)) {
+            return false;
+        }
+        if (text.empty()) {
+            report(node, path, "must not be empty");
+            return false;
+        }
+        into = std::move(text);
+        return true;
+    }
+
+    // A directory relative to the config file, stored absolute and with one spelling.
+    bool read_directory(const toml::node& node, const std::string& path, std::string& into) {
+        std::string text;
+        if (!read_nonempty_string(node, path, text)) {
+            return false;
+        }
+        into = without_trailing_separator((config_dir_ / text).lexically_normal()).string();
         return true;
     }
 
@@ -303,6 +341,18 @@ private:
         return size;
     }
 
+    // `minimum_text` is `minimum` as the user would write it, for the message.
+    void read_size_at_least(const toml::node& node, const std::string& path, std::uint64_t minimum,
+                            std::string_view minimum_text, std::uint64_t& into) {
+        if (const auto size = read_size(node, path)) {
+            if (*size < minimum) {
+                report(node, path, "must be at least " + std::string(minimum_text));
+            } else {
+                into = *size;
+            }
+        }
+    }
+
     std::optional<Endpoint> read_endpoint(const toml::node& node, const std::string& path, std::string& address) {
         if (!read_string(node, path, address)) {
             return std::nullopt;
@@ -323,9 +373,11 @@ private:
     void read_site(std::string_view name, const toml::table& table, const std::string& path);
     void read_hosts(const toml::node& node, const std::string& path, Site& site);
     void read_command(const toml::node& node, const std::string& path, Site& site);
-    void read_cwd(const toml::node& node, const std::string& path, Site& site);
     void read_env(const toml::node& node, const std::string& path, Site& site);
     void read_restart_limit(const toml::node& node, const std::string& path, RestartLimit& limit);
+    void read_restart_backoff(const toml::node& node, const std::string& path, RestartBackoff& backoff);
+    void read_resource_limits(const toml::node& node, const std::string& path, ResourceLimits& limits);
+    void settle_pool(const PoolKeys& keys, const std::string& path, Site& site);
     void claim_host(const std::string& host, Place place);
     void claim_default(Place place);
 
@@ -420,6 +472,14 @@ void Reader::read_server(const toml::node& node) {
             }
         } else if (key.str() == "max_header_fields") {
             read_integer(value, path, 1, 1000, server.max_header_fields);
+        } else if (key.str() == "log_dir") {
+            if (read_directory(value, path, server.log_dir) && !fs::path(server.log_dir).is_absolute()) {
+                report(value, path, "must resolve to an absolute path");
+            }
+        } else if (key.str() == "log_max_size") {
+            read_size_at_least(value, path, 64 * 1024, "64KiB", server.log_max_size);
+        } else if (key.str() == "log_files") {
+            read_integer(value, path, 1, 100, server.log_files);
         } else {
             report_unknown(key, path);
         }
@@ -485,6 +545,7 @@ void Reader::read_site(std::string_view name, const toml::table& table, const st
     site.cwd = config_dir_.string();
     const toml::node* hosts = nullptr;
     const toml::node* cwd = nullptr;
+    PoolKeys pool;
     for (const auto& [key, node] : table) {
         const std::string_view key_name = key.str();
         const std::string key_path = child(path, key_name);
@@ -493,7 +554,35 @@ void Reader::read_site(std::string_view name, const toml::table& table, const st
         } else if (key_name == "command") {
             read_command(node, key_path, site);
         } else if (key_name == "workers") {
-            read_integer(node, key_path, 1, 256, site.workers);
+            pool.workers = &key;
+            if (unsigned count = 0; read_integer(node, key_path, 1, 256, count)) {
+                pool.fixed = count;
+            }
+        } else if (key_name == "min_workers") {
+            pool.min_workers = &key;
+            pool.min_value = &node;
+            if (unsigned count = 0; read_integer(node, key_path, 0, 256, count)) {
+                pool.min = count;
+            }
+        } else if (key_name == "max_workers") {
+            pool.max_workers = &key;
+            if (unsigned count = 0; read_integer(node, key_path, 1, 256, count)) {
+                pool.max = count;
+            }
+        } else if (key_name == "idle_timeout") {
+            read_duration(node, key_path, Zero::rejected, site.idle_timeout);
+        } else if (key_name == "max_requests") {
+            read_integer(node, key_path, 0, std::int64_t{1} << 62, site.max_requests);
+        } else if (key_name == "start_timeout") {
+            read_duration(node, key_path, Zero::rejected, site.start_timeout);
+        } else if (key_name == "kill_timeout") {
+            read_duration(node, key_path, Zero::rejected, site.kill_timeout);
+        } else if (key_name == "user") {
+            read_nonempty_string(node, key_path, site.user);
+        } else if (key_name == "group") {
+            read_nonempty_string(node, key_path, site.group);
+        } else if (key_name == "limits") {
+            read_resource_limits(node, key_path, site.limits);
         } else if (key_name == "default") {
             read_bool(node, key_path, site.is_default);
             if (site.is_default) {
@@ -509,11 +598,13 @@ void Reader::read_site(std::string_view name, const toml::table& table, const st
             read_duration(node, key_path, Zero::allowed, site.drain_timeout);
         } else if (key_name == "restart_limit") {
             read_restart_limit(node, key_path, site.restart_limit);
+        } else if (key_name == "restart_backoff") {
+            read_restart_backoff(node, key_path, site.restart_backoff);
         } else if (key_name == "env") {
             read_env(node, key_path, site);
         } else if (key_name == "cwd") {
             cwd = &node;
-            read_cwd(node, key_path, site);
+            read_directory(node, key_path, site.cwd);
         } else if (key_name == "max_in_flight") {
             read_integer(node, key_path, 1, 1024, site.max_in_flight);
         } else if (key_name == "queue_size") {
@@ -527,6 +618,7 @@ void Reader::read_site(std::string_view name, const toml::table& table, const st
     if (!table.contains("command")) {
         report_missing(table, child(path, "command"));
     }
+    settle_pool(pool, path, site);
     if (hosts) {
         read_hosts(*hosts, child(path, "hosts"), site);
     } else if (!site.is_default) {
@@ -598,18 +690,6 @@ void Reader::read_command(const toml::node& node, const std::string& path, Site&
     site.command = std::move(command);
 }
 
-void Reader::read_cwd(const toml::node& node, const std::string& path, Site& site) {
-    std::string text;
-    if (!read_string(node, path, text)) {
-        return;
-    }
-    if (text.empty()) {
-        report(node, path, "must not be empty");
-        return;
-    }
-    site.cwd = without_trailing_separator((config_dir_ / text).lexically_normal()).string();
-}
-
 void Reader::read_env(const toml::node& node, const std::string& path, Site& site) {
     const auto* variables = table_at(node, path);
     if (!variables) {
@@ -637,9 +717,90 @@ void Reader::read_restart_limit(const toml::node& node, const std::string& path,
             read_integer(value, key_path, 1, 100'000, limit.count);
         } else if (key.str() == "window") {
             read_duration(value, key_path, Zero::rejected, limit.window);
+        } else if (key.str() == "cooldown") {
+            read_duration(value, key_path, Zero::rejected, limit.cooldown);
         } else {
             report_unknown(key, key_path);
         }
+    }
+}
+
+void Reader::read_restart_backoff(const toml::node& node, const std::string& path, RestartBackoff& backoff) {
+    const auto* table = table_at(node, path);
+    if (!table) {
+        return;
+    }
+    const toml::node* max_node = nullptr;
+    for (const auto& [key, value] : *table) {
+        const std::string key_path = child(path, key.str());
+        if (key.str() == "initial") {
+            read_duration(value, key_path, Zero::rejected, backoff.initial);
+        } else if (key.str() == "max") {
+            read_duration(value, key_path, Zero::rejected, backoff.max);
+            max_node = &value;
+        } else {
+            report_unknown(key, key_path);
+        }
+    }
+    if (max_node != nullptr && backoff.max < backoff.initial) {
+        report(*max_node, child(path, "max"), "must not be less than initial");
+    }
+}
+
+void Reader::read_resource_limits(const toml::node& node, const std::string& path, ResourceLimits& limits) {
+    const auto* table = table_at(node, path);
+    if (!table) {
+        return;
+    }
+    for (const auto& [key, value] : *table) {
+        const std::string key_path = child(path, key.str());
+        if (key.str() == "open_files") {
+            read_integer(value, key_path, 1, 1'048'576, limits.open_files);
+        } else if (key.str() == "address_space") {
+            // Below a mebibyte not even the dynamic loader fits: the worker could never start.
+            read_size_at_least(value, key_path, 1024 * 1024, "1MiB", limits.address_space);
+        } else {
+            report_unknown(key, key_path);
+        }
+    }
+}
+
+void Reader::settle_pool(const PoolKeys& keys, const std::string& path, Site& site) {
+    if (keys.workers) {
+        // `workers` fixes the pool; min/max make it elastic. The key written last is the
+        // one that broke the rule, so that is where the error points.
+        const auto workers_at = keys.workers->source().begin;
+        bool combined = false;
+        for (const toml::key* other : {keys.min_workers, keys.max_workers}) {
+            if (!other) {
+                continue;
+            }
+            combined = true;
+            if (workers_at < other->source().begin) {
+                report(other->source().begin, child(path, other->str()), "cannot be combined with workers");
+            } else {
+                report(workers_at, child(path, "workers"), "cannot be combined with " + std::string(other->str()));
+            }
+        }
+        if (!combined && keys.fixed) {
+            site.min_workers = site.max_workers = *keys.fixed;
+        }
+        return;
+    }
+    if (keys.min && keys.max) {
+        if (*keys.min > *keys.max) {
+            report(*keys.min_value, child(path, "min_workers"),
+                   "must not be greater than max_workers (" + std::to_string(*keys.max) + ")");
+            return;
+        }
+        site.min_workers = *keys.min;
+        site.max_workers = *keys.max;
+    } else if (keys.min && !keys.max_workers) {
+        site.min_workers = *keys.min;
+        site.max_workers = std::max(*keys.min, 1u);
+    } else if (keys.max && !keys.min_workers) {
+        site.min_workers = 0;
+        site.max_workers = *keys.max;
     }
 }
 

@@ -25,8 +25,9 @@ struct PendingConnection {
 class ConnectionDispatcher {
 public:
     virtual ~ConnectionDispatcher() = default;
-    // Thread-safe. The dispatcher owns the connection from here on.
-    virtual void dispatch(std::size_t site_index, PendingConnection connection) = 0;
+    // Thread-safe. The site is connection.info.site. The dispatcher owns the connection
+    // from here on.
+    virtual void dispatch(PendingConnection connection) = 0;
 };
 
 }  // namespace vhostd::protocol

@@ -106,10 +106,10 @@ asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
     constexpr auto token = asio::as_tuple(asio::use_awaitable);
     Front::Presence presence(front);
     const auto accepted_at = std::chrono::steady_clock::now();
-    const FrontSettings& settings = front.settings();
+    const std::shared_ptr<const Routing> routing = front.routing();  // one version for the whole connection
     const int fd = socket.native_handle();
     const bool peek_offset = enable_peek_offset(fd);
-    const std::size_t cap = settings.limits.max_head_size + 1;  // one byte more shows "too large"
+    const std::size_t cap = routing->limits.max_head_size + 1;  // one byte more shows "too large"
     boost::system::error_code ignored;
     const tcp::endpoint remote = socket.remote_endpoint(ignored);
 
@@ -123,15 +123,15 @@ asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
             co_return;
         }
         if (peeked == PeekResult::grew) {
-            parsed = parse_request_head(head, settings.limits);
+            parsed = parse_request_head(head, routing->limits);
             if (parsed.status != HeadStatus::need_more) break;
         }
         set_receive_low_water(fd, head.size() + 1);
-        if (!deadline) deadline.emplace(socket.get_executor(), accepted_at + settings.head_timeout);
+        if (!deadline) deadline.emplace(socket.get_executor(), accepted_at + routing->head_timeout);
         auto woke = co_await (socket.async_wait(tcp::socket::wait_read, token) || deadline->async_wait(token));
         if (woke.index() == 1) {
             if (head.empty()) co_return;  // never said a word: close quietly
-            spdlog::info("{}: 408, head incomplete after {} ms ({} bytes)", describe(remote), settings.head_timeout.count(), head.size());
+            spdlog::info("{}: 408, head incomplete after {} ms ({} bytes)", describe(remote), routing->head_timeout.count(), head.size());
             set_receive_low_water(fd, 1);
             co_await reply_and_close(std::move(socket), 408);
             co_return;
@@ -146,8 +146,7 @@ asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
         co_return;
     }
 
-    const std::shared_ptr<const Routes> routes = front.routes();
-    const std::optional<std::size_t> site = routes->table.lookup(parsed.head.host);
+    const std::optional<std::size_t> site = routing->table.lookup(parsed.head.host);
     if (!site) {
         spdlog::info("{}: 404, no site for host '{}'", describe(remote), parsed.head.host);
         co_await reply_and_close(std::move(socket), 404);
@@ -162,7 +161,7 @@ asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
     parsed.head.length -= skipped;
 
     protocol::PendingConnection pending;
-    pending.info = connection_info(socket, parsed.head, front.next_connection_id(), routes->site_names[*site]);
+    pending.info = connection_info(socket, parsed.head, front.next_connection_id(), routing->site_names[*site]);
     pending.head = head.substr(skipped, parsed.head.length);
     pending.accepted_at = accepted_at;
     pending.reject = [&io = front.io(), protocol = remote.protocol()](protocol::FileDescriptor connection, int retry_after, const char*) {
@@ -174,7 +173,7 @@ asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
     prepare_for_worker(fd, peek_offset);
     // The front keeps the fd until a worker has it; from here the dispatcher owns it.
     pending.socket.reset(socket.release());
-    front.dispatcher().dispatch(*site, std::move(pending));
+    front.dispatcher().dispatch(std::move(pending));
 }
 
 }  // namespace vhostd::server

@@ -10,18 +10,27 @@ namespace vhostd::server {
 
 namespace {
 
-std::shared_ptr<const Routes> make_routes(const conf::Config& config) {
+std::shared_ptr<const Routing> make_routing(const conf::Config& config) {
     std::vector<std::string> names;
     for (const conf::Site& site : config.sites) names.push_back(site.name);
-    return std::make_shared<const Routes>(Routes{router::SiteTable(config.sites), std::move(names)});
-}
-
-FrontSettings make_settings(const conf::Config& config) {
     HeadLimits limits;
     limits.max_head_size = config.server.max_head_size;
     limits.max_request_line = std::min<std::size_t>(limits.max_request_line, config.server.max_head_size);
     limits.max_fields = config.server.max_header_fields;
-    return {limits, config.server.head_timeout};
+    return std::make_shared<const Routing>(Routing{router::SiteTable(config.sites), std::move(names), limits, config.server.head_timeout});
+}
+
+// TLS listeners come with SNI routing; until then they are refused loudly, not half-served.
+std::vector<conf::Listener> plain_listeners(const std::vector<conf::Listener>& listeners) {
+    std::vector<conf::Listener> plain;
+    for (const conf::Listener& listener : listeners) {
+        if (listener.tls) {
+            spdlog::warn("listener {}: tls = true is not supported yet; listener skipped", listener.address);
+        } else {
+            plain.push_back(listener);
+        }
+    }
+    return plain;
 }
 
 }  // namespace
@@ -29,28 +38,49 @@ FrontSettings make_settings(const conf::Config& config) {
 Front::Front(boost::asio::io_context& io, const conf::Config& config, protocol::ConnectionDispatcher& dispatcher)
     : io_(io),
       dispatcher_(dispatcher),
-      settings_(make_settings(config)),
       accept_loops_(config.server.threads),
-      listener_configs_(config.listeners),
-      routes_(make_routes(config)) {}
+      listener_configs_(plain_listeners(config.listeners)),
+      routing_(make_routing(config)) {}
 
 Front::~Front() = default;
 
+Front::ListenerMap Front::bind_missing(const std::vector<conf::Listener>& wanted) {
+    ListenerMap bound;
+    for (const conf::Listener& config : wanted) {
+        if (!listeners_.contains(config.address)) bound.emplace(config.address, std::make_unique<Listener>(*this, config));
+    }
+    return bound;
+}
+
 void Front::start() {
-    std::vector<std::unique_ptr<Listener>> bound;
-    for (const conf::Listener& config : listener_configs_) {
-        if (config.tls) {
-            spdlog::warn("listener {}: tls = true is not supported yet; listener skipped", config.address);
+    listeners_ = bind_missing(listener_configs_);
+    for (auto& [address, listener] : listeners_) listener->start(accept_loops_);
+}
+
+void Front::reload(const conf::Config& config) {
+    const std::vector<conf::Listener> wanted = plain_listeners(config.listeners);
+    ListenerMap added = bind_missing(wanted);  // throws before anything changed
+    routing_.store(make_routing(config), std::memory_order_release);
+    for (auto it = listeners_.begin(); it != listeners_.end();) {
+        const bool kept = std::any_of(wanted.begin(), wanted.end(), [&](const conf::Listener& l) { return l.address == it->first; });
+        if (kept) {
+            ++it;
             continue;
         }
-        bound.push_back(std::make_unique<Listener>(*this, config));
+        spdlog::info("no longer listening on {}", it->first);
+        it->second->close();
+        closed_listeners_.push_back(std::move(it->second));  // its accept loops still hold it until they see the close
+        it = listeners_.erase(it);
     }
-    listeners_ = std::move(bound);
-    for (auto& listener : listeners_) listener->start(accept_loops_);
+    for (auto& [address, listener] : added) {
+        listener->start(accept_loops_);
+        listeners_.emplace(address, std::move(listener));
+    }
+    listener_configs_ = wanted;
 }
 
 void Front::stop_accepting() {
-    for (auto& listener : listeners_) listener->close();
+    for (auto& [address, listener] : listeners_) listener->close();
 }
 
 }  // namespace vhostd::server

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,13 +19,11 @@ namespace vhostd::server {
 
 class Listener;
 
-// What routing needs, swapped whole on reload so a connection sees one consistent version.
-struct Routes {
+// What a connection needs from the configuration, swapped whole on reload so that each
+// connection sees one consistent version.
+struct Routing {
     router::SiteTable table;
     std::vector<std::string> site_names;  // by site index
-};
-
-struct FrontSettings {
     HeadLimits limits;
     std::chrono::milliseconds head_timeout;
 };
@@ -37,14 +36,16 @@ public:
     // Binds every [[listen]] address and starts accepting; throws std::runtime_error naming the
     // address when one cannot be bound, before any is accepting.
     void start();
+    // New routes and limits for the next connections; listeners opened and closed to match.
+    // Throws (and changes nothing) when a new address cannot be bound.
+    void reload(const conf::Config& config);
     void stop_accepting();
 
     // Connections accepted and neither handed over nor answered yet.
     std::size_t connections_in_front() const { return in_front_.load(std::memory_order_relaxed); }
 
     // Used by each connection.
-    const FrontSettings& settings() const { return settings_; }
-    std::shared_ptr<const Routes> routes() const { return routes_.load(std::memory_order_acquire); }
+    std::shared_ptr<const Routing> routing() const { return routing_.load(std::memory_order_acquire); }
     protocol::ConnectionDispatcher& dispatcher() { return dispatcher_; }
     std::uint64_t next_connection_id() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
     boost::asio::io_context& io() { return io_; }
@@ -61,13 +62,16 @@ public:
     };
 
 private:
+    using ListenerMap = std::map<std::string, std::unique_ptr<Listener>>;  // by address
+    ListenerMap bind_missing(const std::vector<conf::Listener>& wanted);
+
     boost::asio::io_context& io_;
     protocol::ConnectionDispatcher& dispatcher_;
-    FrontSettings settings_;
     unsigned accept_loops_;
     std::vector<conf::Listener> listener_configs_;
-    std::vector<std::unique_ptr<Listener>> listeners_;
-    std::atomic<std::shared_ptr<const Routes>> routes_;
+    ListenerMap listeners_;
+    std::vector<std::unique_ptr<Listener>> closed_listeners_;
+    std::atomic<std::shared_ptr<const Routing>> routing_;
     std::atomic<std::size_t> in_front_{0};
     std::atomic<std::uint64_t> next_id_{1};
 };

@@ -1,7 +1,10 @@
 #include "supervisor/process.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -31,23 +34,62 @@ Pipe make_pipe() {
 }
 
 // The steps of exec_child, so the parent can say which one failed.
-enum ChildStep : int { step_pdeathsig = 1, step_fds, step_chdir, step_exec };
+enum ChildStep : int { step_pdeathsig = 1, step_fds, step_limits, step_credentials, step_chdir, step_exec };
 
 const char* describe(int step) {
     switch (step) {
         case step_pdeathsig: return "prctl(PR_SET_PDEATHSIG)";
         case step_fds: return "setting up fds";
+        case step_limits: return "setrlimit";
+        case step_credentials: return "switching user/group";
         case step_chdir: return "chdir to the site's cwd";
         default: return "exec";
     }
 }
 
+// What the child becomes: resolved in the parent, where getpwnam() may be called.
+struct Identity {
+    bool change = false;
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
+Identity resolve_identity(const ProcessSpec& spec) {
+    Identity identity;
+    if (spec.user.empty() && spec.group.empty()) return identity;
+    if (::geteuid() != 0) throw std::runtime_error("user/group need vhostd to run as root");
+    identity.change = true;
+    identity.uid = ::getuid();
+    identity.gid = ::getgid();
+    if (!spec.user.empty()) {
+        const passwd* user = ::getpwnam(spec.user.c_str());
+        if (user == nullptr) throw std::runtime_error("unknown user '" + spec.user + "'");
+        identity.uid = user->pw_uid;
+        identity.gid = user->pw_gid;
+    }
+    if (!spec.group.empty()) {
+        const group* found = ::getgrnam(spec.group.c_str());
+        if (found == nullptr) throw std::runtime_error("unknown group '" + spec.group + "'");
+        identity.gid = found->gr_gid;
+    }
+    return identity;
+}
+
+struct ChildSetup {
+    const char* cwd;
+    char* const* argv;
+    char* const* envp;
+    pid_t parent;
+    Identity identity;
+    std::uint64_t open_files;
+    std::uint64_t address_space;
+};
+
 constexpr int report_fd = 4;  // in the child, until exec closes it
 
 // Runs in the child between fork and exec: async-signal-safe calls only. On failure it
 // writes {step, errno} to the report pipe and exits 127.
-[[noreturn]] void exec_child(const char* cwd, char* const* argv, char* const* envp, pid_t parent,
-                             int null_fd, int stdout_fd, int stderr_fd, int channel_fd, int report) {
+[[noreturn]] void exec_child(const ChildSetup& setup, int null_fd, int stdout_fd, int stderr_fd, int channel_fd, int report) {
     auto die = [&report](int step) {
         const int error[2] = {step, errno};
         [[maybe_unused]] auto ignored = ::write(report, error, sizeof error);
@@ -55,7 +97,7 @@ constexpr int report_fd = 4;  // in the child, until exec closes it
     };
     ::setpgid(0, 0);
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die(step_pdeathsig);
-    if (::getppid() != parent) ::_exit(127);  // vhostd died before prctl took effect
+    if (::getppid() != setup.parent) ::_exit(127);  // vhostd died before prctl took effect
 
     sigset_t none;
     ::sigemptyset(&none);
@@ -76,8 +118,22 @@ constexpr int report_fd = 4;  // in the child, until exec closes it
     report = report_fd;
     if (::close_range(report_fd + 1, ~0U, 0) != 0) die(step_fds);
 
-    if (::chdir(cwd) != 0) die(step_chdir);
-    ::execvpe(argv[0], argv, envp);
+    if (setup.open_files > 0) {
+        const rlimit limit{setup.open_files, setup.open_files};
+        if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) die(step_limits);
+    }
+    if (setup.address_space > 0) {
+        const rlimit limit{setup.address_space, setup.address_space};
+        if (::setrlimit(RLIMIT_AS, &limit) != 0) die(step_limits);
+    }
+    if (setup.identity.change) {
+        // Supplementary groups first, while still allowed to set them; the uid last.
+        if (::setgroups(1, &setup.identity.gid) != 0 || ::setgid(setup.identity.gid) != 0 || ::setuid(setup.identity.uid) != 0) {
+            die(step_credentials);
+        }
+    }
+    if (::chdir(setup.cwd) != 0) die(step_chdir);
+    ::execvpe(setup.argv[0], setup.argv, setup.envp);
     die(step_exec);
     ::_exit(127);  // die() never returns; this tells the compiler so
 }
@@ -102,13 +158,12 @@ ChildProcess spawn_process(const ProcessSpec& spec) {
     // Everything the child touches is prepared before fork: it may only make async-signal-safe calls.
     std::vector<char*> argv = c_strings(spec.argv);
     std::vector<char*> envp = c_strings(spec.environment);
-    const pid_t parent = ::getpid();
+    const ChildSetup setup{spec.cwd.c_str(), argv.data(), envp.data(), ::getpid(), resolve_identity(spec), spec.open_files, spec.address_space};
 
     const pid_t pid = ::fork();
     if (pid < 0) fail("fork");
     if (pid == 0) {
-        exec_child(spec.cwd.c_str(), argv.data(), envp.data(), parent, dev_null.get(), out.write.get(), err.write.get(),
-                   spec.channel_fd, report.write.get());
+        exec_child(setup, dev_null.get(), out.write.get(), err.write.get(), spec.channel_fd, report.write.get());
     }
     ::setpgid(pid, pid);  // also here, so the group exists whichever of the two runs first
     report.write.reset();

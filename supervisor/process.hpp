@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,10 @@ struct ProcessSpec {
     std::vector<std::string> environment;  // "NAME=value", the whole environment
     std::string cwd;
     int channel_fd = -1;                   // becomes fd 3 in the child
+    std::string user;                      // run as this user (and its group) when vhostd is root
+    std::string group;                     // run with this group
+    std::uint64_t open_files = 0;          // RLIMIT_NOFILE; 0 = inherited
+    std::uint64_t address_space = 0;       // RLIMIT_AS in bytes; 0 = inherited
 };
 
 struct ChildProcess {

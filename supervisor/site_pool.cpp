@@ -4,9 +4,9 @@
 #include "protocol/message.hpp"
 #include "supervisor/output_log.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 extern char** environ;
@@ -30,15 +31,15 @@ using protocol::PendingConnection;
 
 namespace {
 
-constexpr auto first_restart_delay = 100ms;
-constexpr auto max_restart_delay = 10s;
-constexpr auto healthy_uptime = 10s;  // a worker that ran this long resets the restart delay
+constexpr auto healthy_uptime = 10s;  // a worker that ran this long resets the restart backoff
 
 std::string describe_exit(int status) {
     if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + ::strsignal(WTERMSIG(status)) + ")";
     return "ended with status " + std::to_string(status);
 }
+
+long long milliseconds(Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
 // A connection can go to another worker only if the dead one never read from it.
 bool head_still_unread(const PendingConnection& connection) {
@@ -48,22 +49,58 @@ bool head_still_unread(const PendingConnection& connection) {
     return got == static_cast<ssize_t>(peeked.size()) && peeked == connection.head;
 }
 
+// The whole process group: grandchildren go with their worker. The group id is the
+// worker's pid, which cannot be reused while the worker is unreaped.
+void signal_group(const Worker& worker, int signal) {
+    signal_process(worker.process(), signal);
+    ::kill(-worker.pid(), signal);
+}
+
 }  // namespace
 
-SitePool::SitePool(Strand strand, conf::Site site)
-    : strand_(strand), site_(std::move(site)), slots_(site_.workers), queue_timer_(strand), drain_timer_(strand) {}
+SitePool::SitePool(Strand strand, conf::Site site, std::shared_ptr<spdlog::logger> site_log)
+    : strand_(strand),
+      site_(std::move(site)),
+      site_log_(std::move(site_log)),
+      target_(site_.min_workers),
+      queue_timer_(strand) {}
 
 std::string SitePool::describe(const Worker& worker) const {
     return "site " + site_.name + " worker " + std::to_string(worker.slot()) + " (pid " + std::to_string(worker.pid()) + ")";
 }
 
-std::size_t SitePool::running_workers() const {
-    const auto in_slots = std::count_if(slots_.begin(), slots_.end(), [](const Slot& slot) { return slot.worker != nullptr; });
-    return static_cast<std::size_t>(in_slots) + draining_.size();
+void SitePool::start() { reconcile(Clock::now()); }
+
+std::size_t SitePool::serving_count() const {
+    return static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return w->serving(); }));
 }
 
-void SitePool::start() {
-    for (unsigned slot = 0; slot < slots_.size(); ++slot) spawn(slot);
+unsigned SitePool::free_slot() const {
+    for (unsigned slot = 0;; ++slot) {
+        const bool taken = std::any_of(workers_.begin(), workers_.end(), [slot](const auto& w) { return w->serving() && w->slot() == slot; });
+        if (!taken) return slot;
+    }
+}
+
+// Brings the pool to its size: spawns what is missing unless backing off or quarantined,
+// and grows an on-demand pool while connections wait.
+void SitePool::reconcile(Clock::time_point now) {
+    if (stopping_) return;
+    if (quarantined_until_) {
+        if (now < *quarantined_until_) return;
+        spdlog::info("site {}: quarantine over; starting workers again", site_.name);
+        quarantined_until_.reset();
+        recent_failures_.clear();
+        consecutive_failures_ = 0;
+        next_spawn_at_ = now;
+    }
+    const bool anyone_starting = std::any_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->state() == WorkerState::starting; });
+    if (!waiting_.empty() && !anyone_starting && target_ < site_.max_workers) ++target_;
+    target_ = std::clamp(target_, site_.min_workers, site_.max_workers);
+
+    for (std::size_t serving = serving_count(); serving < target_ && now >= next_spawn_at_ && !quarantined_until_; ++serving) {
+        spawn(now);
+    }
 }
 
 std::vector<std::string> SitePool::environment(unsigned slot) const {
@@ -88,74 +125,189 @@ std::vector<std::string> SitePool::environment(unsigned slot) const {
     return result;
 }
 
-void SitePool::spawn(unsigned slot) {
+void SitePool::spawn(Clock::time_point now) {
+    const unsigned slot = free_slot();
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
         spdlog::error("site {}: cannot start worker {}: socketpair: {}", site_.name, slot, ::strerror(errno));
-        schedule_restart(slot, 0s);
+        record_failure(now, 0s);
         return;
     }
     FileDescriptor ours(pair[0]);
     FileDescriptor theirs(pair[1]);
     ChildProcess child;
     try {
-        child = spawn_process({site_.command, environment(slot), site_.cwd, theirs.get()});
+        ProcessSpec spec;
+        spec.argv = site_.command;
+        spec.environment = environment(slot);
+        spec.cwd = site_.cwd;
+        spec.channel_fd = theirs.get();
+        spec.user = site_.user;
+        spec.group = site_.group;
+        spec.open_files = site_.limits.open_files;
+        spec.address_space = site_.limits.address_space;
+        child = spawn_process(spec);
     } catch (const std::exception& e) {
         spdlog::error("site {}: cannot start worker {}: {}", site_.name, slot, e.what());
-        schedule_restart(slot, 0s);
+        record_failure(now, 0s);
         return;
     }
     theirs.reset();
 
     const std::string prefix = site_.name + " " + std::to_string(child.pid);
-    start_output_log(strand_.get_inner_executor(), std::move(child.stdout_pipe), prefix, false);
-    start_output_log(strand_.get_inner_executor(), std::move(child.stderr_pipe), prefix, true);
-    auto worker = std::make_shared<Worker>(std::move(child), protocol::Channel(strand_, std::move(ours)), slot, generation_);
-    slots_[slot].worker = worker;
-    spdlog::info("{}: started", describe(*worker));
+    start_output_log(strand_.get_inner_executor(), std::move(child.stdout_pipe), prefix, false, site_log_);
+    start_output_log(strand_.get_inner_executor(), std::move(child.stderr_pipe), prefix, true, site_log_);
+    auto worker = std::make_shared<Worker>(std::move(child), protocol::Channel(strand_, std::move(ours)), slot, generation_, now);
+    worker->set_deadline(now + site_.start_timeout);
+    if (site_.max_age.count() > 0) {
+        // Up to 10% earlier, so that workers started together do not all rotate together.
+        std::uniform_real_distribution<double> share(0.9, 1.0);
+        worker->set_rotate_at(now + std::chrono::duration_cast<Clock::duration>(site_.max_age * share(jitter_)));
+    }
+    workers_.push_back(worker);
+    spdlog::info("{}: started (generation {})", describe(*worker), generation_);
     asio::co_spawn(strand_, read_channel(worker), asio::detached);
     asio::co_spawn(strand_, watch_exit(worker), asio::detached);
 }
 
-void SitePool::schedule_restart(unsigned slot, std::chrono::steady_clock::duration ran_for) {
-    Slot& state = slots_[slot];
-    if (ran_for >= healthy_uptime) state.quick_failures = 0;
-    const auto delay = std::min<std::chrono::milliseconds>(first_restart_delay * (1u << std::min(state.quick_failures, 16u)), max_restart_delay);
-    ++state.quick_failures;
-    spdlog::info("site {}: restarting worker {} in {} ms", site_.name, slot, delay.count());
-    state.restart_timer = std::make_unique<asio::steady_timer>(strand_, delay);
-    state.restart_timer->async_wait([this, slot](boost::system::error_code ec) {
-        if (!ec && !stopping_ && slots_[slot].worker == nullptr) spawn(slot);
-    });
+void SitePool::apply(Worker& worker, WorkerEvent event, Clock::time_point now) {
+    const WorkerState before = worker.state();
+    const WorkerTransition step = worker.apply(event);
+    const bool noteworthy = step.next != before || step.action != WorkerAction::none;
+    if (noteworthy && event != WorkerEvent::said_ready && event != WorkerEvent::exited) {
+        const bool bad = step.failure || step.action == WorkerAction::send_sigkill;
+        spdlog::log(bad ? spdlog::level::warn : spdlog::level::info, "{}: {} -> {} ({})", describe(worker), to_string(before),
+                    to_string(step.next), event == WorkerEvent::retire && worker.retire_reason() ? worker.retire_reason() : to_string(event));
+    }
+    switch (step.action) {
+        case WorkerAction::none: break;
+        case WorkerAction::send_drain:
+            worker.channel().send(protocol::encode_command(protocol::command::drain));
+            worker.set_deadline(now + site_.drain_timeout);
+            break;
+        case WorkerAction::send_sigterm:
+            signal_group(worker, SIGTERM);
+            worker.set_deadline(now + site_.kill_timeout);
+            break;
+        case WorkerAction::send_sigkill:
+            signal_group(worker, SIGKILL);
+            worker.set_deadline(Clock::time_point::max());
+            break;
+    }
+    if (step.failure) record_failure(now, now - worker.started_at());
+}
+
+void SitePool::record_failure(Clock::time_point now, Clock::duration ran_for) {
+    if (ran_for >= healthy_uptime) consecutive_failures_ = 0;
+    const unsigned shift = std::min(consecutive_failures_, 16u);
+    const auto delay = std::min<Clock::duration>(site_.restart_backoff.initial * (1u << shift), site_.restart_backoff.max);
+    ++consecutive_failures_;
+    next_spawn_at_ = now + delay;
+
+    recent_failures_.push_back(now);
+    while (!recent_failures_.empty() && recent_failures_.front() <= now - site_.restart_limit.window) recent_failures_.pop_front();
+    if (recent_failures_.size() > site_.restart_limit.count && !quarantined_until_) {
+        quarantined_until_ = now + site_.restart_limit.cooldown;
+        spdlog::error("site {}: quarantined for {} ms after {} unexpected exits within {} ms; its requests get 503 meanwhile",
+                      site_.name, milliseconds(site_.restart_limit.cooldown), recent_failures_.size(),
+                      milliseconds(site_.restart_limit.window));
+        hand_waiting();
+        return;
+    }
+    if (!stopping_) spdlog::info("site {}: next worker start in {} ms", site_.name, milliseconds(delay));
+}
+
+void SitePool::tick(Clock::time_point now, bool sample_memory) {
+    // Copy: apply() may not remove workers, but keep iteration safe against future changes.
+    for (const auto& worker : std::vector(workers_)) {
+        switch (worker->state()) {
+            case WorkerState::starting:
+                if (now >= worker->deadline()) apply(*worker, WorkerEvent::start_timed_out, now);
+                break;
+            case WorkerState::ready:
+                if (now - worker->last_heard() >= site_.heartbeat_timeout) {
+                    apply(*worker, WorkerEvent::went_silent, now);
+                } else {
+                    check_rotation(*worker, now, sample_memory);
+                }
+                break;
+            case WorkerState::draining:
+                if (now >= worker->deadline()) apply(*worker, WorkerEvent::drain_timed_out, now);
+                break;
+            case WorkerState::stopping:
+                if (now >= worker->deadline()) apply(*worker, WorkerEvent::kill_timed_out, now);
+                break;
+            case WorkerState::exited: break;
+        }
+    }
+    expire_waiting();
+    reconcile(now);
+}
+
+void SitePool::check_rotation(Worker& worker, Clock::time_point now, bool sample_memory) {
+    if (sample_memory) worker.set_rss_bytes(read_rss_bytes(worker.pid()));
+    if (worker.retiring() || stopping_) return;
+    const char* reason = nullptr;
+    if (now >= worker.rotate_at()) {
+        reason = "max_age reached";
+    } else if (site_.max_memory > 0 && worker.rss_bytes() > site_.max_memory) {
+        reason = "max_memory exceeded";
+    } else if (site_.max_requests > 0 && worker.last_heartbeat().requests >= site_.max_requests) {
+        reason = "max_requests reached";
+    } else if (serving_count() > site_.min_workers && worker.load() == 0 && now - worker.last_busy() >= site_.idle_timeout) {
+        // Idle above the minimum: shrink instead of replacing.
+        --target_;
+        worker.mark_retiring("idle_timeout");
+        apply(worker, WorkerEvent::retire, now);
+        return;
+    }
+    if (reason == nullptr) return;
+    spdlog::info("{}: {}; starting its replacement", describe(worker), reason);
+    worker.mark_retiring(reason);  // the replacement comes from reconcile(); it drains when that one is ready
+}
+
+// A new worker is ready: the oldest worker waiting for its replacement can go.
+void SitePool::drain_one_retiring(Clock::time_point now) {
+    for (const auto& worker : workers_) {
+        if (worker->retiring() && worker->state() == WorkerState::ready) {
+            apply(*worker, WorkerEvent::retire, now);
+            return;
+        }
+    }
 }
 
 asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
     for (;;) {
         protocol::IncomingMessage incoming;
         const boost::system::error_code ec = co_await worker->channel().receive(incoming);
+        const auto now = Clock::now();
         if (ec) {
             if (worker->state() == WorkerState::exited) co_return;
             worker->on_channel_lost();
-            // Without its channel a worker can never get another connection: replace it.
-            const std::string why = ec == boost::system::errc::protocol_error ? worker->channel().protocol_error()
-                                    : ec == asio::error::eof                  ? "closed by the worker"
-                                                                              : ec.message();
-            if (worker->state() != WorkerState::draining) {
-                spdlog::error("{}: channel lost ({}); killing it", describe(*worker), why);
-                signal_process(worker->process(), SIGKILL);
+            if (worker->state() != WorkerState::draining && worker->state() != WorkerState::stopping) {
+                const std::string why = ec == boost::system::errc::protocol_error ? worker->channel().protocol_error()
+                                        : ec == asio::error::eof                  ? "closed by the worker"
+                                                                                  : ec.message();
+                spdlog::warn("{}: channel lost ({})", describe(*worker), why);
+                // Without its channel it can never get another connection: replace it.
+                apply(*worker, WorkerEvent::channel_lost, now);
+                reconcile(now);
             }
             co_return;
         }
+        worker->heard_from(now);
         const std::string_view command = protocol::command_of(incoming.message);
         if (command == protocol::command::handle_ack) {
             if (!worker->on_acknowledged()) spdlog::warn("{}: acknowledged a connection it was not sent", describe(*worker));
             hand_waiting();
         } else if (command == protocol::command::ready) {
-            if (worker->state() == WorkerState::starting) spdlog::info("{}: ready", describe(*worker));
-            worker->on_ready();
+            if (worker->state() != WorkerState::starting) continue;
+            apply(*worker, WorkerEvent::said_ready, now);
+            spdlog::info("{}: ready after {} ms", describe(*worker), milliseconds(now - worker->started_at()));
             hand_waiting();
+            drain_one_retiring(now);
         } else if (command == protocol::command::heartbeat) {
-            worker->on_heartbeat(protocol::heartbeat_of(incoming.message));
+            worker->on_heartbeat(protocol::heartbeat_of(incoming.message), now);
         } else {
             spdlog::debug("{}: ignoring message '{}'", describe(*worker), command);
         }
@@ -166,86 +318,92 @@ asio::awaitable<void> SitePool::watch_exit(std::shared_ptr<Worker> worker) {
     asio::posix::stream_descriptor pidfd(strand_, ::dup(worker->process().pidfd.get()));
     // A pidfd becomes readable when the process exits.
     co_await pidfd.async_wait(asio::posix::stream_descriptor::wait_read, asio::as_tuple(asio::use_awaitable));
-    // Until it is reaped the pid cannot be reused, so its process group is still its own:
-    // whatever the worker left behind in it goes with it.
-    kill_process_group(worker->pid());
+    // Until it is reaped its pid, and so its process group id, cannot be reused.
+    ::kill(-worker->pid(), SIGKILL);
     int status = 0;
     while (::waitpid(worker->pid(), &status, 0) < 0 && errno == EINTR) {}
-    on_worker_exit(worker, status);
+    on_exit(worker, status);
 }
 
-void SitePool::on_worker_exit(const std::shared_ptr<Worker>& worker, int wait_status) {
-    const WorkerState was = worker->state();
-    const auto ran_for = std::chrono::steady_clock::now() - worker->started_at();
-    std::deque<PendingConnection> unacknowledged = worker->on_exited();
-    const bool expected = was == WorkerState::draining;
+void SitePool::on_exit(const std::shared_ptr<Worker>& worker, int wait_status) {
+    const auto now = Clock::now();
+    const bool expected = worker->state() == WorkerState::draining || worker->state() == WorkerState::stopping;
     spdlog::log(expected ? spdlog::level::info : spdlog::level::warn, "{}: {} after {} ms", describe(*worker),
-                describe_exit(wait_status), std::chrono::duration_cast<std::chrono::milliseconds>(ran_for).count());
+                describe_exit(wait_status), milliseconds(now - worker->started_at()));
+    apply(*worker, WorkerEvent::exited, now);
+    std::deque<PendingConnection> unacknowledged = worker->on_exited();
+    std::erase(workers_, worker);
 
     // Hand again, oldest first, what the dead worker never read.
     for (auto it = unacknowledged.rbegin(); it != unacknowledged.rend(); ++it) {
         if (head_still_unread(*it)) {
             spdlog::info("site {}: connection {} goes to another worker", site_.name, it->info.id);
-            waiting_.push_front({std::move(*it), std::chrono::steady_clock::now() + site_.queue_timeout});
+            waiting_.push_front({std::move(*it), now + site_.queue_timeout});
         } else {
             spdlog::warn("site {}: connection {} lost with the worker that had started reading it", site_.name, it->info.id);
         }
     }
-
-    Slot& slot = slots_[worker->slot()];
-    if (slot.worker == worker) {
-        slot.worker = nullptr;
-        if (!stopping_) schedule_restart(worker->slot(), ran_for);
-    } else {
-        std::erase(draining_, worker);
-    }
+    reconcile(now);
     hand_waiting();
     check_stopped();
 }
 
 bool SitePool::try_hand(PendingConnection& connection) {
+    const auto now = Clock::now();
     std::vector<bool> failed;  // allocated only when a send fails
-    for (std::size_t attempt = 0; attempt < slots_.size(); ++attempt) {
-        std::size_t best = slots_.size();
-        for (std::size_t k = 0; k < slots_.size(); ++k) {
-            const std::size_t i = (round_robin_ + k) % slots_.size();
-            const Worker* candidate = slots_[i].worker.get();
-            if (candidate == nullptr || !candidate->available(site_.max_in_flight) || (!failed.empty() && failed[i])) continue;
-            if (best == slots_.size() || candidate->load() < slots_[best].worker->load()) best = i;
+    for (std::size_t attempt = 0; attempt < workers_.size(); ++attempt) {
+        std::size_t best = workers_.size();
+        for (std::size_t k = 0; k < workers_.size(); ++k) {
+            const std::size_t i = (round_robin_ + k) % workers_.size();
+            const Worker& candidate = *workers_[i];
+            if (!candidate.available(site_.max_in_flight) || (!failed.empty() && failed[i])) continue;
+            if (best == workers_.size() || candidate.load() < workers_[best]->load()) best = i;
         }
-        if (best == slots_.size()) return false;
-        Worker& worker = *slots_[best].worker;
-        const boost::system::error_code ec = worker.hand(connection);
+        if (best == workers_.size()) return false;
+        Worker& worker = *workers_[best];
+        const boost::system::error_code ec = worker.hand(connection, now);
         if (!ec) {
             round_robin_ = best + 1;
             return true;
         }
         spdlog::warn("{}: could not hand connection {}: {}", describe(worker), connection.info.id, ec.message());
-        if (failed.empty()) failed.resize(slots_.size());
+        if (failed.empty()) failed.resize(workers_.size());
         failed[best] = true;
     }
     return false;
 }
 
+int SitePool::retry_after_seconds() const {
+    if (!quarantined_until_) return 1;
+    const auto left = std::chrono::ceil<std::chrono::seconds>(*quarantined_until_ - Clock::now()).count();
+    return static_cast<int>(std::max<long long>(left, 1));
+}
+
 void SitePool::dispatch(PendingConnection connection) {
     if (stopping_) {
-        reject(std::move(connection), 1, "vhostd is stopping");
+        reject(std::move(connection), 1, "site is stopping");
         return;
     }
     if (waiting_.empty() && try_hand(connection)) return;
+    if (quarantined_until_) {
+        reject(std::move(connection), retry_after_seconds(), "site quarantined after repeated crashes");
+        return;
+    }
     if (waiting_.size() >= site_.queue_size) {
         reject(std::move(connection), 1, "queue full");
         return;
     }
-    waiting_.push_back({std::move(connection), std::chrono::steady_clock::now() + site_.queue_timeout});
+    waiting_.push_back({std::move(connection), Clock::now() + site_.queue_timeout});
     if (waiting_.size() == 1) arm_queue_timer();
+    reconcile(Clock::now());  // an on-demand site may start a worker for it
 }
 
 void SitePool::hand_waiting() {
     while (!waiting_.empty() && try_hand(waiting_.front().connection)) waiting_.pop_front();
-    if (stopping_) {
+    if (stopping_ || quarantined_until_) {
+        const char* why = stopping_ ? "site is stopping" : "site quarantined after repeated crashes";
         while (!waiting_.empty()) {
-            reject(std::move(waiting_.front().connection), 1, "vhostd is stopping");
+            reject(std::move(waiting_.front().connection), retry_after_seconds(), why);
             waiting_.pop_front();
         }
     }
@@ -264,12 +422,14 @@ void SitePool::arm_queue_timer() {
 }
 
 void SitePool::expire_waiting() {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = Clock::now();
+    bool expired = false;
     while (!waiting_.empty() && waiting_.front().deadline <= now) {
         reject(std::move(waiting_.front().connection), 1, "no worker ready within queue_timeout");
         waiting_.pop_front();
+        expired = true;
     }
-    arm_queue_timer();
+    if (expired) arm_queue_timer();
 }
 
 void SitePool::reject(PendingConnection connection, int retry_after, const char* why) {
@@ -278,31 +438,42 @@ void SitePool::reject(PendingConnection connection, int retry_after, const char*
     connection.reject(std::move(connection.socket), retry_after, why);
 }
 
+void SitePool::update(conf::Site site, bool replace_workers) {
+    const auto now = Clock::now();
+    site_ = std::move(site);
+    target_ = std::clamp(target_, site_.min_workers, site_.max_workers);
+    if (replace_workers) {
+        ++generation_;
+        for (const auto& worker : workers_) {
+            if (worker->serving()) worker->mark_retiring("configuration changed");
+        }
+        spdlog::info("site {}: rolling its workers to generation {}", site_.name, generation_);
+    }
+    // Fewer workers allowed than run: the newest go first.
+    for (auto it = workers_.rbegin(); it != workers_.rend() && serving_count() > site_.max_workers; ++it) {
+        if (!(*it)->serving()) continue;
+        (*it)->mark_retiring("max_workers lowered");
+        apply(**it, WorkerEvent::retire, now);
+    }
+    reconcile(now);
+}
+
 void SitePool::stop(std::function<void()> done) {
     hand_waiting();  // last chance for connections already waiting, before workers stop taking them
     stopping_ = true;
     on_stopped_ = std::move(done);
-    for (Slot& slot : slots_) {
-        if (slot.restart_timer) slot.restart_timer->cancel();
-        if (slot.worker) slot.worker->start_draining();
+    const auto now = Clock::now();
+    for (const auto& worker : std::vector(workers_)) {
+        if (!worker->retiring()) worker->mark_retiring("vhostd is stopping");
+        apply(*worker, WorkerEvent::retire, now);
     }
     hand_waiting();
-    drain_timer_.expires_after(site_.drain_timeout);
-    drain_timer_.async_wait([this](boost::system::error_code ec) {
-        if (ec) return;
-        for (Slot& slot : slots_) {
-            if (!slot.worker) continue;
-            spdlog::warn("{}: still running after drain_timeout; killing it", describe(*slot.worker));
-            signal_process(slot.worker->process(), SIGKILL);
-        }
-        for (auto& worker : draining_) signal_process(worker->process(), SIGKILL);
-    });
     check_stopped();
 }
 
 void SitePool::check_stopped() {
-    if (!stopping_ || !on_stopped_ || running_workers() != 0) return;
-    drain_timer_.cancel();
+    if (!stopping_ || !on_stopped_ || !workers_.empty()) return;
+    queue_timer_.cancel();
     std::exchange(on_stopped_, nullptr)();
 }
 

@@ -1,18 +1,24 @@
 // One site's worker processes and the connections waiting in the front for one of them.
-// Lives on the supervisor's strand: every member runs there.
+// Keeps the pool at its size through crashes (with backoff and a restart limit), replaces
+// workers that are old, fat or hung, grows on demand and shrinks when idle. Lives on the
+// supervisor's strand: every member runs there.
 #pragma once
 
 #include "conf/config.hpp"
 #include "protocol/handoff.hpp"
 #include "supervisor/worker.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/io_context.hpp>
+
+#include <spdlog/logger.h>
 
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <random>
 #include <vector>
 
 namespace vhostd::supervisor {
@@ -21,55 +27,72 @@ using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
 
 class SitePool {
 public:
-    SitePool(Strand strand, conf::Site site);
+    SitePool(Strand strand, conf::Site site, std::shared_ptr<spdlog::logger> site_log);
 
     const conf::Site& site() const { return site_; }
+    bool quarantined() const { return quarantined_until_.has_value(); }
 
     void start();
     void dispatch(protocol::PendingConnection connection);
+    // Called every supervisor tick: timeouts, heartbeats, rotation, idle workers, backoff.
+    void tick(Clock::time_point now, bool sample_memory);
+    // Reload: new settings; with `replace_workers` the running workers are rolled (the new
+    // generation is ready before the old one drains).
+    void update(conf::Site site, bool replace_workers);
     // Hands what it can, answers the rest 503, drains every worker, SIGKILLs what is left
     // after drain_timeout, then calls `done` once no worker is running.
     void stop(std::function<void()> done);
 
-    std::size_t running_workers() const;
+    const std::vector<std::shared_ptr<Worker>>& workers() const { return workers_; }
 
 private:
-    struct Slot {
-        std::shared_ptr<Worker> worker;          // null while backing off
-        unsigned quick_failures = 0;             // for the growing restart delay
-        std::unique_ptr<boost::asio::steady_timer> restart_timer;
-    };
     struct Waiting {
         protocol::PendingConnection connection;
-        std::chrono::steady_clock::time_point deadline;
+        Clock::time_point deadline;
     };
 
-    void spawn(unsigned slot);
-    void schedule_restart(unsigned slot, std::chrono::steady_clock::duration ran_for);
+    void reconcile(Clock::time_point now);
+    void spawn(Clock::time_point now);
+    unsigned free_slot() const;
+    std::size_t serving_count() const;
+    void apply(Worker& worker, WorkerEvent event, Clock::time_point now);
+    void record_failure(Clock::time_point now, Clock::duration ran_for);
+    void drain_one_retiring(Clock::time_point now);
+    void check_rotation(Worker& worker, Clock::time_point now, bool sample_memory);
+
     boost::asio::awaitable<void> read_channel(std::shared_ptr<Worker> worker);
     boost::asio::awaitable<void> watch_exit(std::shared_ptr<Worker> worker);
-    void on_worker_exit(const std::shared_ptr<Worker>& worker, int wait_status);
+    void on_exit(const std::shared_ptr<Worker>& worker, int wait_status);
 
     bool try_hand(protocol::PendingConnection& connection);
     void hand_waiting();
     void expire_waiting();
     void arm_queue_timer();
     void reject(protocol::PendingConnection connection, int retry_after, const char* why);
+    int retry_after_seconds() const;
     void check_stopped();
     std::vector<std::string> environment(unsigned slot) const;
     std::string describe(const Worker& worker) const;
 
     Strand strand_;
     conf::Site site_;
+    std::shared_ptr<spdlog::logger> site_log_;  // per-site file of worker output, or null
     unsigned generation_ = 1;
-    std::vector<Slot> slots_;
-    std::vector<std::shared_ptr<Worker>> draining_;  // out of their slot, still running
+    unsigned target_;                           // workers wanted, min_workers..max_workers
+    std::vector<std::shared_ptr<Worker>> workers_;  // every worker not yet reaped
     std::deque<Waiting> waiting_;
     boost::asio::steady_timer queue_timer_;
     std::size_t round_robin_ = 0;
+
+    // Restart policy.
+    unsigned consecutive_failures_ = 0;
+    Clock::time_point next_spawn_at_;
+    std::deque<Clock::time_point> recent_failures_;  // within restart_limit.window
+    std::optional<Clock::time_point> quarantined_until_;
+    std::minstd_rand jitter_{std::random_device{}()};
+
     bool stopping_ = false;
     std::function<void()> on_stopped_;
-    boost::asio::steady_timer drain_timer_;
 };
 
 }  // namespace vhostd::supervisor

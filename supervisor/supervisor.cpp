@@ -1,39 +1,119 @@
 #include "supervisor/supervisor.hpp"
 
+#include "supervisor/output_log.hpp"
+
 #include <boost/asio/post.hpp>
+
+#include <spdlog/spdlog.h>
 
 namespace vhostd::supervisor {
 
 namespace asio = boost::asio;
+using namespace std::chrono_literals;
 
-Supervisor::Supervisor(asio::io_context& io, const conf::Config& config) : strand_(asio::make_strand(io)) {
-    for (const conf::Site& site : config.sites) pools_.push_back(std::make_unique<SitePool>(strand_, site));
+namespace {
+
+// Timeouts are checked at this granularity; memory is sampled every tenth tick.
+constexpr auto tick_interval = 100ms;
+constexpr unsigned memory_sample_every = 10;
+
+}  // namespace
+
+Supervisor::Supervisor(asio::io_context& io, const conf::Config& config)
+    : strand_(asio::make_strand(io)), tick_timer_(strand_), server_(config.server) {
+    for (const conf::Site& site : config.sites) pools_.emplace(site.name, make_pool(site));
+}
+
+std::unique_ptr<SitePool> Supervisor::make_pool(const conf::Site& site) const {
+    return std::make_unique<SitePool>(strand_, site, open_site_log(server_.log_dir, site.name, server_.log_max_size, server_.log_files));
 }
 
 void Supervisor::start() {
     asio::post(strand_, [this] {
-        for (auto& pool : pools_) pool->start();
+        for (auto& [name, pool] : pools_) pool->start();
+        tick();
     });
 }
 
-void Supervisor::dispatch(std::size_t site_index, protocol::PendingConnection connection) {
-    asio::post(strand_, [this, site_index, connection = std::move(connection)]() mutable {
-        pools_.at(site_index)->dispatch(std::move(connection));
+void Supervisor::tick() {
+    const auto now = Clock::now();
+    const bool sample_memory = ticks_++ % memory_sample_every == 0;
+    for (auto& [name, pool] : pools_) pool->tick(now, sample_memory);
+    for (auto& pool : removed_pools_) pool->tick(now, false);
+    tick_timer_.expires_after(tick_interval);
+    tick_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) tick();
+    });
+}
+
+void Supervisor::dispatch(protocol::PendingConnection connection) {
+    asio::post(strand_, [this, connection = std::move(connection)]() mutable {
+        const auto pool = pools_.find(connection.info.site);
+        if (pool != pools_.end()) {
+            pool->second->dispatch(std::move(connection));
+            return;
+        }
+        // Routed by the configuration a reload just replaced.
+        spdlog::warn("503 to {}:{}: site {} was removed by a reload", connection.info.remote_address, connection.info.remote_port,
+                     connection.info.site);
+        connection.reject(std::move(connection.socket), 1, "site removed");
+    });
+}
+
+void Supervisor::reload(const conf::Config& config, const conf::ConfigDiff& diff) {
+    asio::post(strand_, [this, config, diff] {
+        if (stopping_) return;
+        server_ = config.server;
+        for (const std::string& name : diff.removed_sites) {
+            auto found = pools_.find(name);
+            if (found == pools_.end()) continue;
+            spdlog::info("site {}: removed by reload; draining", name);
+            SitePool* pool = found->second.get();
+            removed_pools_.push_back(std::move(found->second));
+            pools_.erase(found);
+            pool->stop([this, pool] {
+                // Not from inside the pool's own call stack.
+                asio::post(strand_, [this, pool] {
+                    std::erase_if(removed_pools_, [pool](const auto& p) { return p.get() == pool; });
+                });
+            });
+        }
+        for (const conf::Site& site : config.sites) {
+            const auto in = [&site](const std::vector<std::string>& names) {
+                return std::find(names.begin(), names.end(), site.name) != names.end();
+            };
+            if (in(diff.added_sites)) {
+                spdlog::info("site {}: added by reload", site.name);
+                auto pool = make_pool(site);
+                pool->start();
+                pools_.emplace(site.name, std::move(pool));
+            } else if (in(diff.restarted_sites)) {
+                pools_.at(site.name)->update(site, true);
+            } else if (in(diff.updated_sites)) {
+                spdlog::info("site {}: settings updated by reload", site.name);
+                pools_.at(site.name)->update(site, false);
+            }
+        }
     });
 }
 
 void Supervisor::stop(std::function<void()> done) {
     asio::post(strand_, [this, done = std::move(done)] {
-        auto remaining = std::make_shared<std::size_t>(pools_.size());
+        stopping_ = true;
+        auto remaining = std::make_shared<std::size_t>(pools_.size() + removed_pools_.size());
+        auto one_stopped = [this, remaining, done] {
+            if (--*remaining != 0) return;
+            tick_timer_.cancel();
+            done();
+        };
         if (*remaining == 0) {
+            tick_timer_.cancel();
             done();
             return;
         }
-        for (auto& pool : pools_) {
-            pool->stop([remaining, done] {
-                if (--*remaining == 0) done();
-            });
-        }
+        for (auto& [name, pool] : pools_) pool->stop(one_stopped);
+        // Pools a reload removed are draining already; this replaces their callback.
+        for (auto& pool : removed_pools_) pool->stop(one_stopped);
     });
 }
 

@@ -1,14 +1,18 @@
-// Every site's worker pool. Implements the front's ConnectionDispatcher: routed connections
-// arrive here from any front thread and are handed on the supervisor's strand.
+// Every site's worker pool, and the clock that drives their timeouts. Implements the front's
+// ConnectionDispatcher: routed connections arrive here from any front thread and are handed
+// on the supervisor's strand.
 #pragma once
 
 #include "conf/config.hpp"
+#include "conf/config_diff.hpp"
 #include "protocol/handoff.hpp"
 #include "supervisor/site_pool.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -19,13 +23,24 @@ public:
     Supervisor(boost::asio::io_context& io, const conf::Config& config);
 
     void start();
-    void dispatch(std::size_t site_index, protocol::PendingConnection connection) override;
+    void dispatch(protocol::PendingConnection connection) override;
+    // Applies a new, already validated configuration: new sites start, removed sites drain,
+    // changed sites roll or update in place. Thread-safe.
+    void reload(const conf::Config& config, const conf::ConfigDiff& diff);
     // Drains every site; `done` runs on the strand once no worker is left.
     void stop(std::function<void()> done);
 
 private:
+    void tick();
+    std::unique_ptr<SitePool> make_pool(const conf::Site& site) const;
+
     Strand strand_;
-    std::vector<std::unique_ptr<SitePool>> pools_;  // by site index, as in the config
+    boost::asio::steady_timer tick_timer_;
+    unsigned ticks_ = 0;
+    conf::ServerSettings server_;
+    std::map<std::string, std::unique_ptr<SitePool>, std::less<>> pools_;
+    std::vector<std::unique_ptr<SitePool>> removed_pools_;  // draining after a reload removed their site
+    bool stopping_ = false;
 };
 
 }  // namespace vhostd::supervisor

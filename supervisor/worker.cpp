@@ -2,29 +2,39 @@
 
 #include "protocol/message.hpp"
 
+#include <unistd.h>
+
+#include <fstream>
+
 namespace vhostd::supervisor {
 
-const char* to_string(WorkerState state) {
-    switch (state) {
-        case WorkerState::starting: return "starting";
-        case WorkerState::ready: return "ready";
-        case WorkerState::draining: return "draining";
-        case WorkerState::exited: return "exited";
-    }
-    return "unknown";
+Worker::Worker(ChildProcess process, protocol::Channel channel, unsigned slot, unsigned generation, Clock::time_point started_at)
+    : process_(std::move(process)),
+      channel_(std::move(channel)),
+      slot_(slot),
+      generation_(generation),
+      started_at_(started_at),
+      last_heard_(started_at),
+      last_busy_(started_at) {}
+
+WorkerTransition Worker::apply(WorkerEvent event) {
+    const WorkerTransition step = transition(state_, event);
+    if (step.next != state_) deadline_ = Clock::time_point::max();
+    state_ = step.next;
+    return step;
 }
 
-Worker::Worker(ChildProcess process, protocol::Channel channel, unsigned slot, unsigned generation)
-    : process_(std::move(process)), channel_(std::move(channel)), slot_(slot), generation_(generation) {}
-
-boost::system::error_code Worker::hand(protocol::PendingConnection& connection) {
+boost::system::error_code Worker::hand(protocol::PendingConnection& connection, Clock::time_point now) {
     const boost::system::error_code ec = channel_.send(protocol::encode_handle(connection.info), connection.socket.get());
     if (ec) {
         // A full channel clears with the next acknowledgement; anything else is for good.
-        if (ec != boost::system::errc::resource_unavailable_try_again && ec != boost::system::errc::operation_would_block) channel_usable_ = false;
+        if (ec != boost::system::errc::resource_unavailable_try_again && ec != boost::system::errc::operation_would_block) {
+            channel_usable_ = false;
+        }
         return ec;
     }
     in_flight_.push_back(std::move(connection));
+    last_busy_ = now;
     return {};
 }
 
@@ -35,22 +45,24 @@ bool Worker::on_acknowledged() {
     return true;
 }
 
-void Worker::on_heartbeat(const protocol::Heartbeat& heartbeat) {
+void Worker::on_heartbeat(const protocol::Heartbeat& heartbeat, Clock::time_point now) {
     heartbeat_ = heartbeat;
     active_estimate_ = heartbeat.active_connections;
-}
-
-void Worker::start_draining() {
-    if (state_ == WorkerState::exited) return;
-    state_ = WorkerState::draining;
-    channel_.send(protocol::encode_command(protocol::command::drain));
+    if (load() > 0) last_busy_ = now;
 }
 
 std::deque<protocol::PendingConnection> Worker::on_exited() {
-    state_ = WorkerState::exited;
     channel_usable_ = false;
     channel_.close();
     return std::exchange(in_flight_, {});
+}
+
+std::uint64_t read_rss_bytes(pid_t pid) {
+    std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
+    std::uint64_t size_pages = 0, resident_pages = 0;
+    if (!(statm >> size_pages >> resident_pages)) return 0;
+    static const auto page_size = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    return resident_pages * page_size;
 }
 
 }  // namespace vhostd::supervisor

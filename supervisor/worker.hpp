@@ -1,10 +1,12 @@
-// One worker process of a site, as the supervisor sees it: the process, its channel, the
-// connections handed to it that it has not acknowledged yet, and what its heartbeats said.
+// One worker process of a site, as the supervisor sees it: the process, its channel, its
+// place in the lifecycle table, the connections handed to it that it has not acknowledged,
+// and what its heartbeats said.
 #pragma once
 
 #include "protocol/channel.hpp"
 #include "protocol/handoff.hpp"
 #include "supervisor/process.hpp"
+#include "supervisor/worker_lifecycle.hpp"
 
 #include <chrono>
 #include <deque>
@@ -12,26 +14,35 @@
 
 namespace vhostd::supervisor {
 
-enum class WorkerState {
-    starting,  // spawned, has not said ready: gets no connections
-    ready,     // gets connections
-    draining,  // told to finish and exit: gets no new connections
-    exited,    // reaped
-};
-
-const char* to_string(WorkerState state);
+using Clock = std::chrono::steady_clock;
 
 class Worker {
 public:
-    Worker(ChildProcess process, protocol::Channel channel, unsigned slot, unsigned generation);
+    Worker(ChildProcess process, protocol::Channel channel, unsigned slot, unsigned generation, Clock::time_point started_at);
 
     pid_t pid() const { return process_.pid; }
     unsigned slot() const { return slot_; }
     unsigned generation() const { return generation_; }
     WorkerState state() const { return state_; }
-    std::chrono::steady_clock::time_point started_at() const { return started_at_; }
+    Clock::time_point started_at() const { return started_at_; }
     const ChildProcess& process() const { return process_; }
     protocol::Channel& channel() { return channel_; }
+
+    // Moves along the lifecycle table; the caller carries out the returned action.
+    WorkerTransition apply(WorkerEvent event);
+    // When the current state's time runs out (start, drain or kill timeout), if it has one.
+    Clock::time_point deadline() const { return deadline_; }
+    void set_deadline(Clock::time_point deadline) { deadline_ = deadline; }
+
+    // Counts in the pool's size until it is marked retiring; a retiring worker keeps serving
+    // until its replacement is ready.
+    bool serving() const { return (state_ == WorkerState::starting || state_ == WorkerState::ready) && !retiring_; }
+    bool retiring() const { return retiring_ != nullptr; }
+    const char* retire_reason() const { return retiring_; }
+    void mark_retiring(const char* reason) { retiring_ = reason; }
+    // When max_age retires it (max() = never).
+    Clock::time_point rotate_at() const { return rotate_at_; }
+    void set_rotate_at(Clock::time_point at) { rotate_at_ = at; }
 
     // Can take one more connection now.
     bool available(unsigned max_in_flight) const {
@@ -40,21 +51,25 @@ public:
     // Lower is less busy: connections it reported active plus those on their way to it.
     std::uint64_t load() const { return active_estimate_ + in_flight_.size(); }
 
-    // Sends the connection's fd. On success the worker keeps a copy of the fd until the
-    // worker acknowledges it, so a worker that dies first loses nothing; on failure the
-    // connection is left untouched for another worker.
-    boost::system::error_code hand(protocol::PendingConnection& connection);
+    // Sends the connection's fd. On success vhostd keeps a copy of the fd until the worker
+    // acknowledges it, so a worker that dies first loses nothing; on failure the connection
+    // is left untouched for another worker.
+    boost::system::error_code hand(protocol::PendingConnection& connection, Clock::time_point now);
 
-    void on_ready() { if (state_ == WorkerState::starting) state_ = WorkerState::ready; }
     // The oldest connection in flight has arrived; false if nothing was in flight.
     bool on_acknowledged();
-    void on_heartbeat(const protocol::Heartbeat& heartbeat);
+    void on_heartbeat(const protocol::Heartbeat& heartbeat, Clock::time_point now);
     void on_channel_lost() { channel_usable_ = false; }
-    void start_draining();
     // Returns the connections it never acknowledged, for another worker.
     std::deque<protocol::PendingConnection> on_exited();
 
-    std::uint64_t requests_served() const { return heartbeat_.requests; }
+    void heard_from(Clock::time_point now) { last_heard_ = now; }
+    Clock::time_point last_heard() const { return last_heard_; }
+    // Last moment it had a connection (for idle_timeout).
+    Clock::time_point last_busy() const { return last_busy_; }
+    const protocol::Heartbeat& last_heartbeat() const { return heartbeat_; }
+    std::uint64_t rss_bytes() const { return rss_bytes_; }
+    void set_rss_bytes(std::uint64_t bytes) { rss_bytes_ = bytes; }
 
 private:
     ChildProcess process_;
@@ -62,11 +77,20 @@ private:
     unsigned slot_;
     unsigned generation_;
     WorkerState state_ = WorkerState::starting;
+    const char* retiring_ = nullptr;
     bool channel_usable_ = true;
-    std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
+    Clock::time_point started_at_;
+    Clock::time_point deadline_ = Clock::time_point::max();
+    Clock::time_point rotate_at_ = Clock::time_point::max();
+    Clock::time_point last_heard_;
+    Clock::time_point last_busy_;
     std::deque<protocol::PendingConnection> in_flight_;
     protocol::Heartbeat heartbeat_;
     std::uint64_t active_estimate_ = 0;  // last heartbeat's count plus acknowledgements since
+    std::uint64_t rss_bytes_ = 0;
 };
+
+// Resident set size from /proc/PID/statm; 0 when the process is gone.
+std::uint64_t read_rss_bytes(pid_t pid);
 
 }  // namespace vhostd::supervisor

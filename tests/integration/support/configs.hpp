@@ -18,4 +18,17 @@ inline std::string hello_site(const std::string& name, const std::string& hosts,
            std::to_string(workers) + "\n" + extra + "\n";
 }
 
+// A site served by test-worker with `flags` (see workers/test_worker.cpp).
+inline std::string test_site(const std::string& name, const std::string& hosts, const std::string& flags,
+                             const std::string& extra = "") {
+    std::string command = "[\"" + std::string(test_worker_binary) + "\"";
+    std::size_t start = 0;
+    while (start < flags.size()) {
+        const auto end = std::min(flags.find(' ', start), flags.size());
+        if (end > start) command += ", \"" + flags.substr(start, end - start) + "\"";
+        start = end + 1;
+    }
+    return "[sites." + name + "]\nhosts = " + hosts + "\ncommand = " + command + "]\n" + extra + "\n";
+}
+
 }  // namespace vhostd::test

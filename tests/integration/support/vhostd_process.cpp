@@ -64,8 +64,8 @@ std::optional<int> wait_for_exit(pid_t pid, std::chrono::milliseconds timeout) {
 
 VhostdProcess::VhostdProcess(const TempDir& dir, const std::string& config_text, const std::vector<std::string>& extra_args)
     : log_path_((dir.path() / "vhostd.log").string()) {
-    const auto config = dir.write("vhostd.toml", config_text);
-    std::vector<std::string> argv{vhostd_binary, "-c", config.string(), "--log-level", "debug"};
+    config_path_ = dir.write("vhostd.toml", config_text).string();
+    std::vector<std::string> argv{vhostd_binary, "-c", config_path_, "--log-level", "debug"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     pid_ = spawn(argv, log_path_);
 }
@@ -119,6 +119,20 @@ bool VhostdProcess::wait_for_log(const std::string& needle, std::chrono::millise
     return false;
 }
 
+std::size_t VhostdProcess::count_in_log(const std::string& needle) const {
+    const std::string text = log();
+    std::size_t count = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++count;
+    return count;
+}
+
+bool VhostdProcess::reload(const std::string& config_text, std::chrono::milliseconds timeout) {
+    const std::size_t before = count_in_log("reload: ");
+    std::ofstream(config_path_) << config_text;
+    ::kill(pid_, SIGHUP);
+    return wait_until([&] { return count_in_log("reload: ") > before; }, timeout);
+}
+
 std::optional<int> VhostdProcess::stop(int signal, std::chrono::milliseconds timeout) {
     if (pid_ <= 0) return std::nullopt;
     ::kill(pid_, signal);
@@ -155,6 +169,31 @@ bool wait_until_gone(pid_t pid, std::chrono::milliseconds timeout) {
         std::this_thread::sleep_for(5ms);
     }
     return true;
+}
+
+std::size_t open_fd_count(pid_t pid) {
+    std::error_code ec;
+    std::size_t count = 0;
+    for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec); !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) ++count;
+    return count;
+}
+
+std::size_t zombie_children_of(pid_t parent) {
+    std::size_t zombies = 0;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+        std::ifstream stat(entry.path() / "stat");
+        std::string text;
+        if (!std::getline(stat, text)) continue;
+        const auto close_paren = text.rfind(')');
+        if (close_paren == std::string::npos) continue;
+        std::istringstream fields(text.substr(close_paren + 2));
+        char state;
+        pid_t ppid;
+        fields >> state >> ppid;
+        if (ppid == parent && state == 'Z') ++zombies;
+    }
+    return zombies;
 }
 
 std::vector<pid_t> children_of(pid_t parent) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace vhostd::test {
@@ -31,11 +32,16 @@ public:
     bool wait_until_serving(std::uint16_t port, const std::string& host, std::size_t count = 1,
                             std::chrono::milliseconds timeout = 10s);
     bool wait_for_log(const std::string& needle, std::chrono::milliseconds timeout = 10s) const;
+    std::size_t count_in_log(const std::string& needle) const;
+
+    // Replaces the config file and sends SIGHUP; returns once the reload was logged.
+    bool reload(const std::string& config_text, std::chrono::milliseconds timeout = 10s);
 
     // Sends `signal` and waits for the exit; returns the wait status, or nullopt on timeout.
     std::optional<int> stop(int signal, std::chrono::milliseconds timeout = 15s);
 
 private:
+    std::string config_path_;
     std::string log_path_;
     pid_t pid_ = -1;
     mutable std::vector<pid_t> seen_workers_;
@@ -43,6 +49,20 @@ private:
 
 // Run a command (no shell), capture stdout+stderr, return {exit status, output}.
 std::pair<int, std::string> run_command(const std::vector<std::string>& argv);
+
+// Polls `condition` until it holds or `timeout` passes.
+template <typename Condition>
+bool wait_until(Condition condition, std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!condition()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(10ms);
+    }
+    return true;
+}
+
+std::size_t open_fd_count(pid_t pid);
+std::size_t zombie_children_of(pid_t parent);
 
 // Alive and not a zombie.
 bool process_alive(pid_t pid);

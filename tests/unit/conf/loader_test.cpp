@@ -68,6 +68,9 @@ threads = 4
 head_timeout = "2500ms"
 max_head_size = "32KiB"
 max_header_fields = 50
+log_dir = "logs/vhostd/"
+log_max_size = "1MiB"
+log_files = 3
 
 [admin]
 listen = "127.0.0.1:9180"
@@ -81,16 +84,26 @@ max_age = "2h"
 max_memory = "512MiB"
 heartbeat_timeout = "5s"
 drain_timeout = "1m"
-restart_limit = { count = 5, window = "30s" }
+restart_limit = { count = 5, window = "30s", cooldown = "5m" }
+restart_backoff = { initial = "50ms", max = "2s" }
 env = { APP_ENV = "prod", _DEBUG2 = "0" }
 cwd = "data/"
 max_in_flight = 8
 queue_size = 0
 queue_timeout = "250ms"
+idle_timeout = "90s"
+max_requests = 10000
+start_timeout = "45s"
+kill_timeout = "500ms"
+user = "shop"
+group = "www-data"
+limits = { open_files = 4096, address_space = "2GiB" }
 
 [sites.blog]
 hosts = ["blog.example"]
 command = ["python3", "app.py"]
+min_workers = 1
+max_workers = 4
 )");
     EXPECT_EQ(config.path, "/tmp/x/site.toml");
 
@@ -108,6 +121,9 @@ command = ["python3", "app.py"]
     EXPECT_EQ(config.server.head_timeout, 2500ms);
     EXPECT_EQ(config.server.max_head_size, 32u * 1024);
     EXPECT_EQ(config.server.max_header_fields, 50u);
+    EXPECT_EQ(config.server.log_dir, "/tmp/x/logs/vhostd");
+    EXPECT_EQ(config.server.log_max_size, 1024u * 1024);
+    EXPECT_EQ(config.server.log_files, 3u);
 
     ASSERT_TRUE(config.admin.has_value());
     EXPECT_EQ(config.admin->address, "127.0.0.1:9180");
@@ -121,7 +137,8 @@ command = ["python3", "app.py"]
     EXPECT_EQ(shop.hosts, (std::vector<std::string>{"shop.example", "*.shop.example", "[::1]", "192.0.2.7",
                                                     "under_score.example"}));
     EXPECT_EQ(shop.command, (std::vector<std::string>{"/tmp/x/shop-server", "--prod"}));
-    EXPECT_EQ(shop.workers, 3u);
+    EXPECT_EQ(shop.min_workers, 3u);
+    EXPECT_EQ(shop.max_workers, 3u);
     EXPECT_TRUE(shop.is_default);
     EXPECT_EQ(shop.max_age, 2h);
     EXPECT_EQ(shop.max_memory, 512u * 1024 * 1024);
@@ -129,16 +146,29 @@ command = ["python3", "app.py"]
     EXPECT_EQ(shop.drain_timeout, 1min);
     EXPECT_EQ(shop.restart_limit.count, 5u);
     EXPECT_EQ(shop.restart_limit.window, 30s);
+    EXPECT_EQ(shop.restart_limit.cooldown, 5min);
+    EXPECT_EQ(shop.restart_backoff.initial, 50ms);
+    EXPECT_EQ(shop.restart_backoff.max, 2s);
     EXPECT_EQ(shop.env, (std::map<std::string, std::string>{{"APP_ENV", "prod"}, {"_DEBUG2", "0"}}));
     EXPECT_EQ(shop.cwd, "/tmp/x/data");
     EXPECT_EQ(shop.max_in_flight, 8u);
     EXPECT_EQ(shop.queue_size, 0u);
     EXPECT_EQ(shop.queue_timeout, 250ms);
+    EXPECT_EQ(shop.idle_timeout, 90s);
+    EXPECT_EQ(shop.max_requests, 10000u);
+    EXPECT_EQ(shop.start_timeout, 45s);
+    EXPECT_EQ(shop.kill_timeout, 500ms);
+    EXPECT_EQ(shop.user, "shop");
+    EXPECT_EQ(shop.group, "www-data");
+    EXPECT_EQ(shop.limits.open_files, 4096u);
+    EXPECT_EQ(shop.limits.address_space, 2u * 1024 * 1024 * 1024);
 
     const Site& blog = config.sites[1];
     EXPECT_EQ(blog.name, "blog");
     EXPECT_EQ(blog.command, (std::vector<std::string>{"python3", "app.py"}));
     EXPECT_FALSE(blog.is_default);
+    EXPECT_EQ(blog.min_workers, 1u);
+    EXPECT_EQ(blog.max_workers, 4u);
 }
 
 TEST(LoadConfig, AppliesDefaultsForEveryOptionalKey) {
@@ -155,6 +185,9 @@ command = ["./blog"]
     EXPECT_EQ(config.server.head_timeout, 10s);
     EXPECT_EQ(config.server.max_head_size, 16u * 1024);
     EXPECT_EQ(config.server.max_header_fields, 100u);
+    EXPECT_EQ(config.server.log_dir, "");
+    EXPECT_EQ(config.server.log_max_size, 10u * 1024 * 1024);
+    EXPECT_EQ(config.server.log_files, 5u);
     EXPECT_FALSE(config.admin.has_value());
 
     ASSERT_EQ(config.sites.size(), 1u);
@@ -162,14 +195,26 @@ command = ["./blog"]
     EXPECT_EQ(blog.command, (std::vector<std::string>{"/tmp/x/blog"}));
     EXPECT_EQ(blog.cwd, "/tmp/x");
     EXPECT_TRUE(blog.env.empty());
-    EXPECT_EQ(blog.workers, 1u);
+    EXPECT_EQ(blog.min_workers, 1u);
+    EXPECT_EQ(blog.max_workers, 1u);
+    EXPECT_EQ(blog.idle_timeout, 60s);
+    EXPECT_EQ(blog.user, "");
+    EXPECT_EQ(blog.group, "");
+    EXPECT_EQ(blog.limits.open_files, 0u);
+    EXPECT_EQ(blog.limits.address_space, 0u);
     EXPECT_FALSE(blog.is_default);
     EXPECT_EQ(blog.max_age, 1h);
     EXPECT_EQ(blog.max_memory, 0u);
+    EXPECT_EQ(blog.max_requests, 0u);
+    EXPECT_EQ(blog.start_timeout, 30s);
     EXPECT_EQ(blog.heartbeat_timeout, 10s);
     EXPECT_EQ(blog.drain_timeout, 30s);
+    EXPECT_EQ(blog.kill_timeout, 3s);
     EXPECT_EQ(blog.restart_limit.count, 10u);
+    EXPECT_EQ(blog.restart_backoff.initial, 100ms);
+    EXPECT_EQ(blog.restart_backoff.max, 10s);
     EXPECT_EQ(blog.restart_limit.window, 60s);
+    EXPECT_EQ(blog.restart_limit.cooldown, 60s);
     EXPECT_EQ(blog.max_in_flight, 16u);
     EXPECT_EQ(blog.queue_size, 1024u);
     EXPECT_EQ(blog.queue_timeout, 5s);
@@ -186,12 +231,151 @@ restart_limit = { window = "2m" }
 hosts = ["shop.example"]
 command = ["./shop"]
 restart_limit = { count = 3 }
+[sites.wiki]
+hosts = ["wiki.example"]
+command = ["./wiki"]
+restart_limit = { cooldown = "10m" }
 )");
-    ASSERT_EQ(config.sites.size(), 2u);
+    ASSERT_EQ(config.sites.size(), 3u);
     EXPECT_EQ(config.sites[0].restart_limit.count, 10u);
     EXPECT_EQ(config.sites[0].restart_limit.window, 2min);
+    EXPECT_EQ(config.sites[0].restart_limit.cooldown, 60s);
     EXPECT_EQ(config.sites[1].restart_limit.count, 3u);
     EXPECT_EQ(config.sites[1].restart_limit.window, 60s);
+    EXPECT_EQ(config.sites[1].restart_limit.cooldown, 60s);
+    EXPECT_EQ(config.sites[2].restart_limit.count, 10u);
+    EXPECT_EQ(config.sites[2].restart_limit.window, 60s);
+    EXPECT_EQ(config.sites[2].restart_limit.cooldown, 10min);
+}
+
+TEST(LoadConfig, LimitsKeysDefaultSeparately) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+limits = { open_files = 1024 }
+[sites.shop]
+hosts = ["shop.example"]
+command = ["./shop"]
+[sites.shop.limits]
+address_space = "512MiB"
+[sites.wiki]
+hosts = ["wiki.example"]
+command = ["./wiki"]
+limits = {}
+)");
+    ASSERT_EQ(config.sites.size(), 3u);
+    EXPECT_EQ(config.sites[0].limits, (ResourceLimits{1024, 0}));
+    EXPECT_EQ(config.sites[1].limits, (ResourceLimits{0, 512u * 1024 * 1024}));
+    EXPECT_EQ(config.sites[2].limits, ResourceLimits{});
+}
+
+TEST(LoadConfig, PoolSizeFollowsWhicheverKeysAreGiven) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.fixed]
+hosts = ["fixed.example"]
+command = ["./app"]
+workers = 4
+[sites.only-max]
+hosts = ["only-max.example"]
+command = ["./app"]
+max_workers = 8
+[sites.only-min]
+hosts = ["only-min.example"]
+command = ["./app"]
+min_workers = 3
+[sites.only-min-zero]
+hosts = ["only-min-zero.example"]
+command = ["./app"]
+min_workers = 0
+[sites.both]
+hosts = ["both.example"]
+command = ["./app"]
+max_workers = 6
+min_workers = 2
+[sites.equal]
+hosts = ["equal.example"]
+command = ["./app"]
+min_workers = 5
+max_workers = 5
+[sites.neither]
+hosts = ["neither.example"]
+command = ["./app"]
+)");
+    std::vector<std::pair<unsigned, unsigned>> pools;
+    for (const Site& site : config.sites) {
+        pools.emplace_back(site.min_workers, site.max_workers);
+    }
+    EXPECT_EQ(pools, (std::vector<std::pair<unsigned, unsigned>>{{4, 4}, {0, 8}, {3, 3}, {0, 1}, {2, 6}, {5, 5}, {1, 1}}));
+}
+
+TEST(LoadConfig, ZeroMaxAgeAndMaxMemoryMeanNoLimit) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+max_age = "0s"
+max_memory = "0B"
+max_requests = 0
+)");
+    ASSERT_EQ(config.sites.size(), 1u);
+    EXPECT_EQ(config.sites[0].max_age, 0ms);
+    EXPECT_EQ(config.sites[0].max_memory, 0u);
+    EXPECT_EQ(config.sites[0].max_requests, 0u);
+}
+
+TEST(LoadConfig, StoresUserAndGroupWithoutLookingThemUp) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+user = "no-such-user-on-this-machine"
+group = "1000"
+[sites.shop]
+hosts = ["shop.example"]
+command = ["./shop"]
+group = "nogroup"
+)");
+    ASSERT_EQ(config.sites.size(), 2u);
+    EXPECT_EQ(config.sites[0].user, "no-such-user-on-this-machine");
+    EXPECT_EQ(config.sites[0].group, "1000");
+    EXPECT_EQ(config.sites[1].user, "");
+    EXPECT_EQ(config.sites[1].group, "nogroup");
+}
+
+TEST(LoadConfig, ResolvesLogDirAgainstTheConfigDirectory) {
+    const auto log_dir = [](std::string_view value) {
+        return load_valid("[[listen]]\naddress = \"127.0.0.1:8080\"\n[server]\nlog_dir = \"" + std::string(value) +
+                          "\"\n[sites.blog]\nhosts = [\"blog.example\"]\ncommand = [\"./blog\"]\n")
+            .server.log_dir;
+    };
+    EXPECT_EQ(log_dir("logs"), "/tmp/x/logs");
+    EXPECT_EQ(log_dir("./logs/"), "/tmp/x/logs");
+    EXPECT_EQ(log_dir("../var/./log/"), "/tmp/var/log");
+    EXPECT_EQ(log_dir("."), "/tmp/x");
+    EXPECT_EQ(log_dir("/var/log/vhostd/"), "/var/log/vhostd");
+}
+
+TEST(LoadConfig, LoadingTheSameTextTwiceGivesEqualConfigs) {
+    const std::string text = R"([[listen]]
+address = "127.0.0.1:8080"
+[admin]
+listen = "127.0.0.1:9180"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+env = { A = "1" }
+limits = { open_files = 64 }
+)";
+    const Config first = load_valid(text);
+    Config second = load_valid(text);
+    EXPECT_EQ(first, second);
+    second.sites[0].limits.open_files = 65;
+    EXPECT_NE(first, second);
 }
 
 TEST(LoadConfig, AcceptsTheEdgesOfEveryRange) {
@@ -207,26 +391,46 @@ max_header_fields = 1000
 hosts = ["high.example"]
 command = ["./high"]
 workers = 256
-restart_limit = { count = 100000 }
+restart_limit = { count = 100000, cooldown = "1ms" }
 max_in_flight = 1024
 queue_size = 1000000
 max_age = "0s"
 drain_timeout = "0s"
 queue_timeout = "0ms"
+max_requests = 4611686018427387904
+idle_timeout = "1ms"
+start_timeout = "1ms"
+kill_timeout = "1ms"
+limits = { open_files = 1048576, address_space = "1MiB" }
+[sites.elastic]
+hosts = ["elastic.example"]
+command = ["./elastic"]
+min_workers = 256
+max_workers = 256
 )");
     EXPECT_EQ(config.listeners[0].endpoint.port, 1);
     EXPECT_EQ(config.listeners[1].endpoint.port, 65535);
     EXPECT_EQ(config.server.threads, 64u);
     EXPECT_EQ(config.server.max_head_size, 1024u * 1024);
     EXPECT_EQ(config.server.max_header_fields, 1000u);
-    ASSERT_EQ(config.sites.size(), 1u);
-    EXPECT_EQ(config.sites[0].workers, 256u);
+    ASSERT_EQ(config.sites.size(), 2u);
+    EXPECT_EQ(config.sites[0].min_workers, 256u);
+    EXPECT_EQ(config.sites[0].max_workers, 256u);
+    EXPECT_EQ(config.sites[0].restart_limit.cooldown, 1ms);
     EXPECT_EQ(config.sites[0].restart_limit.count, 100000u);
     EXPECT_EQ(config.sites[0].max_in_flight, 1024u);
     EXPECT_EQ(config.sites[0].queue_size, 1000000u);
     EXPECT_EQ(config.sites[0].max_age, 0ms);
     EXPECT_EQ(config.sites[0].drain_timeout, 0ms);
     EXPECT_EQ(config.sites[0].queue_timeout, 0ms);
+    EXPECT_EQ(config.sites[0].max_requests, std::uint64_t{1} << 62);
+    EXPECT_EQ(config.sites[0].idle_timeout, 1ms);
+    EXPECT_EQ(config.sites[0].start_timeout, 1ms);
+    EXPECT_EQ(config.sites[0].kill_timeout, 1ms);
+    EXPECT_EQ(config.sites[0].limits.open_files, 1048576u);
+    EXPECT_EQ(config.sites[0].limits.address_space, 1024u * 1024);
+    EXPECT_EQ(config.sites[1].min_workers, 256u);
+    EXPECT_EQ(config.sites[1].max_workers, 256u);
 
     const Config low = load_valid(R"([[listen]]
 address = "127.0.0.1:8080"
@@ -234,13 +438,34 @@ address = "127.0.0.1:8080"
 threads = 1
 max_head_size = "1KiB"
 max_header_fields = 1
+log_max_size = "64KiB"
+log_files = 1
 [sites.low]
 hosts = ["low.example"]
 command = ["./low"]
+min_workers = 0
+max_workers = 1
+limits = { open_files = 1 }
 )");
     EXPECT_EQ(low.server.threads, 1u);
     EXPECT_EQ(low.server.max_head_size, 1024u);
     EXPECT_EQ(low.server.max_header_fields, 1u);
+    EXPECT_EQ(low.server.log_max_size, 64u * 1024);
+    EXPECT_EQ(low.server.log_files, 1u);
+    ASSERT_EQ(low.sites.size(), 1u);
+    EXPECT_EQ(low.sites[0].min_workers, 0u);
+    EXPECT_EQ(low.sites[0].max_workers, 1u);
+    EXPECT_EQ(low.sites[0].limits.open_files, 1u);
+
+    const Config high_log = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[server]
+log_files = 100
+[sites.one]
+hosts = ["one.example"]
+command = ["./one"]
+)");
+    EXPECT_EQ(high_log.server.log_files, 100u);
 }
 
 TEST(LoadConfig, ResolvesCommandAndCwdAgainstTheConfigDirectory) {
@@ -694,6 +919,219 @@ cwd = ""
               }));
 }
 
+TEST(LoadConfig, ReportsWorkersCombinedWithMinOrMaxAtTheLaterKey) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+workers = 2
+max_workers = 4
+min_workers = 1
+[sites.shop]
+hosts = ["shop.example"]
+command = ["./shop"]
+min_workers = 1
+workers = 2
+[sites.wiki]
+hosts = ["wiki.example"]
+command = ["./wiki"]
+max_workers = 4
+workers = 2
+min_workers = 1
+)"),
+              (Errors{
+                  "7:1: sites.blog.max_workers: cannot be combined with workers",
+                  "8:1: sites.blog.min_workers: cannot be combined with workers",
+                  "13:1: sites.shop.workers: cannot be combined with min_workers",
+                  "18:1: sites.wiki.workers: cannot be combined with max_workers",
+                  "19:1: sites.wiki.min_workers: cannot be combined with workers",
+              }));
+}
+
+TEST(LoadConfig, ReportsWorkersCombinedEvenWhenAValueIsOutOfRange) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+workers = 0
+max_workers = 4
+)"),
+              (Errors{
+                  "6:11: sites.blog.workers: must be between 1 and 256",
+                  "7:1: sites.blog.max_workers: cannot be combined with workers",
+              }));
+}
+
+TEST(LoadConfig, ReportsMinWorkersAboveMaxWorkers) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+max_workers = 2
+min_workers = 3
+)"),
+              (Errors{"7:15: sites.blog.min_workers: must not be greater than max_workers (2)"}));
+
+    // An out-of-range value is reported once, not compared with the other key as well.
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+min_workers = 257
+max_workers = 2
+)"),
+              (Errors{"6:15: sites.blog.min_workers: must be between 0 and 256"}));
+}
+
+TEST(LoadConfig, ReportsPoolSizesOutOfRange) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+min_workers = -1
+max_workers = 0
+[sites.shop]
+hosts = ["shop.example"]
+command = ["./shop"]
+min_workers = 257
+max_workers = 257
+[sites.wiki]
+hosts = ["wiki.example"]
+command = ["./wiki"]
+min_workers = "1"
+max_workers = 1.0
+)"),
+              (Errors{
+                  "6:15: sites.blog.min_workers: must be between 0 and 256",
+                  "7:15: sites.blog.max_workers: must be between 1 and 256",
+                  "11:15: sites.shop.min_workers: must be between 0 and 256",
+                  "12:15: sites.shop.max_workers: must be between 1 and 256",
+                  "16:15: sites.wiki.min_workers: must be an integer",
+                  "17:15: sites.wiki.max_workers: must be an integer",
+              }));
+}
+
+TEST(LoadConfig, ReportsBadWorkerLifetimeSettings) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+idle_timeout = "0s"
+start_timeout = "0ms"
+kill_timeout = "0s"
+max_requests = -1
+restart_limit = { cooldown = "0s" }
+[sites.shop]
+hosts = ["shop.example"]
+command = ["./shop"]
+idle_timeout = 60
+start_timeout = "30"
+kill_timeout = "1.5s"
+max_requests = 4611686018427387905
+restart_limit = { cooldown = 60 }
+)"),
+              (Errors{
+                  "6:16: sites.blog.idle_timeout: must be greater than 0",
+                  "7:17: sites.blog.start_timeout: must be greater than 0",
+                  "8:16: sites.blog.kill_timeout: must be greater than 0",
+                  "9:16: sites.blog.max_requests: must be between 0 and 4611686018427387904",
+                  "10:30: sites.blog.restart_limit.cooldown: must be greater than 0",
+                  "14:16: sites.shop.idle_timeout: must be a duration like \"10s\" (units ms, s, m, h)",
+                  "15:17: sites.shop.start_timeout: must be a duration like \"10s\" (units ms, s, m, h)",
+                  "16:16: sites.shop.kill_timeout: must be a duration like \"10s\" (units ms, s, m, h)",
+                  "17:16: sites.shop.max_requests: must be between 0 and 4611686018427387904",
+                  "18:30: sites.shop.restart_limit.cooldown: must be a duration like \"10s\" (units ms, s, m, h)",
+              }));
+}
+
+TEST(LoadConfig, ReportsBadUserAndGroup) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+user = ""
+group = ""
+[sites.shop]
+hosts = ["shop.example"]
+command = ["./shop"]
+user = 1000
+group = "www\u0000data"
+)"),
+              (Errors{
+                  "6:8: sites.blog.user: must not be empty",
+                  "7:9: sites.blog.group: must not be empty",
+                  "11:8: sites.shop.user: must be a string",
+                  "12:9: sites.shop.group: must not contain a NUL character",
+              }));
+}
+
+TEST(LoadConfig, ReportsBadResourceLimits) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+limits = { open_files = 0, address_space = "1023KiB", stack = "8MiB" }
+[sites.shop]
+hosts = ["shop.example"]
+command = ["./shop"]
+limits = { open_files = 1048577, address_space = 1048576 }
+[sites.wiki]
+hosts = ["wiki.example"]
+command = ["./wiki"]
+limits = 1024
+)"),
+              (Errors{
+                  "6:25: sites.blog.limits.open_files: must be between 1 and 1048576",
+                  "6:44: sites.blog.limits.address_space: must be at least 1MiB",
+                  "6:55: sites.blog.limits.stack: unknown key",
+                  "10:25: sites.shop.limits.open_files: must be between 1 and 1048576",
+                  "10:50: sites.shop.limits.address_space: must be a size like \"16KiB\" (units B, KiB, MiB, GiB)",
+                  "14:10: sites.wiki.limits: must be a table",
+              }));
+}
+
+TEST(LoadConfig, ReportsBadLogSettings) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[server]
+log_dir = ""
+log_max_size = "65535B"
+log_files = 0
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)"),
+              (Errors{
+                  "4:11: server.log_dir: must not be empty",
+                  "5:16: server.log_max_size: must be at least 64KiB",
+                  "6:13: server.log_files: must be between 1 and 100",
+              }));
+
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[server]
+log_dir = ["logs"]
+log_max_size = "10MB"
+log_files = 101
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)"),
+              (Errors{
+                  "4:11: server.log_dir: must be a string",
+                  "5:16: server.log_max_size: must be a size like \"16KiB\" (units B, KiB, MiB, GiB)",
+                  "6:13: server.log_files: must be between 1 and 100",
+              }));
+}
+
 TEST(LoadConfigFile, ReportsAnUnreadableFileWithoutPosition) {
     const std::string missing = "/nonexistent-vhostd-dir/site.toml";
     auto result = load_config_file(missing);
@@ -740,6 +1178,20 @@ TEST(LoadConfigFile, ReadsAFileAndAnchorsPathsAtItsDirectory) {
     EXPECT_EQ(config.sites[0].cwd, dir.string());
 
     fs::remove_all(dir);
+}
+
+TEST(LoadConfig, RestartBackoffMaxMustNotBeBelowInitial) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+restart_backoff = { initial = "2s", max = "1s", step = 2 }
+)"),
+              (Errors{
+                  "6:43: sites.blog.restart_backoff.max: must not be less than initial",
+                  "6:49: sites.blog.restart_backoff.step: unknown key",
+              }));
 }
 
 }  // namespace
