@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,6 +57,11 @@ void signal_group(const Worker& worker, int signal) {
     ::kill(-worker.pid(), signal);
 }
 
+bool has_exited(const Worker& worker) {
+    pollfd exit{worker.process().pidfd.get(), POLLIN, 0};
+    return ::poll(&exit, 1, 0) == 1;
+}
+
 }  // namespace
 
 SitePool::SitePool(Strand strand, conf::Site site, std::shared_ptr<spdlog::logger> site_log)
@@ -63,7 +69,8 @@ SitePool::SitePool(Strand strand, conf::Site site, std::shared_ptr<spdlog::logge
       site_(std::move(site)),
       site_log_(std::move(site_log)),
       target_(site_.min_workers),
-      queue_timer_(strand) {}
+      queue_timer_(strand),
+      spawn_timer_(strand) {}
 
 std::string SitePool::describe(const Worker& worker) const {
     return "site " + site_.name + " worker " + std::to_string(worker.slot()) + " (pid " + std::to_string(worker.pid()) + ")";
@@ -98,8 +105,14 @@ void SitePool::reconcile(Clock::time_point now) {
     if (!waiting_.empty() && !anyone_starting && target_ < site_.max_workers) ++target_;
     target_ = std::clamp(target_, site_.min_workers, site_.max_workers);
 
-    for (std::size_t serving = serving_count(); serving < target_ && now >= next_spawn_at_ && !quarantined_until_; ++serving) {
-        spawn(now);
+    std::size_t serving = serving_count();
+    for (; serving < target_ && now >= next_spawn_at_ && !quarantined_until_; ++serving) spawn(now);
+    if (serving < target_ && !quarantined_until_) {
+        // Backing off: come back when the delay ends rather than at the next tick.
+        spawn_timer_.expires_at(next_spawn_at_);
+        spawn_timer_.async_wait([this](boost::system::error_code ec) {
+            if (!ec) reconcile(Clock::now());
+        });
     }
 }
 
@@ -284,7 +297,8 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
         if (ec) {
             if (worker->state() == WorkerState::exited) co_return;
             worker->on_channel_lost();
-            if (worker->state() != WorkerState::draining && worker->state() != WorkerState::stopping) {
+            // A worker that exited closed its channel too; its exit tells the story.
+            if (worker->state() != WorkerState::draining && worker->state() != WorkerState::stopping && !has_exited(*worker)) {
                 const std::string why = ec == boost::system::errc::protocol_error ? worker->channel().protocol_error()
                                         : ec == asio::error::eof                  ? "closed by the worker"
                                                                                   : ec.message();
@@ -474,6 +488,7 @@ void SitePool::stop(std::function<void()> done) {
 void SitePool::check_stopped() {
     if (!stopping_ || !on_stopped_ || !workers_.empty()) return;
     queue_timer_.cancel();
+    spawn_timer_.cancel();
     std::exchange(on_stopped_, nullptr)();
 }
 

@@ -82,6 +82,7 @@ private:
     std::vector<std::shared_ptr<Worker>> workers_;  // every worker not yet reaped
     std::deque<Waiting> waiting_;
     boost::asio::steady_timer queue_timer_;
+    boost::asio::steady_timer spawn_timer_;        // wakes reconcile() when a backoff ends
     std::size_t round_robin_ = 0;
 
     // Restart policy.
