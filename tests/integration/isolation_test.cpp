@@ -50,6 +50,20 @@ TEST(Isolation, WorkerOutputGoesToTheSitesOwnLogFile) {
         << read_text(dir.path() / "logs" / "blog.log");
 }
 
+TEST(Isolation, SiteLogFilesRotateBySize) {
+    TempDir dir;
+    const std::uint16_t port = free_port();
+    VhostdProcess vhostd(dir, listen_on(port) + "[server]\nlog_dir = \"logs\"\nlog_max_size = \"64KiB\"\nlog_files = 2\n\n" +
+                                  test_site("chatty", R"(["chatty.example"])", "--chatty 3000"),
+                         {"--log-level", "warn"});
+    const auto current = dir.path() / "logs" / "chatty.log";
+    const auto rotated = dir.path() / "logs" / "chatty.1.log";
+    ASSERT_TRUE(wait_until([&] { return std::filesystem::exists(rotated); })) << vhostd.log();
+    EXPECT_LE(std::filesystem::file_size(rotated), 64u * 1024);
+    EXPECT_LE(std::filesystem::file_size(current), 64u * 1024);
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "logs" / "chatty.2.log")) << "log_files = 2 keeps two files";
+}
+
 TEST(Isolation, ResourceLimitsApplyToTheWorker) {
     TempDir dir;
     const std::uint16_t port = free_port();

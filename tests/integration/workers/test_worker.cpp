@@ -8,6 +8,7 @@
 //   --ignore-drain         keep serving after vhostd asks to drain
 //   --leak-mib N           keep N MiB more memory (touched) for every request
 //   --fork-grandchild      start a `sleep 300` child in the worker's process group
+//   --chatty N             print N lines of 100 bytes to stdout at start
 #include "sdk/cpp/worker.hpp"
 
 #include <boost/asio.hpp>
@@ -41,6 +42,7 @@ struct Options {
     bool ignore_drain = false;
     long leak_mib = 0;
     bool fork_grandchild = false;
+    long chatty_lines = 0;
 };
 
 struct State {
@@ -97,6 +99,7 @@ Options parse(int argc, char** argv) {
         else if (arg == "--ignore-drain") options.ignore_drain = true;
         else if (arg == "--leak-mib") options.leak_mib = number();
         else if (arg == "--fork-grandchild") options.fork_grandchild = true;
+        else if (arg == "--chatty") options.chatty_lines = number();
         else {
             std::cerr << "test-worker: unknown option " << arg << "\n";
             std::exit(2);
@@ -112,6 +115,8 @@ int main(int argc, char** argv) {
     state.options = parse(argc, argv);
     if (state.options.crash_at_start) return 3;
     if (state.options.ignore_sigterm) ::signal(SIGTERM, SIG_IGN);
+    for (long line = 0; line < state.options.chatty_lines; ++line) std::cout << std::string(99, 'x') << '\n';
+    std::cout.flush();
     if (state.options.fork_grandchild) {
         const pid_t child = ::fork();
         if (child == 0) {
