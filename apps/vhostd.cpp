@@ -51,28 +51,34 @@ std::optional<Options> parse_options(int argc, char** argv) {
     return options;
 }
 
+// Calls `then` once no connection is left in the front, or at `give_up`.
+void when_front_empty(asio::io_context& io, vhostd::server::Front& front, std::chrono::steady_clock::time_point give_up,
+                      std::function<void()> then) {
+    if (front.connections_in_front() == 0 || std::chrono::steady_clock::now() >= give_up) {
+        then();
+        return;
+    }
+    auto timer = std::make_shared<asio::steady_timer>(io, 20ms);
+    timer->async_wait([&io, &front, give_up, then = std::move(then), timer](boost::system::error_code) mutable {
+        when_front_empty(io, front, give_up, std::move(then));
+    });
+}
+
 // SIGTERM/SIGINT: stop accepting, let connections still in the front finish their head (or
-// time out), drain the workers, exit.
+// time out), drain the workers, let the last 503s go out, exit.
 void shut_down(asio::io_context& io, vhostd::server::Front& front, vhostd::supervisor::Supervisor& supervisor,
                std::chrono::milliseconds head_timeout) {
     spdlog::info("stopping: no new connections; draining workers");
     front.stop_accepting();
-    auto timer = std::make_shared<asio::steady_timer>(io);
-    const auto give_up = std::chrono::steady_clock::now() + head_timeout + 1s;
-    auto wait_for_front = std::make_shared<std::function<void()>>();
-    *wait_for_front = [&, timer, give_up, wait_for_front] {
-        if (front.connections_in_front() > 0 && std::chrono::steady_clock::now() < give_up) {
-            timer->expires_after(20ms);
-            timer->async_wait([wait_for_front](boost::system::error_code) { (*wait_for_front)(); });
-            return;
-        }
-        *wait_for_front = nullptr;  // break the self-reference
-        supervisor.stop([&io] {
-            spdlog::info("all workers stopped; bye");
-            io.stop();
+    when_front_empty(io, front, std::chrono::steady_clock::now() + head_timeout + 1s, [&io, &front, &supervisor] {
+        supervisor.stop([&io, &front] {
+            spdlog::info("all workers stopped");
+            when_front_empty(io, front, std::chrono::steady_clock::now() + 3s, [&io] {
+                spdlog::info("bye");
+                io.stop();
+            });
         });
-    };
-    (*wait_for_front)();
+    });
 }
 
 // SIGHUP: build the whole new configuration first; if anything is wrong the running one
@@ -93,12 +99,15 @@ void reload(const std::string& path, vhostd::conf::Config& running, vhostd::serv
     }
     if (next.server.threads != running.server.threads) spdlog::warn("reload: [server] threads takes effect at the next start");
     try {
-        front.reload(next);
+        front.bind_for(next);
     } catch (const std::exception& e) {
         spdlog::error("reload: {}; keeping the running configuration", e.what());
         return;
     }
+    // Pools first (queued on the supervisor's strand), routes second: a connection routed
+    // to a new site finds its pool.
     supervisor.reload(next, diff);
+    front.apply(next);
     spdlog::info("reload: {} sites added, {} removed, {} rolled, {} updated; {} listeners added, {} removed", diff.added_sites.size(),
                  diff.removed_sites.size(), diff.restarted_sites.size(), diff.updated_sites.size(), diff.added_listeners.size(),
                  diff.removed_listeners.size());

@@ -87,7 +87,8 @@ asio::awaitable<void> Channel::flush_outbox() {
     flushing_ = true;
     while (!outbox_.empty() && socket_.is_open()) {
         auto [wait_error] = co_await socket_.async_wait(asio::posix::descriptor_base::wait_write, asio::as_tuple(asio::use_awaitable));
-        if (wait_error) break;
+        // Aborted: the channel was closed and may already be destroyed; touch nothing.
+        if (wait_error) co_return;
         std::string_view rest = outbox_;
         boost::system::error_code ec = write_some_now(rest);
         outbox_.erase(0, outbox_.size() - rest.size());

@@ -100,6 +100,13 @@ protocol::ConnectionInfo connection_info(const tcp::socket& socket, const Reques
     };
 }
 
+// A connection back in the front for its answer counts as in the front again, so that
+// shutdown waits for the answer to go out.
+asio::awaitable<void> reply_from_front(Front& front, tcp::socket socket, int status, int retry_after) {
+    Front::Presence presence(front);
+    co_await reply_and_close(std::move(socket), status, retry_after);
+}
+
 }  // namespace
 
 asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
@@ -164,11 +171,11 @@ asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
     pending.info = connection_info(socket, parsed.head, front.next_connection_id(), routing->site_names[*site]);
     pending.head = head.substr(skipped, parsed.head.length);
     pending.accepted_at = accepted_at;
-    pending.reject = [&io = front.io(), protocol = remote.protocol()](protocol::FileDescriptor connection, int retry_after, const char*) {
-        tcp::socket answer(io);
+    pending.reject = [&front, protocol = remote.protocol()](protocol::FileDescriptor connection, int retry_after, const char*) {
+        tcp::socket answer(front.io());
         boost::system::error_code ec;
         answer.assign(protocol, connection.release(), ec);
-        if (!ec) asio::co_spawn(io, reply_and_close(std::move(answer), 503, retry_after), asio::detached);
+        if (!ec) asio::co_spawn(front.io(), reply_from_front(front, std::move(answer), 503, retry_after), asio::detached);
     };
     prepare_for_worker(fd, peek_offset);
     // The front keeps the fd until a worker has it; from here the dispatcher owns it.

@@ -33,6 +33,14 @@ std::vector<conf::Listener> plain_listeners(const std::vector<conf::Listener>& l
     return plain;
 }
 
+std::string endpoint_key(const conf::Listener& listener) {
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(listener.endpoint.host, ec);
+    const std::string host = ec ? listener.endpoint.host : address.to_string();
+    const bool v6 = !ec && address.is_v6();
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(listener.endpoint.port);
+}
+
 }  // namespace
 
 Front::Front(boost::asio::io_context& io, const conf::Config& config, protocol::ConnectionDispatcher& dispatcher)
@@ -47,22 +55,26 @@ Front::~Front() = default;
 Front::ListenerMap Front::bind_missing(const std::vector<conf::Listener>& wanted) {
     ListenerMap bound;
     for (const conf::Listener& config : wanted) {
-        if (!listeners_.contains(config.address)) bound.emplace(config.address, std::make_unique<Listener>(*this, config));
+        const std::string key = endpoint_key(config);
+        if (!listeners_.contains(key) && !bound.contains(key)) bound.emplace(key, std::make_unique<Listener>(*this, config));
     }
     return bound;
 }
 
 void Front::start() {
     listeners_ = bind_missing(listener_configs_);
-    for (auto& [address, listener] : listeners_) listener->start(accept_loops_);
+    for (auto& [key, listener] : listeners_) listener->start(accept_loops_);
 }
 
-void Front::reload(const conf::Config& config) {
+void Front::bind_for(const conf::Config& config) {
+    bound_for_reload_ = bind_missing(plain_listeners(config.listeners));  // throws before anything changed
+}
+
+void Front::apply(const conf::Config& config) {
     const std::vector<conf::Listener> wanted = plain_listeners(config.listeners);
-    ListenerMap added = bind_missing(wanted);  // throws before anything changed
     routing_.store(make_routing(config), std::memory_order_release);
     for (auto it = listeners_.begin(); it != listeners_.end();) {
-        const bool kept = std::any_of(wanted.begin(), wanted.end(), [&](const conf::Listener& l) { return l.address == it->first; });
+        const bool kept = std::any_of(wanted.begin(), wanted.end(), [&](const conf::Listener& l) { return endpoint_key(l) == it->first; });
         if (kept) {
             ++it;
             continue;
@@ -72,10 +84,11 @@ void Front::reload(const conf::Config& config) {
         closed_listeners_.push_back(std::move(it->second));  // its accept loops still hold it until they see the close
         it = listeners_.erase(it);
     }
-    for (auto& [address, listener] : added) {
+    for (auto& [key, listener] : bound_for_reload_) {
         listener->start(accept_loops_);
-        listeners_.emplace(address, std::move(listener));
+        listeners_.emplace(key, std::move(listener));
     }
+    bound_for_reload_.clear();
     listener_configs_ = wanted;
 }
 

@@ -36,9 +36,12 @@ public:
     // Binds every [[listen]] address and starts accepting; throws std::runtime_error naming the
     // address when one cannot be bound, before any is accepting.
     void start();
-    // New routes and limits for the next connections; listeners opened and closed to match.
-    // Throws (and changes nothing) when a new address cannot be bound.
-    void reload(const conf::Config& config);
+    // Reload in two steps, so that the supervisor can create new sites' pools in between:
+    // bind_for() binds the listeners `config` adds and throws (changing nothing) when one
+    // cannot be bound; apply() then publishes the new routes and limits for the next
+    // connections and opens and closes listeners to match.
+    void bind_for(const conf::Config& config);
+    void apply(const conf::Config& config);
     void stop_accepting();
 
     // Connections accepted and neither handed over nor answered yet.
@@ -62,7 +65,8 @@ public:
     };
 
 private:
-    using ListenerMap = std::map<std::string, std::unique_ptr<Listener>>;  // by address
+    // By endpoint ("127.0.0.1:8080", "[::1]:8080"), so a respelled address is the same socket.
+    using ListenerMap = std::map<std::string, std::unique_ptr<Listener>>;
     ListenerMap bind_missing(const std::vector<conf::Listener>& wanted);
 
     boost::asio::io_context& io_;
@@ -70,6 +74,7 @@ private:
     unsigned accept_loops_;
     std::vector<conf::Listener> listener_configs_;
     ListenerMap listeners_;
+    ListenerMap bound_for_reload_;  // between bind_for() and apply()
     std::vector<std::unique_ptr<Listener>> closed_listeners_;
     std::atomic<std::shared_ptr<const Routing>> routing_;
     std::atomic<std::size_t> in_front_{0};

@@ -6,6 +6,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -32,8 +34,9 @@ tcp::endpoint endpoint_of(const conf::Listener& config) {
 
 }  // namespace
 
+// The acceptor lives on its own strand: reload and shutdown close it from another thread.
 Listener::Listener(Front& front, const conf::Listener& config)
-    : front_(front), address_(config.address), acceptor_(front.io()) {
+    : front_(front), address_(config.address), acceptor_(asio::make_strand(front.io())) {
     const tcp::endpoint endpoint = endpoint_of(config);
     boost::system::error_code ec;
     acceptor_.open(endpoint.protocol(), ec);
@@ -50,14 +53,17 @@ void Listener::start(unsigned accept_loops) {
 }
 
 void Listener::close() {
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
+    asio::post(acceptor_.get_executor(), [this] {
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);
+    });
 }
 
 asio::awaitable<void> Listener::accept_loop() {
     asio::steady_timer pause(acceptor_.get_executor());
     while (acceptor_.is_open()) {
-        auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+        // The new socket belongs to the io_context, not to the acceptor's strand.
+        auto [ec, socket] = co_await acceptor_.async_accept(front_.io(), asio::as_tuple(asio::use_awaitable));
         if (!ec) {
             asio::co_spawn(front_.io(), handle_connection(std::move(socket), front_), [](std::exception_ptr error) {
                 if (!error) return;

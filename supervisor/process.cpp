@@ -99,10 +99,12 @@ constexpr int report_fd = 4;  // in the child, until exec closes it
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die(step_pdeathsig);
     if (::getppid() != setup.parent) ::_exit(127);  // vhostd died before prctl took effect
 
+    // Default handlers first (ignored signals would survive exec, and vhostd's own handlers
+    // must not run here), then unmask.
+    for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
     sigset_t none;
     ::sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);  // ignored signals would survive exec
 
     // Lift every source above the targets first so no dup2 overwrites a source still needed.
     int sources[5] = {null_fd, stdout_fd, stderr_fd, channel_fd, report};
@@ -131,6 +133,9 @@ constexpr int report_fd = 4;  // in the child, until exec closes it
         if (::setgroups(1, &setup.identity.gid) != 0 || ::setgid(setup.identity.gid) != 0 || ::setuid(setup.identity.uid) != 0) {
             die(step_credentials);
         }
+        // Changing credentials clears the parent-death signal: set it again.
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die(step_pdeathsig);
+        if (::getppid() != setup.parent) ::_exit(127);
     }
     if (::chdir(setup.cwd) != 0) die(step_chdir);
     ::execvpe(setup.argv[0], setup.argv, setup.envp);

@@ -82,6 +82,17 @@ std::size_t SitePool::serving_count() const {
     return static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return w->serving(); }));
 }
 
+std::size_t SitePool::ready_serving_count() const {
+    return static_cast<std::size_t>(
+        std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return w->serving() && w->state() == WorkerState::ready; }));
+}
+
+bool SitePool::has_live_worker() const {
+    return std::any_of(workers_.begin(), workers_.end(), [](const auto& w) {
+        return w->state() == WorkerState::ready || w->state() == WorkerState::starting;
+    });
+}
+
 unsigned SitePool::free_slot() const {
     for (unsigned slot = 0;; ++slot) {
         const bool taken = std::any_of(workers_.begin(), workers_.end(), [slot](const auto& w) { return w->serving() && w->slot() == slot; });
@@ -110,8 +121,8 @@ void SitePool::reconcile(Clock::time_point now) {
     if (serving < target_ && !quarantined_until_) {
         // Backing off: come back when the delay ends rather than at the next tick.
         spawn_timer_.expires_at(next_spawn_at_);
-        spawn_timer_.async_wait([this](boost::system::error_code ec) {
-            if (!ec) reconcile(Clock::now());
+        spawn_timer_.async_wait([this, alive = std::weak_ptr<void>(alive_)](boost::system::error_code ec) {
+            if (!ec && !alive.expired()) reconcile(Clock::now());
         });
     }
 }
@@ -172,15 +183,18 @@ void SitePool::spawn(Clock::time_point now) {
     start_output_log(strand_.get_inner_executor(), std::move(child.stderr_pipe), prefix, true, site_log_);
     auto worker = std::make_shared<Worker>(std::move(child), protocol::Channel(strand_, std::move(ours)), slot, generation_, now);
     worker->set_deadline(now + site_.start_timeout);
-    if (site_.max_age.count() > 0) {
-        // Up to 10% earlier, so that workers started together do not all rotate together.
-        std::uniform_real_distribution<double> share(0.9, 1.0);
-        worker->set_rotate_at(now + std::chrono::duration_cast<Clock::duration>(site_.max_age * share(jitter_)));
-    }
+    worker->set_rotate_at(rotation_time(now));
     workers_.push_back(worker);
     spdlog::info("{}: started (generation {})", describe(*worker), generation_);
     asio::co_spawn(strand_, read_channel(worker), asio::detached);
     asio::co_spawn(strand_, watch_exit(worker), asio::detached);
+}
+
+Clock::time_point SitePool::rotation_time(Clock::time_point started_at) {
+    if (site_.max_age.count() == 0) return Clock::time_point::max();
+    // Up to 10% earlier, so that workers started together do not all rotate together.
+    std::uniform_real_distribution<double> share(0.9, 1.0);
+    return started_at + std::chrono::duration_cast<Clock::duration>(site_.max_age * share(jitter_));
 }
 
 void SitePool::apply(Worker& worker, WorkerEvent event, Clock::time_point now) {
@@ -255,6 +269,28 @@ void SitePool::tick(Clock::time_point now, bool sample_memory) {
     }
     expire_waiting();
     reconcile(now);
+    drain_surplus_retiring(now);
+}
+
+// Retiring workers normally drain one per replacement that says ready. When fewer
+// replacements are coming than workers retire (max_workers lowered, idle shrink), the
+// surplus drains now — as long as some other worker is ready to take the traffic.
+void SitePool::drain_surplus_retiring(Clock::time_point now) {
+    std::size_t replacements_coming = serving_count() < target_ ? target_ - serving_count() : 0;
+    std::size_t ready_replacements = 0;
+    std::vector<Worker*> retiring_ready;
+    for (const auto& worker : workers_) {
+        if (worker->state() == WorkerState::starting && !worker->retiring()) {
+            ++replacements_coming;
+        } else if (worker->state() == WorkerState::ready && worker->retiring()) {
+            retiring_ready.push_back(worker.get());
+        } else if (worker->state() == WorkerState::ready) {
+            ++ready_replacements;
+        }
+    }
+    for (std::size_t i = 0; ready_replacements > 0 && retiring_ready.size() - i > replacements_coming; ++i) {
+        apply(*retiring_ready[i], WorkerEvent::retire, now);
+    }
 }
 
 void SitePool::check_rotation(Worker& worker, Clock::time_point now, bool sample_memory) {
@@ -267,7 +303,7 @@ void SitePool::check_rotation(Worker& worker, Clock::time_point now, bool sample
         reason = "max_memory exceeded";
     } else if (site_.max_requests > 0 && worker.last_heartbeat().requests >= site_.max_requests) {
         reason = "max_requests reached";
-    } else if (serving_count() > site_.min_workers && worker.load() == 0 && now - worker.last_busy() >= site_.idle_timeout) {
+    } else if (ready_serving_count() > site_.min_workers && worker.load() == 0 && now - worker.last_busy() >= site_.idle_timeout) {
         // Idle above the minimum: shrink instead of replacing.
         --target_;
         worker.mark_retiring("idle_timeout");
@@ -313,7 +349,7 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
         const std::string_view command = protocol::command_of(incoming.message);
         if (command == protocol::command::handle_ack) {
             if (!worker->on_acknowledged()) spdlog::warn("{}: acknowledged a connection it was not sent", describe(*worker));
-            hand_waiting();
+            if (!waiting_.empty()) hand_waiting();
         } else if (command == protocol::command::ready) {
             if (worker->state() != WorkerState::starting) continue;
             apply(*worker, WorkerEvent::said_ready, now);
@@ -399,7 +435,7 @@ void SitePool::dispatch(PendingConnection connection) {
         return;
     }
     if (waiting_.empty() && try_hand(connection)) return;
-    if (quarantined_until_) {
+    if (quarantined_until_ && !has_live_worker()) {
         reject(std::move(connection), retry_after_seconds(), "site quarantined after repeated crashes");
         return;
     }
@@ -414,7 +450,7 @@ void SitePool::dispatch(PendingConnection connection) {
 
 void SitePool::hand_waiting() {
     while (!waiting_.empty() && try_hand(waiting_.front().connection)) waiting_.pop_front();
-    if (stopping_ || quarantined_until_) {
+    if (stopping_ || (quarantined_until_ && !has_live_worker())) {
         const char* why = stopping_ ? "site is stopping" : "site quarantined after repeated crashes";
         while (!waiting_.empty()) {
             reject(std::move(waiting_.front().connection), retry_after_seconds(), why);
@@ -430,8 +466,8 @@ void SitePool::arm_queue_timer() {
         return;
     }
     queue_timer_.expires_at(waiting_.front().deadline);
-    queue_timer_.async_wait([this](boost::system::error_code ec) {
-        if (!ec) expire_waiting();
+    queue_timer_.async_wait([this, alive = std::weak_ptr<void>(alive_)](boost::system::error_code ec) {
+        if (!ec && !alive.expired()) expire_waiting();
     });
 }
 
@@ -454,8 +490,12 @@ void SitePool::reject(PendingConnection connection, int retry_after, const char*
 
 void SitePool::update(conf::Site site, bool replace_workers) {
     const auto now = Clock::now();
+    const bool new_max_age = site.max_age != site_.max_age;
     site_ = std::move(site);
     target_ = std::clamp(target_, site_.min_workers, site_.max_workers);
+    if (new_max_age) {
+        for (const auto& worker : workers_) worker->set_rotate_at(rotation_time(worker->started_at()));
+    }
     if (replace_workers) {
         ++generation_;
         for (const auto& worker : workers_) {

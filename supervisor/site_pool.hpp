@@ -55,6 +55,10 @@ private:
     void spawn(Clock::time_point now);
     unsigned free_slot() const;
     std::size_t serving_count() const;
+    std::size_t ready_serving_count() const;
+    bool has_live_worker() const;  // ready or starting: quarantine must not turn it away
+    Clock::time_point rotation_time(Clock::time_point started_at);
+    void drain_surplus_retiring(Clock::time_point now);
     void apply(Worker& worker, WorkerEvent event, Clock::time_point now);
     void record_failure(Clock::time_point now, Clock::duration ran_for);
     void drain_one_retiring(Clock::time_point now);
@@ -94,6 +98,8 @@ private:
 
     bool stopping_ = false;
     std::function<void()> on_stopped_;
+    // Timer handlers hold it weakly: a pool a reload removed may be gone when one runs.
+    std::shared_ptr<void> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace vhostd::supervisor

@@ -84,9 +84,7 @@ void Supervisor::reload(const conf::Config& config, const conf::ConfigDiff& diff
             };
             if (in(diff.added_sites)) {
                 spdlog::info("site {}: added by reload", site.name);
-                auto pool = make_pool(site);
-                pool->start();
-                pools_.emplace(site.name, std::move(pool));
+                pools_.emplace(site.name, make_pool(site)).first->second->start();
             } else if (in(diff.restarted_sites)) {
                 pools_.at(site.name)->update(site, true);
             } else if (in(diff.updated_sites)) {

@@ -89,6 +89,18 @@ TEST(Isolation, WorkerRunsAsTheConfiguredUser) {
     EXPECT_TRUE(std::regex_search(status, std::regex("Uid:\\s+" + uid + "\\s+" + uid))) << status;
 }
 
+TEST(Isolation, WorkerWithAnotherUserStillDiesWithVhostd) {
+    if (::geteuid() != 0 || ::getpwnam("nobody") == nullptr) GTEST_SKIP() << "needs root and the user 'nobody'";
+    TempDir dir;
+    std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+    const std::uint16_t port = free_port();
+    VhostdProcess vhostd(dir, listen_on(port) + hello_site("blog", R"(["blog.example"])", 1, "user = \"nobody\""));
+    ASSERT_TRUE(vhostd.wait_until_serving(port, "blog.example")) << vhostd.log();
+    const pid_t worker = vhostd.workers().at(0);
+    ASSERT_TRUE(vhostd.stop(SIGKILL));
+    EXPECT_TRUE(wait_until_gone(worker)) << "switching user must not lose the parent-death signal";
+}
+
 TEST(Isolation, UnknownUserIsLoggedAsAStartFailure) {
     TempDir dir;
     const std::uint16_t port = free_port();

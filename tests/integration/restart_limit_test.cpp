@@ -31,6 +31,17 @@ TEST(RestartLimit, CrashLoopQuarantinesTheSiteAndSparesTheOthers) {
     EXPECT_EQ(get(port, "blog.example").status(), 200);
 }
 
+TEST(RestartLimit, QuarantinedSiteStillUsesTheWorkerThatRuns) {
+    TempDir dir;
+    const std::uint16_t port = free_port();
+    VhostdProcess vhostd(dir, listen_on(port) + test_site("half", R"(["half.example"])", "--crash-in-slot 1",
+                                                          "workers = 2\n"
+                                                          "restart_limit = { count = 2, window = \"10s\", cooldown = \"30s\" }\n"
+                                                          "restart_backoff = { initial = \"10ms\", max = \"10ms\" }\n"));
+    ASSERT_TRUE(vhostd.wait_for_log("site half: quarantined")) << vhostd.log();
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(get(port, "half.example").status(), 200) << vhostd.log();
+}
+
 TEST(RestartLimit, QuarantineEndsAfterTheCooldown) {
     TempDir dir;
     const std::uint16_t port = free_port();

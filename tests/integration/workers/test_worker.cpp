@@ -1,6 +1,7 @@
 // test-worker: a worker that misbehaves on request, for the supervisor's integration tests.
 // Answers "test-worker SITE (pid PID) generation GEN requests N" to every request.
 //   --crash-at-start       exit 3 before saying ready
+//   --crash-in-slot N      exit 3 before saying ready when started as VHOSTD_WORKER_SLOT N
 //   --never-ready          never say ready
 //   --crash-after N        exit 3 after answering its Nth request
 //   --hang-after N         after its Nth request, block forever (no more heartbeats)
@@ -35,6 +36,7 @@ namespace {
 
 struct Options {
     bool crash_at_start = false;
+    long crash_in_slot = -1;
     bool never_ready = false;
     long crash_after = 0;
     long hang_after = 0;
@@ -93,6 +95,7 @@ Options parse(int argc, char** argv) {
         auto number = [&] { return i + 1 < argc ? std::atol(argv[++i]) : 0L; };
         if (arg == "--crash-at-start") options.crash_at_start = true;
         else if (arg == "--never-ready") options.never_ready = true;
+        else if (arg == "--crash-in-slot") options.crash_in_slot = number();
         else if (arg == "--crash-after") options.crash_after = number();
         else if (arg == "--hang-after") options.hang_after = number();
         else if (arg == "--ignore-sigterm") options.ignore_sigterm = true;
@@ -114,6 +117,8 @@ int main(int argc, char** argv) {
     State state;
     state.options = parse(argc, argv);
     if (state.options.crash_at_start) return 3;
+    const char* slot = std::getenv("VHOSTD_WORKER_SLOT");
+    if (slot != nullptr && std::atol(slot) == state.options.crash_in_slot) return 3;
     if (state.options.ignore_sigterm) ::signal(SIGTERM, SIG_IGN);
     for (long line = 0; line < state.options.chatty_lines; ++line) std::cout << std::string(99, 'x') << '\n';
     std::cout.flush();
