@@ -178,26 +178,16 @@ std::size_t open_fd_count(pid_t pid) {
     return count;
 }
 
-std::size_t zombie_children_of(pid_t parent) {
-    std::size_t zombies = 0;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-        std::ifstream stat(entry.path() / "stat");
-        std::string text;
-        if (!std::getline(stat, text)) continue;
-        const auto close_paren = text.rfind(')');
-        if (close_paren == std::string::npos) continue;
-        std::istringstream fields(text.substr(close_paren + 2));
-        char state;
-        pid_t ppid;
-        fields >> state >> ppid;
-        if (ppid == parent && state == 'Z') ++zombies;
-    }
-    return zombies;
-}
+namespace {
 
-std::vector<pid_t> children_of(pid_t parent) {
-    std::vector<pid_t> children;
+struct ProcessEntry {
+    pid_t pid;
+    char state;
+};
+
+// Every process whose parent is `parent`, with its state letter from /proc/PID/stat.
+std::vector<ProcessEntry> processes_with_parent(pid_t parent) {
+    std::vector<ProcessEntry> found;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
         const std::string name = entry.path().filename().string();
@@ -205,15 +195,29 @@ std::vector<pid_t> children_of(pid_t parent) {
         std::ifstream stat(entry.path() / "stat");
         std::string text;
         if (!std::getline(stat, text)) continue;
-        const auto close_paren = text.rfind(')');
+        const auto close_paren = text.rfind(')');  // the command name may contain anything
         if (close_paren == std::string::npos) continue;
         std::istringstream fields(text.substr(close_paren + 2));
         char state;
         pid_t ppid;
-        fields >> state >> ppid;
-        if (ppid == parent && state != 'Z') children.push_back(std::stoi(name));
+        if (fields >> state >> ppid && ppid == parent) found.push_back({std::stoi(name), state});
     }
-    return children;
+    return found;
+}
+
+}  // namespace
+
+std::size_t zombie_children_of(pid_t parent) {
+    const auto children = processes_with_parent(parent);
+    return static_cast<std::size_t>(std::count_if(children.begin(), children.end(), [](const auto& p) { return p.state == 'Z'; }));
+}
+
+std::vector<pid_t> children_of(pid_t parent) {
+    std::vector<pid_t> alive;
+    for (const ProcessEntry& child : processes_with_parent(parent)) {
+        if (child.state != 'Z') alive.push_back(child.pid);
+    }
+    return alive;
 }
 
 }  // namespace vhostd::test
