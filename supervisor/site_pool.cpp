@@ -245,7 +245,7 @@ void SitePool::record_failure(Clock::time_point now, Clock::duration ran_for) {
 }
 
 void SitePool::tick(Clock::time_point now, bool sample_memory) {
-    // Copy: apply() may not remove workers, but keep iteration safe against future changes.
+    // Over a copy: an event handled here may lead to a spawn, which adds to workers_.
     for (const auto& worker : std::vector(workers_)) {
         switch (worker->state()) {
             case WorkerState::starting:
@@ -255,7 +255,7 @@ void SitePool::tick(Clock::time_point now, bool sample_memory) {
                 if (now - worker->last_heard() >= site_.heartbeat_timeout) {
                     apply(*worker, WorkerEvent::went_silent, now);
                 } else {
-                    check_rotation(*worker, now, sample_memory);
+                    check_retirement(*worker, now, sample_memory);
                 }
                 break;
             case WorkerState::draining:
@@ -293,7 +293,7 @@ void SitePool::drain_surplus_retiring(Clock::time_point now) {
     }
 }
 
-void SitePool::check_rotation(Worker& worker, Clock::time_point now, bool sample_memory) {
+void SitePool::check_retirement(Worker& worker, Clock::time_point now, bool sample_memory) {
     if (sample_memory) worker.set_rss_bytes(read_rss_bytes(worker.pid()));
     if (worker.retiring() || stopping_) return;
     const char* reason = nullptr;

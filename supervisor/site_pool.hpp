@@ -62,7 +62,7 @@ private:
     void apply(Worker& worker, WorkerEvent event, Clock::time_point now);
     void record_failure(Clock::time_point now, Clock::duration ran_for);
     void drain_one_retiring(Clock::time_point now);
-    void check_rotation(Worker& worker, Clock::time_point now, bool sample_memory);
+    void check_retirement(Worker& worker, Clock::time_point now, bool sample_memory);
 
     boost::asio::awaitable<void> read_channel(std::shared_ptr<Worker> worker);
     boost::asio::awaitable<void> watch_exit(std::shared_ptr<Worker> worker);
