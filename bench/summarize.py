@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Reads bench/run.sh's results (round, workload, target, wrk output with '|' for newlines)
+and prints a Markdown table: median req/s and latency per target and workload, the spread
+across rounds, and the ratios vhostd/other taken within each round."""
+import re
+import statistics
+import sys
+from collections import defaultdict
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def latency_ms(text, percentile):
+    match = re.search(r"\|\s+%s%%\s+([\d.]+)(us|ms|s)\|" % percentile, text)
+    return float(match.group(1)) * UNITS[match.group(2)] if match else float("nan")
+
+
+def parse(path):
+    runs = defaultdict(dict)  # (round, workload) -> target -> measures
+    for line in open(path):
+        round_, workload, target, output = line.rstrip("\n").split("\t", 3)
+        rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+        errors = re.search(r"Socket errors: (.*?)\|", output)
+        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+        runs[(round_, workload)][target] = {
+            "rps": float(rate.group(1)) if rate else 0.0,
+            "p50": latency_ms(output, 50),
+            "p99": latency_ms(output, 99),
+            "errors": (errors.group(1) if errors else "") + (f" non-2xx {non2xx.group(1)}" if non2xx else ""),
+        }
+    return runs
+
+
+def main(path):
+    runs = parse(path)
+    workloads = sorted({w for _, w in runs}, key=lambda w: ["keepalive", "close"].index(w))
+    targets = ["direct", "vhostd", "nginx", "haproxy"]
+    for workload in workloads:
+        rounds = [targets_ for (r, w), targets_ in sorted(runs.items()) if w == workload]
+        print(f"### {workload}  ({len(rounds)} rounds)\n")
+        print("| target | req/s (median) | min–max | p50 ms | p99 ms | errors |")
+        print("|---|---|---|---|---|---|")
+        for target in targets:
+            values = [r[target] for r in rounds if target in r]
+            if not values:
+                continue
+            rates = [v["rps"] for v in values]
+            errors = "; ".join(sorted({v["errors"] for v in values if v["errors"]})) or "none"
+            print(f"| {target} | {statistics.median(rates):,.0f} | {min(rates):,.0f}–{max(rates):,.0f} | "
+                  f"{statistics.median(v['p50'] for v in values):.3f} | {statistics.median(v['p99'] for v in values):.3f} | {errors} |")
+        print()
+        for other in ["direct", "nginx", "haproxy"]:
+            ratios = [r["vhostd"]["rps"] / r[other]["rps"] for r in rounds if r.get(other, {}).get("rps")]
+            if ratios:
+                print(f"- vhostd/{other}: median {statistics.median(ratios):.2f} (rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
+        print()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
