@@ -30,10 +30,17 @@ enum class PeekResult { grew, would_block, closed, failed };
 
 // With SO_PEEK_OFF (TCP since Linux 6.10) each peek returns only bytes not peeked before,
 // so a head that trickles in costs a copy of each byte once, not a full re-peek per byte.
-bool enable_peek_offset(int fd) {
-    int offset = 0;
+bool enable_peek_offset(int fd, std::size_t already_peeked) {
+    int offset = static_cast<int>(already_peeked);
     return ::setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &offset, sizeof offset) == 0;
 }
+
+// Socket options touched only for heads that did not arrive at once: the usual head,
+// complete at the first peek, costs no setsockopt at all.
+struct SlowHead {
+    bool waited = false;       // SO_RCVLOWAT was raised (and Asio may have set O_NONBLOCK)
+    bool peek_offset = false;  // SO_PEEK_OFF is on
+};
 
 void set_receive_low_water(int fd, std::size_t bytes) {
     int value = static_cast<int>(bytes);
@@ -63,11 +70,11 @@ PeekResult peek_more(int fd, std::string& head, std::size_t cap, bool peek_offse
 }
 
 // What a worker receives: a blocking socket with the options the front touched reset.
-void prepare_for_worker(int fd, bool peek_offset) {
+void prepare_for_worker(int fd, const SlowHead& slow) {
+    if (!slow.waited) return;  // nothing was changed
     const int flags = ::fcntl(fd, F_GETFL);
-    if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-    set_receive_low_water(fd, 1);
-    if (peek_offset) {
+    if (flags >= 0 && (flags & O_NONBLOCK)) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    if (slow.peek_offset) {
         int off = -1;
         ::setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof off);
     }
@@ -83,9 +90,9 @@ std::string describe(const tcp::endpoint& endpoint) {
     return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 
-protocol::ConnectionInfo connection_info(const tcp::socket& socket, const RequestHead& head, std::uint64_t id, const std::string& site) {
+protocol::ConnectionInfo connection_info(const tcp::socket& socket, const tcp::endpoint& remote, const RequestHead& head,
+                                         std::uint64_t id, const std::string& site) {
     boost::system::error_code ignored;
-    const tcp::endpoint remote = socket.remote_endpoint(ignored);
     const tcp::endpoint local = socket.local_endpoint(ignored);
     return {
         .id = id,
@@ -115,7 +122,7 @@ asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
     const auto accepted_at = std::chrono::steady_clock::now();
     const std::shared_ptr<const Routing> routing = front.routing();  // one version for the whole connection
     const int fd = socket.native_handle();
-    const bool peek_offset = enable_peek_offset(fd);
+    SlowHead slow;
     const std::size_t cap = routing->limits.max_head_size + 1;  // one byte more shows "too large"
     boost::system::error_code ignored;
     const tcp::endpoint remote = socket.remote_endpoint(ignored);
@@ -124,7 +131,7 @@ asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
     HeadParseResult parsed;
     std::optional<asio::steady_timer> deadline;  // only for heads that do not arrive at once
     for (;;) {
-        const PeekResult peeked = peek_more(fd, head, cap, peek_offset);
+        const PeekResult peeked = peek_more(fd, head, cap, slow.peek_offset);
         if (peeked == PeekResult::closed || peeked == PeekResult::failed) {
             spdlog::debug("{}: closed before a complete head ({} bytes)", describe(remote), head.size());
             co_return;
@@ -133,8 +140,12 @@ asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
             parsed = parse_request_head(head, routing->limits);
             if (parsed.status != HeadStatus::need_more) break;
         }
+        if (!slow.waited) {
+            slow.waited = true;
+            slow.peek_offset = enable_peek_offset(fd, head.size());
+            deadline.emplace(socket.get_executor(), accepted_at + routing->head_timeout);
+        }
         set_receive_low_water(fd, head.size() + 1);
-        if (!deadline) deadline.emplace(socket.get_executor(), accepted_at + routing->head_timeout);
         auto woke = co_await (socket.async_wait(tcp::socket::wait_read, token) || deadline->async_wait(token));
         if (woke.index() == 1) {
             if (head.empty()) co_return;  // never said a word: close quietly
@@ -145,7 +156,7 @@ asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
         }
         if (std::get<0>(std::get<0>(woke))) co_return;
     }
-    set_receive_low_water(fd, 1);
+    if (slow.waited) set_receive_low_water(fd, 1);
 
     if (parsed.status == HeadStatus::error) {
         spdlog::info("{}: {}, {}", describe(remote), parsed.http_status, parsed.reason);
@@ -168,7 +179,7 @@ asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
     parsed.head.length -= skipped;
 
     protocol::PendingConnection pending;
-    pending.info = connection_info(socket, parsed.head, front.next_connection_id(), routing->site_names[*site]);
+    pending.info = connection_info(socket, remote, parsed.head, front.next_connection_id(), routing->site_names[*site]);
     pending.head = head.substr(skipped, parsed.head.length);
     pending.accepted_at = accepted_at;
     pending.reject = [&front, protocol = remote.protocol()](protocol::FileDescriptor connection, int retry_after, const char*) {
@@ -177,7 +188,7 @@ asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
         answer.assign(protocol, connection.release(), ec);
         if (!ec) asio::co_spawn(front.io(), reply_from_front(front, std::move(answer), 503, retry_after), asio::detached);
     };
-    prepare_for_worker(fd, peek_offset);
+    prepare_for_worker(fd, slow);
     // The front keeps the fd until a worker has it; from here the dispatcher owns it.
     pending.socket.reset(socket.release());
     front.dispatcher().dispatch(std::move(pending));

@@ -1,6 +1,7 @@
 // Scenario: a worker is killed with SIGKILL under traffic. A replacement runs within a
 // second, and every request sent meanwhile is answered (by the other worker or with 503):
-// none hangs and none is reset while it was still in the front.
+// none hangs and none is reset while it was still in the front; only a connection the
+// killed worker had already taken may die with it.
 #include "tests/integration/support/configs.hpp"
 #include "tests/integration/support/http_client.hpp"
 #include "tests/integration/support/vhostd_process.hpp"
@@ -27,12 +28,19 @@ TEST(WorkerCrash, KilledWorkerIsReplacedAndNoRequestIsLost) {
 
     std::atomic<bool> stop{false};
     std::atomic<int> ok{0}, unavailable{0}, broken{0};
+    std::string broken_answers;  // written by the client thread only, read after join
     std::thread client([&] {
         for (int i = 0; i < 2000 && !stop; ++i) {
             const Exchange answer = get(port, "blog.example");
-            if (answer.status() == 200) ++ok;
-            else if (answer.status() == 503) ++unavailable;
-            else ++broken;
+            if (answer.status() == 200) {
+                ++ok;
+            } else if (answer.status() == 503) {
+                ++unavailable;
+            } else {
+                ++broken;
+                broken_answers += "reset=" + std::to_string(answer.reset) + " timed_out=" + std::to_string(answer.timed_out) +
+                                  " closed=" + std::to_string(answer.closed) + " bytes=" + std::to_string(answer.response.size()) + "\n";
+            }
         }
     });
     while (ok < 20) std::this_thread::yield();
@@ -55,7 +63,11 @@ TEST(WorkerCrash, KilledWorkerIsReplacedAndNoRequestIsLost) {
     stop = true;
     client.join();
 
-    EXPECT_EQ(broken, 0) << "requests that hung or were reset";
+    // The client is sequential, so the killed worker held at most one connection it had
+    // started reading: that one may die with it (reset). Nothing may hang; connections it
+    // had not read yet go to the other worker.
+    EXPECT_LE(broken, 1) << broken_answers << vhostd.log();
+    EXPECT_EQ(broken_answers.find("timed_out=1"), std::string::npos) << broken_answers;
     EXPECT_GT(ok, ok_at_replacement) << "the site kept answering after the crash";
     RecordProperty("answered_200", ok.load());
     RecordProperty("answered_503", unavailable.load());
