@@ -139,9 +139,11 @@ int main(int argc, char** argv) {
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
     std::signal(SIGPIPE, SIG_IGN);
 
-    asio::io_context io(static_cast<int>(config.server.threads));
+    // The supervisor and signals run here, on the main thread; connections run on the
+    // front's own threads.
+    asio::io_context io(1);
     vhostd::supervisor::Supervisor supervisor(io, config);
-    vhostd::server::Front front(io, config, supervisor);
+    vhostd::server::Front front(config, supervisor);
     try {
         front.start();
     } catch (const std::exception& e) {
@@ -169,9 +171,7 @@ int main(int argc, char** argv) {
     signals.async_wait(on_signal);
 
     spdlog::info("vhostd {} serving {} sites from {}", "0.1.0", config.sites.size(), config.path);
-    std::vector<std::jthread> threads;
-    for (unsigned i = 1; i < config.server.threads; ++i) threads.emplace_back([&io] { io.run(); });
     io.run();
-    for (auto& thread : threads) thread.join();
+    front.finish();
     return 0;
 }

@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev
-  libtomlplusplus-dev libspdlog-dev libssl-dev libgtest-dev
+  libtomlplusplus-dev libspdlog-dev libssl-dev libgtest-dev libbenchmark-dev
   curl python3
 )
 

@@ -2,12 +2,11 @@
 
 #include "server/error_reply.hpp"
 #include "server/front.hpp"
+#include "server/front_thread.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <spdlog/spdlog.h>
@@ -22,7 +21,6 @@ namespace vhostd::server {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -116,7 +114,7 @@ asio::awaitable<void> reply_from_front(Front& front, tcp::socket socket, int sta
 
 }  // namespace
 
-asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
+asio::awaitable<void> handle_connection(tcp::socket socket, Front& front, FrontThread& thread) {
     constexpr auto token = asio::as_tuple(asio::use_awaitable);
     Front::Presence presence(front);
     const auto accepted_at = std::chrono::steady_clock::now();
@@ -129,7 +127,7 @@ asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
 
     std::string head;
     HeadParseResult parsed;
-    std::optional<asio::steady_timer> deadline;  // only for heads that do not arrive at once
+    std::optional<HeadDeadlines::Entry> deadline;  // only for heads that do not arrive at once
     for (;;) {
         const PeekResult peeked = peek_more(fd, head, cap, slow.peek_offset);
         if (peeked == PeekResult::closed || peeked == PeekResult::failed) {
@@ -143,19 +141,21 @@ asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
         if (!slow.waited) {
             slow.waited = true;
             slow.peek_offset = enable_peek_offset(fd, head.size());
-            deadline.emplace(socket.get_executor(), accepted_at + routing->head_timeout);
+            deadline.emplace(thread.deadlines, socket, accepted_at + routing->head_timeout);
         }
         set_receive_low_water(fd, head.size() + 1);
-        auto woke = co_await (socket.async_wait(tcp::socket::wait_read, token) || deadline->async_wait(token));
-        if (woke.index() == 1) {
+        auto [wait_error] = co_await socket.async_wait(tcp::socket::wait_read, token);
+        if (deadline->expired()) {
             if (head.empty()) co_return;  // never said a word: close quietly
             spdlog::info("{}: 408, head incomplete after {} ms ({} bytes)", describe(remote), routing->head_timeout.count(), head.size());
+            deadline.reset();
             set_receive_low_water(fd, 1);
             co_await reply_and_close(std::move(socket), 408);
             co_return;
         }
-        if (std::get<0>(std::get<0>(woke))) co_return;
+        if (wait_error) co_return;
     }
+    deadline.reset();
     if (slow.waited) set_receive_low_water(fd, 1);
 
     if (parsed.status == HeadStatus::error) {
@@ -182,11 +182,12 @@ asio::awaitable<void> handle_connection(tcp::socket socket, Front& front) {
     pending.info = connection_info(socket, remote, parsed.head, front.next_connection_id(), routing->site_names[*site]);
     pending.head = head.substr(skipped, parsed.head.length);
     pending.accepted_at = accepted_at;
-    pending.reject = [&front, protocol = remote.protocol()](protocol::FileDescriptor connection, int retry_after, const char*) {
-        tcp::socket answer(front.io());
+    // Called on the supervisor's thread: the answer goes back to this connection's thread.
+    pending.reject = [&front, &io = thread.io, protocol = remote.protocol()](protocol::FileDescriptor connection, int retry_after, const char*) {
+        tcp::socket answer(io);
         boost::system::error_code ec;
         answer.assign(protocol, connection.release(), ec);
-        if (!ec) asio::co_spawn(front.io(), reply_from_front(front, std::move(answer), 503, retry_after), asio::detached);
+        if (!ec) asio::co_spawn(io, reply_from_front(front, std::move(answer), 503, retry_after), asio::detached);
     };
     prepare_for_worker(fd, slow);
     // The front keeps the fd until a worker has it; from here the dispatcher owns it.

@@ -9,6 +9,9 @@ namespace vhostd::server {
 
 class Front;
 
-boost::asio::awaitable<void> handle_connection(boost::asio::ip::tcp::socket socket, Front& front);
+struct FrontThread;
+
+// Runs on `thread`, where the socket was accepted, from start to end.
+boost::asio::awaitable<void> handle_connection(boost::asio::ip::tcp::socket socket, Front& front, FrontThread& thread);
 
 }  // namespace vhostd::server

@@ -43,27 +43,34 @@ std::string endpoint_key(const conf::Listener& listener) {
 
 }  // namespace
 
-Front::Front(boost::asio::io_context& io, const conf::Config& config, protocol::ConnectionDispatcher& dispatcher)
-    : io_(io),
-      dispatcher_(dispatcher),
-      accept_loops_(config.server.threads),
-      listener_configs_(plain_listeners(config.listeners)),
-      routing_(make_routing(config)) {}
+Front::Front(const conf::Config& config, protocol::ConnectionDispatcher& dispatcher)
+    : dispatcher_(dispatcher), threads_(config.server.threads), listener_configs_(plain_listeners(config.listeners)), routing_(make_routing(config)) {}
 
-Front::~Front() = default;
+Front::~Front() { finish(); }
 
 Front::ListenerMap Front::bind_missing(const std::vector<conf::Listener>& wanted) {
     ListenerMap bound;
     for (const conf::Listener& config : wanted) {
         const std::string key = endpoint_key(config);
-        if (!listeners_.contains(key) && !bound.contains(key)) bound.emplace(key, std::make_unique<Listener>(*this, config));
+        if (!listeners_.contains(key) && !bound.contains(key)) bound.emplace(key, std::make_unique<Listener>(*this, config, threads_));
     }
     return bound;
 }
 
 void Front::start() {
     listeners_ = bind_missing(listener_configs_);
-    for (auto& [key, listener] : listeners_) listener->start(accept_loops_);
+    for (auto& [key, listener] : listeners_) listener->start();
+    for (FrontThread& thread : threads_) thread.thread = std::thread([&io = thread.io] { io.run(); });
+}
+
+void Front::finish() {
+    for (FrontThread& thread : threads_) {
+        thread.keep_running.reset();
+        thread.io.stop();
+    }
+    for (FrontThread& thread : threads_) {
+        if (thread.thread.joinable()) thread.thread.join();
+    }
 }
 
 void Front::bind_for(const conf::Config& config) {
@@ -85,7 +92,7 @@ void Front::apply(const conf::Config& config) {
         it = listeners_.erase(it);
     }
     for (auto& [key, listener] : bound_for_reload_) {
-        listener->start(accept_loops_);
+        listener->start();
         listeners_.emplace(key, std::move(listener));
     }
     bound_for_reload_.clear();

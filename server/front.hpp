@@ -5,11 +5,11 @@
 #include "conf/config.hpp"
 #include "protocol/handoff.hpp"
 #include "router/site_table.hpp"
+#include "server/front_thread.hpp"
 #include "server/request_head.hpp"
 
-#include <boost/asio/io_context.hpp>
-
 #include <atomic>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,12 +30,15 @@ struct Routing {
 
 class Front {
 public:
-    Front(boost::asio::io_context& io, const conf::Config& config, protocol::ConnectionDispatcher& dispatcher);
+    // `[server] threads` front threads, each with its own event loop.
+    Front(const conf::Config& config, protocol::ConnectionDispatcher& dispatcher);
     ~Front();
 
-    // Binds every [[listen]] address and starts accepting; throws std::runtime_error naming the
-    // address when one cannot be bound, before any is accepting.
+    // Binds every [[listen]] address, then starts the front threads accepting; throws
+    // std::runtime_error naming the address when one cannot be bound, before any accepts.
     void start();
+    // After stop_accepting() and once connections_in_front() is 0: ends the threads.
+    void finish();
     // Reload in two steps, so that the supervisor can create new sites' pools in between:
     // bind_for() binds the listeners `config` adds and throws (changing nothing) when one
     // cannot be bound; apply() then publishes the new routes and limits for the next
@@ -51,7 +54,6 @@ public:
     std::shared_ptr<const Routing> routing() const { return routing_.load(std::memory_order_acquire); }
     protocol::ConnectionDispatcher& dispatcher() { return dispatcher_; }
     std::uint64_t next_connection_id() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
-    boost::asio::io_context& io() { return io_; }
 
     // Keeps connections_in_front() right on every path out of a connection.
     class Presence {
@@ -69,9 +71,8 @@ private:
     using ListenerMap = std::map<std::string, std::unique_ptr<Listener>>;
     ListenerMap bind_missing(const std::vector<conf::Listener>& wanted);
 
-    boost::asio::io_context& io_;
     protocol::ConnectionDispatcher& dispatcher_;
-    unsigned accept_loops_;
+    std::deque<FrontThread> threads_;  // deque: a FrontThread never moves
     std::vector<conf::Listener> listener_configs_;
     ListenerMap listeners_;
     ListenerMap bound_for_reload_;  // between bind_for() and apply()

@@ -6,11 +6,10 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -35,48 +34,69 @@ tcp::endpoint endpoint_of(const conf::Listener& config) {
     return {address, config.endpoint.port};
 }
 
+bool set_int_option(tcp::acceptor& acceptor, int level, int name, int value) {
+    return ::setsockopt(acceptor.native_handle(), level, name, &value, sizeof value) == 0;
+}
+
+// SO_REUSEPORT would let a second vhostd (same user) share the port silently and take half
+// its traffic. A plain bind first tells whether anyone holds the address already.
+void refuse_if_taken(const tcp::endpoint& endpoint) {
+    asio::io_context probe_io;
+    tcp::acceptor probe(probe_io);
+    boost::system::error_code ec;
+    probe.open(endpoint.protocol(), ec);
+    if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && endpoint.address().is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
+    if (!ec) probe.bind(endpoint, ec);
+    if (ec) throw std::runtime_error("cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) + ": " + ec.message());
+}
+
 }  // namespace
 
-// The acceptor lives on its own strand: reload and shutdown close it from another thread.
-Listener::Listener(Front& front, const conf::Listener& config)
-    : front_(front), address_(config.address), acceptor_(asio::make_strand(front.io())) {
+Listener::Listener(Front& front, const conf::Listener& config, std::deque<FrontThread>& threads)
+    : front_(front), address_(config.address) {
     const tcp::endpoint endpoint = endpoint_of(config);
-    boost::system::error_code ec;
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec && endpoint.address().is_v6()) acceptor_.set_option(asio::ip::v6_only(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(listen_backlog, ec);
-    if (!ec) {
+    refuse_if_taken(endpoint);
+    for (FrontThread& thread : threads) {
+        auto acceptor = std::make_unique<Acceptor>(Acceptor{thread, tcp::acceptor(thread.io)});
+        tcp::acceptor& socket = acceptor->socket;
+        boost::system::error_code ec;
+        socket.open(endpoint.protocol(), ec);
+        if (!ec) socket.set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec && !set_int_option(socket, SOL_SOCKET, SO_REUSEPORT, 1)) ec.assign(errno, boost::system::system_category());
+        if (!ec && endpoint.address().is_v6()) socket.set_option(asio::ip::v6_only(true), ec);
+        if (!ec) socket.bind(endpoint, ec);
+        if (!ec) socket.listen(listen_backlog, ec);
+        if (ec) throw std::runtime_error("cannot listen on " + address_ + ": " + ec.message());
         // Accept a connection only once its first bytes are there (nginx's "deferred"): the
         // head is then usually complete at the first peek, which saves a wait per
         // connection, and a silent client costs the kernel, not the front. One that stays
         // silent is accepted after about a second and then gets head_timeout as usual.
-        int seconds = 1;
-        ::setsockopt(acceptor_.native_handle(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
+        set_int_option(socket, IPPROTO_TCP, TCP_DEFER_ACCEPT, 1);
+        acceptors_.push_back(std::move(acceptor));
     }
-    if (ec) throw std::runtime_error("cannot listen on " + address_ + ": " + ec.message());
 }
 
-void Listener::start(unsigned accept_loops) {
+void Listener::start() {
     spdlog::info("listening on {}", address_);
-    for (unsigned i = 0; i < accept_loops; ++i) asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+    for (auto& acceptor : acceptors_) asio::co_spawn(acceptor->thread.io, accept_loop(*acceptor), asio::detached);
 }
 
 void Listener::close() {
-    asio::post(acceptor_.get_executor(), [this] {
-        boost::system::error_code ignored;
-        acceptor_.close(ignored);
-    });
+    for (auto& acceptor : acceptors_) {
+        asio::post(acceptor->thread.io, [&socket = acceptor->socket] {
+            boost::system::error_code ignored;
+            socket.close(ignored);
+        });
+    }
 }
 
-asio::awaitable<void> Listener::accept_loop() {
-    asio::steady_timer pause(acceptor_.get_executor());
-    while (acceptor_.is_open()) {
-        // The new socket belongs to the io_context, not to the acceptor's strand.
-        auto [ec, socket] = co_await acceptor_.async_accept(front_.io(), asio::as_tuple(asio::use_awaitable));
+asio::awaitable<void> Listener::accept_loop(Acceptor& acceptor) {
+    asio::steady_timer pause(acceptor.thread.io);
+    while (acceptor.socket.is_open()) {
+        auto [ec, socket] = co_await acceptor.socket.async_accept(asio::as_tuple(asio::use_awaitable));
         if (!ec) {
-            asio::co_spawn(front_.io(), handle_connection(std::move(socket), front_), [](std::exception_ptr error) {
+            asio::co_spawn(acceptor.thread.io, handle_connection(std::move(socket), front_, acceptor.thread), [](std::exception_ptr error) {
                 if (!error) return;
                 try {
                     std::rethrow_exception(error);
@@ -86,7 +106,7 @@ asio::awaitable<void> Listener::accept_loop() {
             });
             continue;
         }
-        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
+        if (ec == asio::error::operation_aborted || !acceptor.socket.is_open()) break;
         // Out of fds or memory: leave the connection in the backlog and try again shortly
         // instead of spinning.
         spdlog::error("accept on {} failed: {}; retrying in 100ms", address_, ec.message());

@@ -1,10 +1,16 @@
-// One public listening socket and the accept loops on it.
+// One public address, with an accepting socket on every front thread (SO_REUSEPORT): the
+// kernel spreads new connections over the threads, and each stays where it was accepted.
 #pragma once
 
 #include "conf/config.hpp"
+#include "server/front_thread.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+
+#include <deque>
+#include <memory>
+#include <vector>
 
 namespace vhostd::server {
 
@@ -12,19 +18,23 @@ class Front;
 
 class Listener {
 public:
-    // Binds now; throws std::runtime_error naming the address on failure.
-    Listener(Front& front, const conf::Listener& config);
+    // Binds on every thread now; throws std::runtime_error naming the address on failure.
+    Listener(Front& front, const conf::Listener& config, std::deque<FrontThread>& threads);
 
-    // Several loops let several front threads accept at once.
-    void start(unsigned accept_loops);
+    void start();
+    // Thread-safe: each socket is closed on its own thread.
     void close();
 
 private:
-    boost::asio::awaitable<void> accept_loop();
+    struct Acceptor {
+        FrontThread& thread;
+        boost::asio::ip::tcp::acceptor socket;
+    };
+    boost::asio::awaitable<void> accept_loop(Acceptor& acceptor);
 
     Front& front_;
     std::string address_;
-    boost::asio::ip::tcp::acceptor acceptor_;
+    std::vector<std::unique_ptr<Acceptor>> acceptors_;
 };
 
 }  // namespace vhostd::server

@@ -411,8 +411,10 @@ bool SitePool::try_hand(PendingConnection& connection) {
         }
         if (best == workers_.size()) return false;
         Worker& worker = *workers_[best];
+        const auto accepted_at = connection.accepted_at;
         const boost::system::error_code ec = worker.hand(connection, now);
         if (!ec) {
+            handoff_latency_.record(Clock::now() - accepted_at);
             round_robin_ = best + 1;
             return true;
         }

@@ -6,6 +6,7 @@
 
 #include "conf/config.hpp"
 #include "protocol/handoff.hpp"
+#include "supervisor/latency_histogram.hpp"
 #include "supervisor/worker.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -44,6 +45,8 @@ public:
     void stop(std::function<void()> done);
 
     const std::vector<std::shared_ptr<Worker>>& workers() const { return workers_; }
+    // From accept to the fd sent to a worker, for every connection handed.
+    const LatencyHistogram& handoff_latency() const { return handoff_latency_; }
 
 private:
     struct Waiting {
@@ -88,6 +91,7 @@ private:
     boost::asio::steady_timer queue_timer_;
     boost::asio::steady_timer spawn_timer_;        // wakes reconcile() when a backoff ends
     std::size_t round_robin_ = 0;
+    LatencyHistogram handoff_latency_;
 
     // Restart policy.
     unsigned consecutive_failures_ = 0;

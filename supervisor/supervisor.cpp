@@ -95,6 +95,15 @@ void Supervisor::reload(const conf::Config& config, const conf::ConfigDiff& diff
     });
 }
 
+void Supervisor::log_handoff_latency() const {
+    LatencyHistogram all;
+    for (const auto& [name, pool] : pools_) all.merge(pool->handoff_latency());
+    if (all.count() == 0) return;
+    auto us = [&all](double q) { return std::chrono::duration<double, std::micro>(all.quantile(q)).count(); };
+    spdlog::info("handoff latency (accept to fd sent) over {} connections: p50 {:.0f} us, p90 {:.0f} us, p99 {:.0f} us, p99.9 {:.0f} us",
+                 all.count(), us(0.5), us(0.9), us(0.99), us(0.999));
+}
+
 void Supervisor::stop(std::function<void()> done) {
     asio::post(strand_, [this, done = std::move(done)] {
         stopping_ = true;
@@ -102,6 +111,7 @@ void Supervisor::stop(std::function<void()> done) {
         auto one_stopped = [this, remaining, done] {
             if (--*remaining != 0) return;
             tick_timer_.cancel();
+            log_handoff_latency();
             done();
         };
         if (*remaining == 0) {

@@ -32,6 +32,7 @@ public:
 
 private:
     void tick();
+    void log_handoff_latency() const;
     std::unique_ptr<SitePool> make_pool(const conf::Site& site) const;
 
     Strand strand_;
