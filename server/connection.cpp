@@ -88,10 +88,8 @@ std::string describe(const tcp::endpoint& endpoint) {
     return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 
-protocol::ConnectionInfo connection_info(const tcp::socket& socket, const tcp::endpoint& remote, const RequestHead& head,
+protocol::ConnectionInfo connection_info(const tcp::endpoint& remote, const tcp::endpoint& local, const RequestHead& head,
                                          std::uint64_t id, const std::string& site) {
-    boost::system::error_code ignored;
-    const tcp::endpoint local = socket.local_endpoint(ignored);
     return {
         .id = id,
         .site = site,
@@ -112,87 +110,151 @@ asio::awaitable<void> reply_from_front(Front& front, tcp::socket socket, int sta
     co_await reply_and_close(std::move(socket), status, retry_after);
 }
 
-}  // namespace
+// What is known about a connection from its accept on.
+struct Arrival {
+    Front& front;
+    FrontThread& thread;
+    tcp::endpoint remote;
+    std::optional<tcp::endpoint> local;  // unset when the listener is bound to a wildcard address
+    std::chrono::steady_clock::time_point accepted_at;
+    std::shared_ptr<const Routing> routing;  // one version for the whole connection
+};
 
-asio::awaitable<void> handle_connection(tcp::socket socket, Front& front, FrontThread& thread) {
-    constexpr auto token = asio::as_tuple(asio::use_awaitable);
-    Front::Presence presence(front);
-    const auto accepted_at = std::chrono::steady_clock::now();
-    const std::shared_ptr<const Routing> routing = front.routing();  // one version for the whole connection
-    const int fd = socket.native_handle();
-    SlowHead slow;
-    const std::size_t cap = routing->limits.max_head_size + 1;  // one byte more shows "too large"
-    boost::system::error_code ignored;
-    const tcp::endpoint remote = socket.remote_endpoint(ignored);
+void reply(const Arrival& arrival, protocol::FileDescriptor fd, int status) {
+    tcp::socket socket(arrival.thread.io);
+    boost::system::error_code ec;
+    socket.assign(arrival.remote.protocol(), fd.get(), ec);
+    if (ec) return;  // `fd` still owns the descriptor and closes it
+    fd.release();
+    asio::co_spawn(arrival.thread.io, reply_from_front(arrival.front, std::move(socket), status, 0), asio::detached);
+}
 
-    std::string head;
-    HeadParseResult parsed;
-    std::optional<HeadDeadlines::Entry> deadline;  // only for heads that do not arrive at once
-    for (;;) {
-        const PeekResult peeked = peek_more(fd, head, cap, slow.peek_offset);
-        if (peeked == PeekResult::closed || peeked == PeekResult::failed) {
-            spdlog::debug("{}: closed before a complete head ({} bytes)", describe(remote), head.size());
-            co_return;
-        }
-        if (peeked == PeekResult::grew) {
-            parsed = parse_request_head(head, routing->limits);
-            if (parsed.status != HeadStatus::need_more) break;
-        }
-        if (!slow.waited) {
-            slow.waited = true;
-            slow.peek_offset = enable_peek_offset(fd, head.size());
-            deadline.emplace(thread.deadlines, socket, accepted_at + routing->head_timeout);
-        }
-        set_receive_low_water(fd, head.size() + 1);
-        auto [wait_error] = co_await socket.async_wait(tcp::socket::wait_read, token);
-        if (deadline->expired()) {
-            if (head.empty()) co_return;  // never said a word: close quietly
-            spdlog::info("{}: 408, head incomplete after {} ms ({} bytes)", describe(remote), routing->head_timeout.count(), head.size());
-            deadline.reset();
-            set_receive_low_water(fd, 1);
-            co_await reply_and_close(std::move(socket), 408);
-            co_return;
-        }
-        if (wait_error) co_return;
-    }
-    deadline.reset();
-    if (slow.waited) set_receive_low_water(fd, 1);
-
+// The head is complete or wrong: answer it, or hand the connection to its site's worker.
+void finish(const Arrival& arrival, protocol::FileDescriptor fd, std::string_view head, HeadParseResult& parsed, const SlowHead& slow) {
     if (parsed.status == HeadStatus::error) {
-        spdlog::info("{}: {}, {}", describe(remote), parsed.http_status, parsed.reason);
-        co_await reply_and_close(std::move(socket), parsed.http_status);
-        co_return;
+        spdlog::info("{}: {}, {}", describe(arrival.remote), parsed.http_status, parsed.reason);
+        reply(arrival, std::move(fd), parsed.http_status);
+        return;
     }
-
-    const std::optional<std::size_t> site = routing->table.lookup(parsed.head.host);
+    const std::optional<std::size_t> site = arrival.routing->table.lookup(parsed.head.host);
     if (!site) {
-        spdlog::info("{}: 404, no site for host '{}'", describe(remote), parsed.head.host);
-        co_await reply_and_close(std::move(socket), 404);
-        co_return;
+        spdlog::info("{}: 404, no site for host '{}'", describe(arrival.remote), parsed.head.host);
+        reply(arrival, std::move(fd), 404);
+        return;
     }
 
     // The empty line RFC 9112 lets a client send before the request is not part of the
     // request; take it out so the worker sees a request at byte 0 (many parsers refuse it).
     const std::size_t skipped = leading_empty_line(head);
     char discarded[2];
-    if (skipped > 0 && ::recv(fd, discarded, skipped, MSG_DONTWAIT) != static_cast<ssize_t>(skipped)) co_return;
+    if (skipped > 0 && ::recv(fd.get(), discarded, skipped, MSG_DONTWAIT) != static_cast<ssize_t>(skipped)) return;
     parsed.head.length -= skipped;
 
+    tcp::endpoint local;
+    if (arrival.local) {
+        local = *arrival.local;
+    } else {
+        socklen_t length = static_cast<socklen_t>(local.capacity());
+        if (::getsockname(fd.get(), local.data(), &length) == 0) local.resize(length);
+    }
     protocol::PendingConnection pending;
-    pending.info = connection_info(socket, remote, parsed.head, front.next_connection_id(), routing->site_names[*site]);
-    pending.head = head.substr(skipped, parsed.head.length);
-    pending.accepted_at = accepted_at;
+    pending.info = connection_info(arrival.remote, local, parsed.head, arrival.front.next_connection_id(),
+                                   arrival.routing->site_names[*site]);
+    pending.head.assign(head.substr(skipped, parsed.head.length));
+    pending.accepted_at = arrival.accepted_at;
     // Called on the supervisor's thread: the answer goes back to this connection's thread.
-    pending.reject = [&front, &io = thread.io, protocol = remote.protocol()](protocol::FileDescriptor connection, int retry_after, const char*) {
+    pending.reject = [&front = arrival.front, &io = arrival.thread.io, protocol = arrival.remote.protocol()](
+                         protocol::FileDescriptor connection, int retry_after, const char*) {
         tcp::socket answer(io);
         boost::system::error_code ec;
         answer.assign(protocol, connection.release(), ec);
         if (!ec) asio::co_spawn(io, reply_from_front(front, std::move(answer), 503, retry_after), asio::detached);
     };
-    prepare_for_worker(fd, slow);
-    // The front keeps the fd until a worker has it; from here the dispatcher owns it.
-    pending.socket.reset(socket.release());
-    front.dispatcher().dispatch(std::move(pending));
+    prepare_for_worker(fd.get(), slow);
+    // The front kept the fd until now; from here the dispatcher owns it.
+    pending.socket = std::move(fd);
+    arrival.front.dispatcher().dispatch(std::move(pending));
+}
+
+// A head that did not come whole with the first peek: wait for the rest, up to head_timeout.
+asio::awaitable<void> wait_for_head(Arrival arrival, tcp::socket socket, std::string head) {
+    constexpr auto token = asio::as_tuple(asio::use_awaitable);
+    Front::Presence presence(arrival.front);
+    const int fd = socket.native_handle();
+    const std::size_t cap = arrival.routing->limits.max_head_size + 1;  // one byte more shows "too large"
+    SlowHead slow{.waited = true, .peek_offset = enable_peek_offset(fd, head.size())};
+    std::optional<HeadDeadlines::Entry> deadline;
+    deadline.emplace(arrival.thread.deadlines, socket, arrival.accepted_at + arrival.routing->head_timeout);
+    HeadParseResult parsed;
+    for (;;) {
+        set_receive_low_water(fd, head.size() + 1);
+        auto [wait_error] = co_await socket.async_wait(tcp::socket::wait_read, token);
+        if (deadline->expired()) {
+            if (head.empty()) co_return;  // never said a word: close quietly
+            spdlog::info("{}: 408, head incomplete after {} ms ({} bytes)", describe(arrival.remote),
+                         arrival.routing->head_timeout.count(), head.size());
+            deadline.reset();
+            set_receive_low_water(fd, 1);
+            co_await reply_and_close(std::move(socket), 408);
+            co_return;
+        }
+        if (wait_error) co_return;
+        const PeekResult peeked = peek_more(fd, head, cap, slow.peek_offset);
+        if (peeked == PeekResult::closed || peeked == PeekResult::failed) {
+            spdlog::debug("{}: closed before a complete head ({} bytes)", describe(arrival.remote), head.size());
+            co_return;
+        }
+        if (peeked == PeekResult::grew) {
+            parsed = parse_request_head(head, arrival.routing->limits);
+            if (parsed.status != HeadStatus::need_more) break;
+        }
+    }
+    deadline.reset();
+    set_receive_low_water(fd, 1);
+    boost::system::error_code ignored;
+    protocol::FileDescriptor owned(socket.release(ignored));
+    finish(arrival, std::move(owned), head, parsed, slow);
+}
+
+}  // namespace
+
+void serve_accepted(protocol::FileDescriptor fd, const tcp::endpoint& remote, const std::optional<tcp::endpoint>& local,
+                    Front& front, FrontThread& thread) {
+    Front::Presence presence(front);
+    Arrival arrival{front, thread, remote, local, std::chrono::steady_clock::now(), front.routing()};
+    const std::size_t cap = arrival.routing->limits.max_head_size + 1;
+
+    // The usual case: the whole head is there at the first peek (TCP_DEFER_ACCEPT waited for
+    // its first bytes). It is answered or handed on right here, with no coroutine, no timer
+    // and no socket option touched.
+    thread_local std::array<char, 64 * 1024> scratch;
+    ssize_t got;
+    do {
+        got = ::recv(fd.get(), scratch.data(), std::min(cap, scratch.size()), MSG_PEEK | MSG_DONTWAIT);
+    } while (got < 0 && errno == EINTR);
+    if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return;  // gone already
+    const std::string_view first(scratch.data(), got > 0 ? static_cast<std::size_t>(got) : 0);
+    if (!first.empty()) {
+        HeadParseResult parsed = parse_request_head(first, arrival.routing->limits);
+        if (parsed.status != HeadStatus::need_more) {
+            finish(arrival, std::move(fd), first, parsed, SlowHead{});
+            return;
+        }
+    }
+
+    tcp::socket socket(thread.io);
+    boost::system::error_code ec;
+    socket.assign(remote.protocol(), fd.get(), ec);
+    if (ec) return;
+    fd.release();
+    asio::co_spawn(thread.io, wait_for_head(std::move(arrival), std::move(socket), std::string(first)), [](std::exception_ptr error) {
+        if (!error) return;
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+            spdlog::error("connection ended by an unexpected error: {}", e.what());
+        }
+    });
 }
 
 }  // namespace vhostd::server

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <cstring>
 #include <stdexcept>
 
 namespace vhostd::server {
@@ -58,7 +59,9 @@ Listener::Listener(Front& front, const conf::Listener& config, std::deque<FrontT
     const tcp::endpoint endpoint = endpoint_of(config);
     refuse_if_taken(endpoint);
     for (FrontThread& thread : threads) {
-        auto acceptor = std::make_unique<Acceptor>(Acceptor{thread, tcp::acceptor(thread.io)});
+        auto acceptor = std::make_unique<Acceptor>(Acceptor{thread, tcp::acceptor(thread.io), std::nullopt});
+        // A listener bound to one address tells each connection its local address for free.
+        if (!endpoint.address().is_unspecified()) acceptor->local = endpoint;
         tcp::acceptor& socket = acceptor->socket;
         boost::system::error_code ec;
         socket.open(endpoint.protocol(), ec);
@@ -91,27 +94,37 @@ void Listener::close() {
     }
 }
 
+// Waits until the listening socket is readable, then accepts everything queued with
+// accept4() directly: no Asio socket (and no epoll registration) for a connection whose
+// head is complete at once, and one wake-up for a burst of connections.
 asio::awaitable<void> Listener::accept_loop(Acceptor& acceptor) {
+    constexpr int max_accepts_per_wake = 64;  // then let the thread's other work run
     asio::steady_timer pause(acceptor.thread.io);
+    acceptor.socket.non_blocking(true);
     while (acceptor.socket.is_open()) {
-        auto [ec, socket] = co_await acceptor.socket.async_accept(asio::as_tuple(asio::use_awaitable));
-        if (!ec) {
-            asio::co_spawn(acceptor.thread.io, handle_connection(std::move(socket), front_, acceptor.thread), [](std::exception_ptr error) {
-                if (!error) return;
-                try {
-                    std::rethrow_exception(error);
-                } catch (const std::exception& e) {
-                    spdlog::error("connection ended by an unexpected error: {}", e.what());
-                }
-            });
-            continue;
+        auto [wait_error] = co_await acceptor.socket.async_wait(tcp::acceptor::wait_read, asio::as_tuple(asio::use_awaitable));
+        if (wait_error || !acceptor.socket.is_open()) break;
+        for (int i = 0; i < max_accepts_per_wake; ++i) {
+            tcp::endpoint remote;
+            socklen_t length = static_cast<socklen_t>(remote.capacity());
+            const int fd = ::accept4(acceptor.socket.native_handle(), remote.data(), &length, SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+                if (errno == EINTR || errno == ECONNABORTED) continue;
+                // Out of fds or memory: leave the connections in the backlog and try again
+                // shortly instead of spinning.
+                spdlog::error("accept on {} failed: {}; retrying in 100ms", address_, std::strerror(errno));
+                pause.expires_after(std::chrono::milliseconds(100));
+                co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+                break;
+            }
+            remote.resize(length);
+            try {
+                serve_accepted(protocol::FileDescriptor(fd), remote, acceptor.local, front_, acceptor.thread);
+            } catch (const std::exception& e) {
+                spdlog::error("{}: connection ended by an unexpected error: {}", address_, e.what());
+            }
         }
-        if (ec == asio::error::operation_aborted || !acceptor.socket.is_open()) break;
-        // Out of fds or memory: leave the connection in the backlog and try again shortly
-        // instead of spinning.
-        spdlog::error("accept on {} failed: {}; retrying in 100ms", address_, ec.message());
-        pause.expires_after(std::chrono::milliseconds(100));
-        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
     }
 }
 

@@ -10,6 +10,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace vhostd::server {
@@ -29,6 +30,7 @@ private:
     struct Acceptor {
         FrontThread& thread;
         boost::asio::ip::tcp::acceptor socket;
+        std::optional<boost::asio::ip::tcp::endpoint> local;  // unset for a wildcard address
     };
     boost::asio::awaitable<void> accept_loop(Acceptor& acceptor);
 
