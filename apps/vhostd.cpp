@@ -139,11 +139,10 @@ int main(int argc, char** argv) {
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
     std::signal(SIGPIPE, SIG_IGN);
 
-    // The supervisor and signals run here, on the main thread; connections run on the
-    // front's own threads.
+    // The main thread runs the supervisor, the signals and the first front thread.
     asio::io_context io(1);
     vhostd::supervisor::Supervisor supervisor(io, config);
-    vhostd::server::Front front(config, supervisor);
+    vhostd::server::Front front(config, supervisor, io);
     try {
         front.start();
     } catch (const std::exception& e) {

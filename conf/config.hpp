@@ -30,7 +30,7 @@ struct Listener {
 };
 
 struct ServerSettings {
-    unsigned threads = 2;
+    unsigned threads = 1;  // one event loop serves a 2-core machine best (docs/benchmarks.md)
     Duration head_timeout = std::chrono::seconds(10);
     std::size_t max_head_size = 16 * 1024;
     std::size_t max_header_fields = 100;

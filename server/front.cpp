@@ -43,8 +43,11 @@ std::string endpoint_key(const conf::Listener& listener) {
 
 }  // namespace
 
-Front::Front(const conf::Config& config, protocol::ConnectionDispatcher& dispatcher)
-    : dispatcher_(dispatcher), threads_(config.server.threads), listener_configs_(plain_listeners(config.listeners)), routing_(make_routing(config)) {}
+Front::Front(const conf::Config& config, protocol::ConnectionDispatcher& dispatcher, boost::asio::io_context& main_loop)
+    : dispatcher_(dispatcher), listener_configs_(plain_listeners(config.listeners)), routing_(make_routing(config)) {
+    threads_.emplace_back(main_loop);
+    for (unsigned i = 1; i < config.server.threads; ++i) threads_.emplace_back(own_loops_.emplace_back(1));
+}
 
 Front::~Front() { finish(); }
 
@@ -60,14 +63,12 @@ Front::ListenerMap Front::bind_missing(const std::vector<conf::Listener>& wanted
 void Front::start() {
     listeners_ = bind_missing(listener_configs_);
     for (auto& [key, listener] : listeners_) listener->start();
-    for (FrontThread& thread : threads_) thread.thread = std::thread([&io = thread.io] { io.run(); });
+    for (std::size_t i = 1; i < threads_.size(); ++i) threads_[i].thread = std::thread([&io = threads_[i].io] { io.run(); });
 }
 
 void Front::finish() {
-    for (FrontThread& thread : threads_) {
-        thread.keep_running.reset();
-        thread.io.stop();
-    }
+    for (FrontThread& thread : threads_) thread.keep_running.reset();
+    for (auto& loop : own_loops_) loop.stop();
     for (FrontThread& thread : threads_) {
         if (thread.thread.joinable()) thread.thread.join();
     }

@@ -30,14 +30,17 @@ struct Routing {
 
 class Front {
 public:
-    // `[server] threads` front threads, each with its own event loop.
-    Front(const conf::Config& config, protocol::ConnectionDispatcher& dispatcher);
+    // `[server] threads` front threads, each with its own event loop; the first one is
+    // `main_loop`, which the caller runs (vhostd's main thread, which also hosts the
+    // supervisor, so that most handoffs need no wake-up of another thread).
+    Front(const conf::Config& config, protocol::ConnectionDispatcher& dispatcher, boost::asio::io_context& main_loop);
     ~Front();
 
     // Binds every [[listen]] address, then starts the front threads accepting; throws
     // std::runtime_error naming the address when one cannot be bound, before any accepts.
     void start();
-    // After stop_accepting() and once connections_in_front() is 0: ends the threads.
+    // After stop_accepting() and once connections_in_front() is 0: ends the front's own
+    // threads (not the main loop).
     void finish();
     // Reload in two steps, so that the supervisor can create new sites' pools in between:
     // bind_for() binds the listeners `config` adds and throws (changing nothing) when one
@@ -72,7 +75,8 @@ private:
     ListenerMap bind_missing(const std::vector<conf::Listener>& wanted);
 
     protocol::ConnectionDispatcher& dispatcher_;
-    std::deque<FrontThread> threads_;  // deque: a FrontThread never moves
+    std::deque<boost::asio::io_context> own_loops_;  // of the threads after the first
+    std::deque<FrontThread> threads_;                // deque: a FrontThread never moves
     std::vector<conf::Listener> listener_configs_;
     ListenerMap listeners_;
     ListenerMap bound_for_reload_;  // between bind_for() and apply()

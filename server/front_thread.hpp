@@ -15,11 +15,13 @@
 namespace vhostd::server {
 
 struct FrontThread {
-    boost::asio::io_context io{1};
-    HeadDeadlines deadlines{io};
+    explicit FrontThread(boost::asio::io_context& loop) : io(loop), deadlines(loop), keep_running(loop.get_executor()) {}
+
+    boost::asio::io_context& io;
+    HeadDeadlines deadlines;
     // Keeps run() going while no connection is open, until the front finishes.
-    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> keep_running{io.get_executor()};
-    std::thread thread;
+    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> keep_running;
+    std::thread thread;  // not started for the first front thread: vhostd's main thread runs it
 };
 
 }  // namespace vhostd::server

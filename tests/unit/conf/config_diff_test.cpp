@@ -285,6 +285,7 @@ tls = true
 [[listen]]
 address = "127.0.0.1:8080"
 [server]
+threads = 2
 log_dir = "./logs/"
 [sites.new]
 hosts = ["new.example"]

@@ -181,7 +181,7 @@ command = ["./blog"]
 )");
     ASSERT_EQ(config.listeners.size(), 1u);
     EXPECT_FALSE(config.listeners[0].tls);
-    EXPECT_EQ(config.server.threads, 2u);
+    EXPECT_EQ(config.server.threads, 1u);
     EXPECT_EQ(config.server.head_timeout, 10s);
     EXPECT_EQ(config.server.max_head_size, 16u * 1024);
     EXPECT_EQ(config.server.max_header_fields, 100u);
