@@ -4,8 +4,9 @@
 #   vhostd   — behind vhostd (handoff, then out of the path)
 #   nginx    — behind nginx as a reverse proxy with upstream keep-alive
 #   haproxy  — behind HAProxy routing by Host
-# for two workloads (keep-alive; a new connection per request), alternating the targets and
-# repeating so that drift shows. Prints req/s, p50/p99 and the ratios vhostd/other.
+# for three workloads (keep-alive requests; a new connection per request; WebSocket setup:
+# connect, upgrade, one echo, close), alternating the targets and repeating so that drift
+# shows. Prints req/s (setups/s for WebSocket), p50/p99 and the ratios vhostd/other.
 #
 #   bench/run.sh                 # full run: 3 rounds of 5 s per target and workload
 #   bench/run.sh --smoke         # seconds: proves the script works (CI)
@@ -70,11 +71,13 @@ results="$work/results.tsv"
 for round in $(seq "$rounds"); do
   # Rotate the order each round, so no target always runs first or last.
   order=("${targets[@]:$(( (round - 1) % 4 ))}" "${targets[@]:0:$(( (round - 1) % 4 ))}")
-  for workload in keepalive close; do
+  for workload in keepalive close websocket; do
     for target in "${order[@]}"; do
-      extra=()
-      [ "$workload" = close ] && extra=(-H 'Connection: close')
-      output=$(wrk -t1 -c"$connections" -d"${duration}s" --latency -H 'Host: hello.test' "${extra[@]}" "http://127.0.0.1:${port[$target]}/")
+      case $workload in
+        keepalive) output=$(wrk -t1 -c"$connections" -d"${duration}s" --latency -H 'Host: hello.test' "http://127.0.0.1:${port[$target]}/") ;;
+        close) output=$(wrk -t1 -c"$connections" -d"${duration}s" --latency -H 'Host: hello.test' -H 'Connection: close' "http://127.0.0.1:${port[$target]}/") ;;
+        websocket) output=$(build/bin/websocket_setup 127.0.0.1 "${port[$target]}" "$connections" "$duration") ;;
+      esac
       printf '%s\t%s\t%s\t%s\n' "$round" "$workload" "$target" "$(echo "$output" | tr '\n' '|')" >> "$results"
       echo "round $round $workload $target: $(echo "$output" | grep -E 'Requests/sec' | tr -s ' ')"
     done

@@ -33,7 +33,7 @@ def parse(path):
 
 def main(path):
     runs = parse(path)
-    workloads = sorted({w for _, w in runs}, key=lambda w: ["keepalive", "close"].index(w))
+    workloads = sorted({w for _, w in runs}, key=lambda w: ["keepalive", "close", "websocket"].index(w))
     targets = ["direct", "vhostd", "nginx", "haproxy"]
     for workload in workloads:
         rounds = [targets_ for (r, w), targets_ in sorted(runs.items()) if w == workload]
