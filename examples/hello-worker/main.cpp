@@ -13,8 +13,9 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <list>
 #include <optional>
-#include <unordered_set>
+#include <sstream>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -28,16 +29,57 @@ namespace {
 constexpr auto idle_timeout = std::chrono::seconds(60);
 constexpr auto token = asio::as_tuple(asio::use_awaitable);
 
-struct App {
-    std::string greeting;
-    Worker* worker = nullptr;                    // null when serving with --listen
-    std::unordered_set<beast::tcp_stream*> idle;  // kept-alive connections between requests
-    bool draining = false;
+// A connection between requests: what the idle reaper and a drain look at.
+struct Session {
+    tcp::socket* socket;
+    std::chrono::steady_clock::time_point idle_since;
 };
 
-asio::awaitable<void> echo_websocket(App& app, beast::tcp_stream stream, http::request<http::string_body> request) {
-    websocket::stream<beast::tcp_stream> ws(std::move(stream));
-    beast::get_lowest_layer(ws).expires_never();
+struct App {
+    std::string greeting;
+    Worker* worker = nullptr;  // null when serving with --listen
+    std::list<Session> idle;   // kept-alive connections waiting for their next request
+    bool draining = false;
+    // The usual answers, serialised once: [HTTP/1.0 or 1.1][keep-alive or close].
+    std::string canned[2][2];
+};
+
+std::string serialize(const http::response<http::string_body>& response) {
+    std::ostringstream out;
+    out << response;
+    return out.str();
+}
+
+void prepare_canned_answers(App& app) {
+    for (int minor = 0; minor < 2; ++minor) {
+        for (int keep_alive = 0; keep_alive < 2; ++keep_alive) {
+            http::response<http::string_body> response(http::status::ok, 10 + minor);
+            response.set(http::field::server, "hello-worker");
+            response.set(http::field::content_type, "text/plain");
+            response.body() = app.greeting;
+            response.keep_alive(keep_alive == 1);
+            response.prepare_payload();
+            app.canned[minor][keep_alive] = serialize(response);
+        }
+    }
+}
+
+// One timer for the whole process closes connections idle longer than idle_timeout, instead
+// of a timer armed around every read.
+asio::awaitable<void> reap_idle(App& app) {
+    asio::steady_timer tick(co_await asio::this_coro::executor);
+    for (;;) {
+        tick.expires_after(std::chrono::seconds(1));
+        co_await tick.async_wait(token);
+        const auto now = std::chrono::steady_clock::now();
+        for (Session& session : app.idle) {
+            if (now - session.idle_since >= idle_timeout) session.socket->cancel();
+        }
+    }
+}
+
+asio::awaitable<void> echo_websocket(App& app, tcp::socket socket, http::request<http::string_body> request) {
+    websocket::stream<tcp::socket> ws(std::move(socket));
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     auto [accept_error] = co_await ws.async_accept(request, token);
     if (accept_error) co_return;
@@ -57,15 +99,14 @@ asio::awaitable<void> echo_websocket(App& app, beast::tcp_stream stream, http::r
 // `lease` lives in the coroutine frame: the connection counts as active until serve() ends.
 // `routed_host` is the Host the front routed the connection on (empty with --listen).
 asio::awaitable<void> serve(App& app, tcp::socket socket, std::string routed_host, [[maybe_unused]] Worker::Lease lease) {
-    beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     for (bool first = true;; first = false) {
         if (app.draining && !first) break;
         http::request<http::string_body> request;
-        stream.expires_after(idle_timeout);
-        if (!first) app.idle.insert(&stream);
-        auto [read_error, n] = co_await http::async_read(stream, buffer, request, token);
-        app.idle.erase(&stream);
+        std::optional<std::list<Session>::iterator> waiting;
+        if (!first) waiting = app.idle.insert(app.idle.end(), Session{&socket, std::chrono::steady_clock::now()});
+        auto [read_error, n] = co_await http::async_read(socket, buffer, request, token);
+        if (waiting) app.idle.erase(*waiting);
         if (read_error) break;
 
         if (!routed_host.empty() && !vhostd::sdk::same_host(request[http::field::host], routed_host)) {
@@ -74,26 +115,32 @@ asio::awaitable<void> serve(App& app, tcp::socket socket, std::string routed_hos
             misdirected.body() = "421 this connection is for " + routed_host + "\n";
             misdirected.keep_alive(false);
             misdirected.prepare_payload();
-            co_await http::async_write(stream, misdirected, token);
+            co_await http::async_write(socket, misdirected, token);
             break;
         }
         if (websocket::is_upgrade(request)) {
-            co_await echo_websocket(app, std::move(stream), std::move(request));
+            co_await echo_websocket(app, std::move(socket), std::move(request));
             co_return;
         }
-        http::response<http::string_body> response(http::status::ok, request.version());
-        response.set(http::field::server, "hello-worker");
-        response.set(http::field::content_type, "text/plain");
-        response.body() = app.greeting;
-        if (!request.body().empty()) response.body() += "received " + std::to_string(request.body().size()) + " bytes\n";
-        response.keep_alive(request.keep_alive() && !app.draining);
-        response.prepare_payload();
-        auto [write_error, m] = co_await http::async_write(stream, response, token);
+        const bool keep_alive = request.keep_alive() && !app.draining;
+        boost::system::error_code write_error;
+        if (request.body().empty()) {
+            const std::string& answer = app.canned[request.version() == 10 ? 0 : 1][keep_alive ? 1 : 0];
+            std::tie(write_error, std::ignore) = co_await asio::async_write(socket, asio::buffer(answer), token);
+        } else {
+            http::response<http::string_body> response(http::status::ok, request.version());
+            response.set(http::field::server, "hello-worker");
+            response.set(http::field::content_type, "text/plain");
+            response.body() = app.greeting + "received " + std::to_string(request.body().size()) + " bytes\n";
+            response.keep_alive(keep_alive);
+            response.prepare_payload();
+            std::tie(write_error, std::ignore) = co_await http::async_write(socket, response, token);
+        }
         if (app.worker) app.worker->request_served();
-        if (write_error || !response.keep_alive()) break;
+        if (write_error || !keep_alive) break;
     }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    boost::system::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 asio::awaitable<void> accept_loop(App& app, tcp::acceptor& acceptor) {
@@ -150,6 +197,8 @@ int main(int argc, char** argv) {
     try {
         if (listen) {
             app.greeting = "hello from " + site + " (pid " + std::to_string(::getpid()) + ")\n";
+            prepare_canned_answers(app);
+            asio::co_spawn(io, reap_idle(app), asio::detached);
             tcp::acceptor acceptor(io);
             acceptor.open(listen->protocol());
             acceptor.set_option(tcp::acceptor::reuse_address(true));
@@ -169,9 +218,11 @@ int main(int argc, char** argv) {
         });
         app.worker = &worker;
         app.greeting = "hello from " + worker.site() + " (pid " + std::to_string(::getpid()) + ")\n";
+        prepare_canned_answers(app);
+        asio::co_spawn(io, reap_idle(app), asio::detached);
         worker.on_drain([&app] {
             app.draining = true;
-            for (beast::tcp_stream* stream : app.idle) stream->cancel();
+            for (Session& session : app.idle) session.socket->cancel();
         });
         worker.ready();
         std::cout << "hello-worker for site " << worker.site() << " ready" << std::endl;
