@@ -11,6 +11,7 @@
 #   bench/run.sh                 # full run: 3 rounds of 5 s per target and workload
 #   bench/run.sh --smoke         # seconds: proves the script works (CI)
 #   ROUNDS=5 DURATION=10 bench/run.sh
+#   RESULTS_DIR=out bench/run.sh  # keep results.tsv, summary.md and chart.png (gnuplot) in out/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -85,4 +86,15 @@ for round in $(seq "$rounds"); do
 done
 
 echo
-python3 bench/summarize.py "$results"
+keep=${RESULTS_DIR:-}
+if [ -n "$keep" ]; then
+  mkdir -p "$keep"
+  cp "$results" "$keep/results.tsv"
+  python3 bench/summarize.py "$results" --chart-data "$keep/chart.dat" | tee "$keep/summary.md"
+  if command -v gnuplot > /dev/null; then
+    gnuplot -e "data='$keep/chart.dat'; output='$keep/chart.png'" bench/chart.gp
+    echo "chart: $keep/chart.png"
+  fi
+else
+  python3 bench/summarize.py "$results"
+fi

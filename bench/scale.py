@@ -45,11 +45,13 @@ def request_ms(port, host):
         response = b""
         while chunk := s.recv(4096):
             response += chunk
-    assert response.startswith(b"HTTP/1.1 200"), response[:100]
+    if not response.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(f"{host}: {response[:60]!r}")
     return (time.monotonic() - started) * 1000
 
 
 def main(bin_dir, sites):
+    bin_dir = os.path.abspath(bin_dir)  # the config lives in a temp dir: no relative paths
     with tempfile.TemporaryDirectory() as work:
         port = free_port()
         path = os.path.join(work, "vhostd.toml")
@@ -90,6 +92,9 @@ def main(bin_dir, sites):
             print(f"another cold site through a wildcard: {wildcard_cold:.1f} ms")
             print(f"reload (one host added; read, validate, diff, apply): {reload_ms:.0f} ms; the new host answers in {alias:.1f} ms")
             print(f"RSS after: {rss_end / 1024:.1f} MiB")
+        except Exception:
+            print(open(log_path).read()[-3000:])
+            raise
         finally:
             vhostd.send_signal(signal.SIGTERM)
             try:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Reads bench/run.sh's results (round, workload, target, wrk output with '|' for newlines)
 and prints a Markdown table: median req/s and latency per target and workload, the spread
-across rounds, and the ratios vhostd/other taken within each round."""
+across rounds, and the ratios vhostd/other taken within each round. With --chart-data FILE
+it also writes, per workload, each target's median throughput relative to direct (gnuplot)."""
 import re
 import statistics
 import sys
@@ -31,8 +32,9 @@ def parse(path):
     return runs
 
 
-def main(path):
+def main(path, chart_data=None):
     runs = parse(path)
+    chart_rows = []
     workloads = sorted({w for _, w in runs}, key=lambda w: ["keepalive", "close", "websocket"].index(w))
     targets = ["direct", "vhostd", "nginx", "haproxy"]
     for workload in workloads:
@@ -49,6 +51,9 @@ def main(path):
             print(f"| {target} | {statistics.median(rates):,.0f} | {min(rates):,.0f}–{max(rates):,.0f} | "
                   f"{statistics.median(v['p50'] for v in values):.3f} | {statistics.median(v['p99'] for v in values):.3f} | {errors} |")
         print()
+        medians = {t: statistics.median(r[t]["rps"] for r in rounds if t in r) for t in targets if any(t in r for r in rounds)}
+        if medians.get("direct"):
+            chart_rows.append(f"{workload} " + " ".join(f"{medians.get(t, 0) / medians['direct']:.3f}" for t in targets))
         for other in ["direct", "nginx", "haproxy"]:
             ratios = [r["vhostd"]["rps"] / r[other]["rps"] for r in rounds if r.get(other, {}).get("rps")]
             if ratios:
@@ -56,5 +61,10 @@ def main(path):
         print()
 
 
+    if chart_data:
+        with open(chart_data, "w") as out:
+            out.write("# workload " + " ".join(targets) + "\n" + "\n".join(chart_rows) + "\n")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--chart-data" else None)
