@@ -8,11 +8,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <spdlog/spdlog.h>
 
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +33,7 @@ using protocol::PendingConnection;
 namespace {
 
 constexpr auto healthy_uptime = 10s;  // a worker that ran this long resets the restart backoff
+constexpr auto exit_grace = 50ms;     // between a worker's channel closing and its exit showing
 
 std::string describe_exit(int status) {
     if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
@@ -55,11 +56,6 @@ bool head_still_unread(const PendingConnection& connection) {
 void signal_group(const Worker& worker, int signal) {
     signal_process(worker.process(), signal);
     ::kill(-worker.pid(), signal);
-}
-
-bool has_exited(const Worker& worker) {
-    pollfd exit{worker.process().pidfd.get(), POLLIN, 0};
-    return ::poll(&exit, 1, 0) == 1;
 }
 
 }  // namespace
@@ -333,15 +329,21 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
         if (ec) {
             if (worker->state() == WorkerState::exited) co_return;
             worker->on_channel_lost();
-            // A worker that exited closed its channel too; its exit tells the story.
-            if (worker->state() != WorkerState::draining && worker->state() != WorkerState::stopping && !has_exited(*worker)) {
+            // A worker that exits closes its channel a moment before its pidfd says so; give
+            // the exit that moment to tell the story, so that a crash reads as a crash.
+            if (ec == asio::error::eof) {
+                asio::steady_timer grace(strand_, exit_grace);
+                co_await grace.async_wait(asio::as_tuple(asio::use_awaitable));
+            }
+            if (worker->state() != WorkerState::draining && worker->state() != WorkerState::stopping &&
+                worker->state() != WorkerState::exited) {
                 const std::string why = ec == boost::system::errc::protocol_error ? worker->channel().protocol_error()
                                         : ec == asio::error::eof                  ? "closed by the worker"
                                                                                   : ec.message();
                 spdlog::warn("{}: channel lost ({})", describe(*worker), why);
                 // Without its channel it can never get another connection: replace it.
-                apply(*worker, WorkerEvent::channel_lost, now);
-                reconcile(now);
+                apply(*worker, WorkerEvent::channel_lost, Clock::now());
+                reconcile(Clock::now());
             }
             co_return;
         }
