@@ -22,8 +22,10 @@ if [ "${1:-}" = "--smoke" ]; then rounds=1; duration=1; fi
 
 missing=()
 for tool in wrk nginx haproxy; do command -v "$tool" > /dev/null || missing+=("$tool"); done
+[ -n "${RESULTS_DIR:-}" ] && ! command -v gnuplot > /dev/null && missing+=(gnuplot)
 if [ ${#missing[@]} -gt 0 ]; then
   packages=("${missing[@]/nginx/nginx-light}")
+  packages=("${packages[@]/gnuplot/gnuplot-nox}")
   echo "installing: ${packages[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" > /dev/null
