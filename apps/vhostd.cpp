@@ -1,4 +1,7 @@
 // vhostd: wiring only. Config -> supervisor (worker pools) + front (listeners), one io_context.
+#include "admin/admin_server.hpp"
+#include "admin/prometheus.hpp"
+#include "admin/status_json.hpp"
 #include "conf/config_diff.hpp"
 #include "conf/loader.hpp"
 #include "server/front.hpp"
@@ -10,13 +13,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <csignal>
+#include <optional>
 #include <iostream>
 #include <thread>
 #include <vector>
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
+
+constexpr const char* vhostd_version = "0.1.0";
 
 namespace {
 
@@ -81,37 +89,75 @@ void shut_down(asio::io_context& io, vhostd::server::Front& front, vhostd::super
     });
 }
 
-// SIGHUP: build the whole new configuration first; if anything is wrong the running one
-// keeps serving untouched (as nginx and HAProxy do).
-void reload(const std::string& path, vhostd::conf::Config& running, vhostd::server::Front& front,
-            vhostd::supervisor::Supervisor& supervisor) {
+// SIGHUP and POST /reload: build the whole new configuration first; if anything is wrong the
+// running one keeps serving untouched (as nginx and HAProxy do).
+vhostd::admin::ReloadOutcome reload(const std::string& path, vhostd::conf::Config& running, vhostd::server::Front& front,
+                                    vhostd::supervisor::Supervisor& supervisor) {
+    vhostd::admin::ReloadOutcome outcome;
     auto loaded = vhostd::conf::load_config_file(path);
     if (auto* errors = std::get_if<std::vector<vhostd::conf::ConfigError>>(&loaded)) {
-        for (const auto& error : *errors) spdlog::error("reload: {}", error.to_string());
+        for (const auto& error : *errors) {
+            spdlog::error("reload: {}", error.to_string());
+            outcome.errors.push_back(error.to_string());
+        }
         spdlog::error("reload: {} error(s); keeping the running configuration", errors->size());
-        return;
+        return outcome;
     }
     vhostd::conf::Config& next = std::get<vhostd::conf::Config>(loaded);
     const vhostd::conf::ConfigDiff diff = vhostd::conf::diff_configs(running, next);
+    outcome.ok = true;
     if (diff.empty()) {
+        outcome.summary = "no changes";
         spdlog::info("reload: no changes");
-        return;
+        return outcome;
     }
     if (next.server.threads != running.server.threads) spdlog::warn("reload: [server] threads takes effect at the next start");
+    if (diff.admin_changed) spdlog::warn("reload: [admin] takes effect at the next start");
     try {
         front.bind_for(next);
     } catch (const std::exception& e) {
         spdlog::error("reload: {}; keeping the running configuration", e.what());
-        return;
+        return {false, {}, {e.what()}};
     }
     // Pools first (queued on the supervisor's strand), routes second: a connection routed
     // to a new site finds its pool.
     supervisor.reload(next, diff);
     front.apply(next);
-    spdlog::info("reload: {} sites added, {} removed, {} rolled, {} updated; {} listeners added, {} removed", diff.added_sites.size(),
-                 diff.removed_sites.size(), diff.restarted_sites.size(), diff.updated_sites.size(), diff.added_listeners.size(),
-                 diff.removed_listeners.size());
+    outcome.summary = std::to_string(diff.added_sites.size()) + " sites added, " + std::to_string(diff.removed_sites.size()) +
+                      " removed, " + std::to_string(diff.restarted_sites.size()) + " rolled, " +
+                      std::to_string(diff.updated_sites.size()) + " updated; " + std::to_string(diff.added_listeners.size()) +
+                      " listeners added, " + std::to_string(diff.removed_listeners.size()) + " removed";
+    spdlog::info("reload: {}", outcome.summary);
     running = std::move(next);
+    return outcome;
+}
+
+// The admin endpoint's view of this process.
+vhostd::admin::AdminHooks admin_hooks(vhostd::conf::Config& config, const std::string& config_path,
+                                      vhostd::server::Front& front, vhostd::supervisor::Supervisor& supervisor,
+                                      std::chrono::steady_clock::time_point started) {
+    auto info = [&config, &front, &supervisor, started] {
+        return vhostd::admin::ServerInfo{
+            .version = vhostd_version,
+            .pid = ::getpid(),
+            .uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+            .config_path = config.path,
+            .reloads = supervisor.reloads(),
+            .threads = config.server.threads,
+            .in_front = front.connections_in_front(),
+        };
+    };
+    return {
+        .status = [info, &front, &supervisor] { return vhostd::admin::render_status(info(), front.totals(), supervisor.snapshot()); },
+        .metrics = [info, &front, &supervisor] { return vhostd::admin::render_metrics(info(), front.totals(), supervisor.snapshot()); },
+        .ready = [&front, &supervisor] { return front.listening() && supervisor.ready(); },
+        .reload = [&config_path, &config, &front, &supervisor] { return reload(config_path, config, front, supervisor); },
+        .site_action = [&supervisor](const std::string& site, const std::string& action) {
+            if (action == "restart") return supervisor.restart_site(site);
+            if (action == "stop") return supervisor.stop_site(site);
+            return supervisor.start_site(site);
+        },
+    };
 }
 
 }  // namespace
@@ -150,6 +196,16 @@ int main(int argc, char** argv) {
         return 1;
     }
     supervisor.start();
+    std::optional<vhostd::admin::AdminServer> admin;
+    if (config.admin) {
+        try {
+            admin.emplace(io, *config.admin, admin_hooks(config, options->config_path, front, supervisor, std::chrono::steady_clock::now()));
+            admin->start();
+        } catch (const std::exception& e) {
+            spdlog::error("{}", e.what());
+            return 1;
+        }
+    }
 
     asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
     bool stopping = false;
@@ -169,7 +225,7 @@ int main(int argc, char** argv) {
     };
     signals.async_wait(on_signal);
 
-    spdlog::info("vhostd {} serving {} sites from {}", "0.1.0", config.sites.size(), config.path);
+    spdlog::info("vhostd {} serving {} sites from {}", vhostd_version, config.sites.size(), config.path);
     io.run();
     front.finish();
     return 0;

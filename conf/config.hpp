@@ -45,6 +45,7 @@ struct ServerSettings {
 struct AdminSettings {
     std::string address;
     Endpoint endpoint;
+    std::string token_file;  // absolute; empty = no token (then keep the admin port on loopback)
 
     bool operator==(const AdminSettings&) const = default;
 };

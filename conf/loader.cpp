@@ -498,6 +498,9 @@ void Reader::read_admin(const toml::node& node) {
             if (auto endpoint = read_endpoint(value, path, admin.address)) {
                 admin.endpoint = std::move(*endpoint);
             }
+        } else if (key.str() == "token_file") {
+            // A file path, resolved like a directory against the config file.
+            read_directory(value, path, admin.token_file);
         } else {
             report_unknown(key, path);
         }

@@ -121,6 +121,7 @@ struct Arrival {
 };
 
 void reply(const Arrival& arrival, protocol::FileDescriptor fd, int status) {
+    arrival.thread.stats.answered(status);
     tcp::socket socket(arrival.thread.io);
     boost::system::error_code ec;
     socket.assign(arrival.remote.protocol(), fd.get(), ec);
@@ -157,6 +158,7 @@ void finish(const Arrival& arrival, protocol::FileDescriptor fd, std::string_vie
         socklen_t length = static_cast<socklen_t>(local.capacity());
         if (::getsockname(fd.get(), local.data(), &length) == 0) local.resize(length);
     }
+    arrival.thread.stats.routed(arrival.routing->site_names[*site], parsed.head.websocket_upgrade);
     protocol::PendingConnection pending;
     pending.info = connection_info(arrival.remote, local, parsed.head, arrival.front.next_connection_id(),
                                    arrival.routing->site_names[*site]);
@@ -195,6 +197,7 @@ asio::awaitable<void> wait_for_head(Arrival arrival, tcp::socket socket, std::st
                          arrival.routing->head_timeout.count(), head.size());
             deadline.reset();
             set_receive_low_water(fd, 1);
+            arrival.thread.stats.answered(408);
             co_await reply_and_close(std::move(socket), 408);
             co_return;
         }
@@ -221,6 +224,7 @@ asio::awaitable<void> wait_for_head(Arrival arrival, tcp::socket socket, std::st
 void serve_accepted(protocol::FileDescriptor fd, const tcp::endpoint& remote, const std::optional<tcp::endpoint>& local,
                     Front& front, FrontThread& thread) {
     Front::Presence presence(front);
+    thread.stats.accepted();
     Arrival arrival{front, thread, remote, local, std::chrono::steady_clock::now(), front.routing()};
     const std::size_t cap = arrival.routing->limits.max_head_size + 1;
 

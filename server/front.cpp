@@ -100,6 +100,12 @@ void Front::apply(const conf::Config& config) {
     listener_configs_ = wanted;
 }
 
+FrontTotals Front::totals() {
+    FrontTotals totals;
+    for (FrontThread& thread : threads_) thread.stats.add_to(totals);
+    return totals;
+}
+
 void Front::stop_accepting() {
     for (auto& [address, listener] : listeners_) listener->close();
 }

@@ -50,6 +50,10 @@ public:
     void apply(const conf::Config& config);
     void stop_accepting();
 
+    // Every thread's counters summed. Any thread.
+    FrontTotals totals();
+    bool listening() const { return !listeners_.empty(); }
+
     // Connections accepted and neither handed over nor answered yet.
     std::size_t connections_in_front() const { return in_front_.load(std::memory_order_relaxed); }
 

@@ -4,6 +4,7 @@
 // (SO_REUSEPORT).
 #pragma once
 
+#include "server/front_stats.hpp"
 #include "server/head_deadlines.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -19,6 +20,7 @@ struct FrontThread {
 
     boost::asio::io_context& io;
     HeadDeadlines deadlines;
+    FrontStats stats;
     // Keeps run() going while no connection is open, until the front finishes.
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> keep_running;
     std::thread thread;  // not started for the first front thread: vhostd's main thread runs it

@@ -18,11 +18,23 @@ void LatencyHistogram::record(std::chrono::nanoseconds duration) {
     const int bucket = static_cast<int>(std::ceil(std::log2(units) * sub_buckets));
     ++buckets_[static_cast<std::size_t>(std::clamp(bucket, 0, static_cast<int>(buckets_.size()) - 1))];
     ++count_;
+    sum_ += duration;
+}
+
+std::uint64_t LatencyHistogram::count_at_most(std::chrono::nanoseconds limit) const {
+    std::uint64_t total = 0;
+    for (std::size_t bucket = 0; bucket < buckets_.size(); ++bucket) {
+        const double upper = unit_ns * std::exp2(static_cast<double>(bucket) / sub_buckets);
+        if (upper > static_cast<double>(limit.count()) * 1.0000001) break;
+        total += buckets_[bucket];
+    }
+    return total;
 }
 
 void LatencyHistogram::merge(const LatencyHistogram& other) {
     for (std::size_t i = 0; i < buckets_.size(); ++i) buckets_[i] += other.buckets_[i];
     count_ += other.count_;
+    sum_ += other.sum_;
 }
 
 std::chrono::nanoseconds LatencyHistogram::quantile(double q) const {

@@ -14,6 +14,10 @@ public:
     void merge(const LatencyHistogram& other);
 
     std::uint64_t count() const { return count_; }
+    std::chrono::nanoseconds sum() const { return sum_; }
+    // Samples in buckets whose upper edge is at most `limit` (for Prometheus' cumulative
+    // buckets; a bucket is counted only when wholly below the limit).
+    std::uint64_t count_at_most(std::chrono::nanoseconds limit) const;
     // The upper edge of the bucket holding the q-th quantile (0 < q <= 1); zero when empty.
     std::chrono::nanoseconds quantile(double q) const;
 
@@ -22,6 +26,7 @@ private:
     static constexpr int octaves = 26;  // 1 µs * 2^26 ≈ 67 s; longer lands in the last bucket
     std::array<std::uint64_t, sub_buckets * octaves> buckets_{};
     std::uint64_t count_ = 0;
+    std::chrono::nanoseconds sum_{0};
 };
 
 }  // namespace vhostd::supervisor

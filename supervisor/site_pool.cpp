@@ -99,7 +99,7 @@ unsigned SitePool::free_slot() const {
 // Brings the pool to its size: spawns what is missing unless backing off or quarantined,
 // and grows an on-demand pool while connections wait.
 void SitePool::reconcile(Clock::time_point now) {
-    if (stopping_) return;
+    if (stopping_ || paused_) return;
     if (quarantined_until_) {
         if (now < *quarantined_until_) return;
         spdlog::info("site {}: quarantine over; starting workers again", site_.name);
@@ -150,6 +150,7 @@ void SitePool::spawn(Clock::time_point now) {
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
         spdlog::error("site {}: cannot start worker {}: socketpair: {}", site_.name, slot, ::strerror(errno));
+        ++restarts_[restart_reason::start_failure];
         record_failure(now, 0s);
         return;
     }
@@ -169,6 +170,7 @@ void SitePool::spawn(Clock::time_point now) {
         child = spawn_process(spec);
     } catch (const std::exception& e) {
         spdlog::error("site {}: cannot start worker {}: {}", site_.name, slot, e.what());
+        ++restarts_[restart_reason::start_failure];
         record_failure(now, 0s);
         return;
     }
@@ -217,7 +219,13 @@ void SitePool::apply(Worker& worker, WorkerEvent event, Clock::time_point now) {
             worker.set_deadline(Clock::time_point::max());
             break;
     }
-    if (step.failure) record_failure(now, now - worker.started_at());
+    if (step.failure) {
+        ++restarts_[event == WorkerEvent::start_timed_out ? restart_reason::start_failure
+                    : event == WorkerEvent::went_silent   ? restart_reason::hung
+                    : event == WorkerEvent::channel_lost  ? restart_reason::channel_lost
+                                                          : restart_reason::crash];
+        record_failure(now, now - worker.started_at());
+    }
 }
 
 void SitePool::record_failure(Clock::time_point now, Clock::duration ran_for) {
@@ -293,22 +301,28 @@ void SitePool::check_retirement(Worker& worker, Clock::time_point now, bool samp
     if (sample_memory) worker.set_rss_bytes(read_rss_bytes(worker.pid()));
     if (worker.retiring() || stopping_) return;
     const char* reason = nullptr;
+    const char* counted_as = nullptr;
     if (now >= worker.rotate_at()) {
         reason = "max_age reached";
+        counted_as = restart_reason::age;
     } else if (site_.max_memory > 0 && worker.rss_bytes() > site_.max_memory) {
         reason = "max_memory exceeded";
+        counted_as = restart_reason::memory;
     } else if (site_.max_requests > 0 && worker.last_heartbeat().requests >= site_.max_requests) {
         reason = "max_requests reached";
+        counted_as = restart_reason::requests;
     } else if (ready_serving_count() > site_.min_workers && worker.load() == 0 && now - worker.last_busy() >= site_.idle_timeout) {
         // Idle above the minimum: shrink instead of replacing.
         --target_;
         worker.mark_retiring("idle_timeout");
+        ++restarts_[restart_reason::idle];
         apply(worker, WorkerEvent::retire, now);
         return;
     }
     if (reason == nullptr) return;
     spdlog::info("{}: {}; starting its replacement", describe(worker), reason);
     worker.mark_retiring(reason);  // the replacement comes from reconcile(); it drains when that one is ready
+    ++restarts_[counted_as];
 }
 
 // A new worker is ready: the oldest worker waiting for its replacement can go.
@@ -383,6 +397,7 @@ void SitePool::on_exit(const std::shared_ptr<Worker>& worker, int wait_status) {
     spdlog::log(expected ? spdlog::level::info : spdlog::level::warn, "{}: {} after {} ms", describe(*worker),
                 describe_exit(wait_status), milliseconds(now - worker->started_at()));
     apply(*worker, WorkerEvent::exited, now);
+    requests_of_exited_ += worker->last_heartbeat().requests;
     std::deque<PendingConnection> unacknowledged = worker->on_exited();
     std::erase(workers_, worker);
 
@@ -417,6 +432,7 @@ bool SitePool::try_hand(PendingConnection& connection) {
         const boost::system::error_code ec = worker.hand(connection, now);
         if (!ec) {
             handoff_latency_.record(Clock::now() - accepted_at);
+            ++handed_off_;
             round_robin_ = best + 1;
             return true;
         }
@@ -434,8 +450,8 @@ int SitePool::retry_after_seconds() const {
 }
 
 void SitePool::dispatch(PendingConnection connection) {
-    if (stopping_) {
-        reject(std::move(connection), 1, "site is stopping");
+    if (stopping_ || paused_) {
+        reject(std::move(connection), 1, stopping_ ? "site is stopping" : "site stopped by the admin endpoint");
         return;
     }
     if (waiting_.empty() && try_hand(connection)) return;
@@ -454,8 +470,8 @@ void SitePool::dispatch(PendingConnection connection) {
 
 void SitePool::hand_waiting() {
     while (!waiting_.empty() && try_hand(waiting_.front().connection)) waiting_.pop_front();
-    if (stopping_ || (quarantined_until_ && !has_live_worker())) {
-        const char* why = stopping_ ? "site is stopping" : "site quarantined after repeated crashes";
+    if (stopping_ || paused_ || (quarantined_until_ && !has_live_worker())) {
+        const char* why = stopping_ ? "site is stopping" : paused_ ? "site stopped by the admin endpoint" : "site quarantined after repeated crashes";
         while (!waiting_.empty()) {
             reject(std::move(waiting_.front().connection), retry_after_seconds(), why);
             waiting_.pop_front();
@@ -487,12 +503,13 @@ void SitePool::expire_waiting() {
 }
 
 void SitePool::reject(PendingConnection connection, int retry_after, const char* why) {
+    ++answered_503_;
     spdlog::warn("site {}: 503 to {}:{} (connection {}): {}", site_.name, connection.info.remote_address,
                  connection.info.remote_port, connection.info.id, why);
     connection.reject(std::move(connection.socket), retry_after, why);
 }
 
-void SitePool::update(conf::Site site, bool replace_workers) {
+void SitePool::update(conf::Site site, bool replace_workers, const char* counted_as) {
     const auto now = Clock::now();
     const bool new_max_age = site.max_age != site_.max_age;
     site_ = std::move(site);
@@ -503,7 +520,9 @@ void SitePool::update(conf::Site site, bool replace_workers) {
     if (replace_workers) {
         ++generation_;
         for (const auto& worker : workers_) {
-            if (worker->serving()) worker->mark_retiring("configuration changed");
+            if (!worker->serving()) continue;
+            worker->mark_retiring(counted_as == restart_reason::admin ? "restarted by the admin endpoint" : "configuration changed");
+            ++restarts_[counted_as];
         }
         spdlog::info("site {}: rolling its workers to generation {}", site_.name, generation_);
     }
@@ -515,6 +534,72 @@ void SitePool::update(conf::Site site, bool replace_workers) {
     }
     reconcile(now);
 }
+
+SiteSnapshot SitePool::snapshot() const {
+    const auto now = Clock::now();
+    SiteSnapshot site;
+    site.name = site_.name;
+    site.hosts = site_.hosts;
+    site.is_default = site_.is_default;
+    site.min_workers = site_.min_workers;
+    site.max_workers = site_.max_workers;
+    site.stopped = paused_;
+    site.quarantined = quarantined_until_.has_value();
+    if (quarantined_until_) site.quarantine_seconds_left = std::chrono::duration<double>(*quarantined_until_ - now).count();
+    site.handed_off = handed_off_;
+    site.answered_503 = answered_503_;
+    site.queue_length = waiting_.size();
+    site.handoff_latency = handoff_latency_;
+    site.requests = requests_of_exited_;
+    for (const char* reason : restart_reason::all) site.restarts[reason] = 0;
+    for (const auto& [reason, count] : restarts_) site.restarts[reason] = count;
+    for (const char* state : {"starting", "ready", "draining", "stopping"}) site.workers_by_state[state] = 0;
+    for (const auto& worker : workers_) {
+        const protocol::Heartbeat& heartbeat = worker->last_heartbeat();
+        site.requests += heartbeat.requests;
+        site.active_connections += heartbeat.active_connections;
+        site.websockets += heartbeat.websockets;
+        ++site.workers_by_state[to_string(worker->state())];
+        site.workers.push_back({
+            .pid = worker->pid(),
+            .slot = worker->slot(),
+            .generation = worker->generation(),
+            .state = to_string(worker->state()),
+            .retiring = worker->retiring() ? worker->retire_reason() : "",
+            .uptime_seconds = std::chrono::duration<double>(now - worker->started_at()).count(),
+            .rss_bytes = read_rss_bytes(worker->pid()),
+            .cpu_seconds = read_cpu_seconds(worker->pid()),
+            .active_connections = heartbeat.active_connections,
+            .requests = heartbeat.requests,
+            .websockets = heartbeat.websockets,
+        });
+    }
+    return site;
+}
+
+void SitePool::pause() {
+    if (paused_ || stopping_) return;
+    paused_ = true;
+    const auto now = Clock::now();
+    target_ = 0;
+    spdlog::info("site {}: stopped by the admin endpoint; its requests get 503", site_.name);
+    for (const auto& worker : std::vector(workers_)) {
+        if (!worker->serving()) continue;
+        worker->mark_retiring("stopped by the admin endpoint");
+        apply(*worker, WorkerEvent::retire, now);
+    }
+    hand_waiting();
+}
+
+void SitePool::resume() {
+    if (!paused_) return;
+    paused_ = false;
+    target_ = site_.min_workers;
+    spdlog::info("site {}: started by the admin endpoint", site_.name);
+    reconcile(Clock::now());
+}
+
+void SitePool::restart() { update(site_, true, restart_reason::admin); }
 
 void SitePool::stop(std::function<void()> done) {
     hand_waiting();  // last chance for connections already waiting, before workers stop taking them

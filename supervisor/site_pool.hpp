@@ -7,6 +7,7 @@
 #include "conf/config.hpp"
 #include "protocol/handoff.hpp"
 #include "supervisor/latency_histogram.hpp"
+#include "supervisor/site_snapshot.hpp"
 #include "supervisor/worker.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -17,6 +18,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -39,12 +41,19 @@ public:
     void tick(Clock::time_point now, bool sample_memory);
     // Reload: new settings; with `replace_workers` the running workers are rolled (the new
     // generation is ready before the old one drains).
-    void update(conf::Site site, bool replace_workers);
+    void update(conf::Site site, bool replace_workers, const char* counted_as = restart_reason::reload);
     // Hands what it can, answers the rest 503, drains every worker, SIGKILLs what is left
     // after drain_timeout, then calls `done` once no worker is running.
     void stop(std::function<void()> done);
 
     const std::vector<std::shared_ptr<Worker>>& workers() const { return workers_; }
+    SiteSnapshot snapshot() const;
+
+    // The admin endpoint's controls: roll every worker; drain them all and answer 503 until
+    // resume(); start again.
+    void restart();
+    void pause();
+    void resume();
     // From accept to the fd sent to a worker, for every connection handed.
     const LatencyHistogram& handoff_latency() const { return handoff_latency_; }
 
@@ -92,6 +101,11 @@ private:
     boost::asio::steady_timer spawn_timer_;        // wakes reconcile() when a backoff ends
     std::size_t round_robin_ = 0;
     LatencyHistogram handoff_latency_;
+    std::uint64_t handed_off_ = 0;
+    std::uint64_t answered_503_ = 0;
+    std::uint64_t requests_of_exited_ = 0;
+    std::map<std::string, std::uint64_t> restarts_;  // by restart_reason
+    bool paused_ = false;
 
     // Restart policy.
     unsigned consecutive_failures_ = 0;

@@ -4,6 +4,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace vhostd::supervisor {
@@ -63,6 +65,7 @@ void Supervisor::dispatch(protocol::PendingConnection connection) {
 void Supervisor::reload(const conf::Config& config, const conf::ConfigDiff& diff) {
     asio::post(strand_, [this, config, diff] {
         if (stopping_) return;
+        ++reloads_;
         server_ = config.server;
         for (const std::string& name : diff.removed_sites) {
             auto found = pools_.find(name);
@@ -93,6 +96,41 @@ void Supervisor::reload(const conf::Config& config, const conf::ConfigDiff& diff
             }
         }
     });
+}
+
+std::vector<SiteSnapshot> Supervisor::snapshot() const {
+    std::vector<SiteSnapshot> sites;
+    for (const auto& [name, pool] : pools_) sites.push_back(pool->snapshot());
+    return sites;
+}
+
+bool Supervisor::ready() const {
+    return std::all_of(pools_.begin(), pools_.end(), [](const auto& entry) {
+        const SitePool& pool = *entry.second;
+        if (pool.site().min_workers == 0) return true;
+        return std::any_of(pool.workers().begin(), pool.workers().end(), [](const auto& w) { return w->state() == WorkerState::ready; });
+    });
+}
+
+bool Supervisor::restart_site(const std::string& name) {
+    const auto found = pools_.find(name);
+    if (found == pools_.end()) return false;
+    found->second->restart();
+    return true;
+}
+
+bool Supervisor::stop_site(const std::string& name) {
+    const auto found = pools_.find(name);
+    if (found == pools_.end()) return false;
+    found->second->pause();
+    return true;
+}
+
+bool Supervisor::start_site(const std::string& name) {
+    const auto found = pools_.find(name);
+    if (found == pools_.end()) return false;
+    found->second->resume();
+    return true;
 }
 
 void Supervisor::log_handoff_latency() const {

@@ -30,6 +30,17 @@ public:
     // Drains every site; `done` runs on the strand once no worker is left.
     void stop(std::function<void()> done);
 
+    // For the admin endpoint, which runs on the same single-threaded io_context as the
+    // supervisor's strand, so these are called there directly.
+    std::vector<SiteSnapshot> snapshot() const;
+    unsigned reloads() const { return reloads_; }
+    // Every site not stopped has a ready worker, or may have none (min_workers = 0).
+    bool ready() const;
+    // false when there is no such site.
+    bool restart_site(const std::string& name);
+    bool stop_site(const std::string& name);
+    bool start_site(const std::string& name);
+
 private:
     void tick();
     void log_handoff_latency() const;
@@ -42,6 +53,7 @@ private:
     std::map<std::string, std::unique_ptr<SitePool>, std::less<>> pools_;
     std::vector<std::unique_ptr<SitePool>> removed_pools_;  // draining after a reload removed their site
     bool stopping_ = false;
+    unsigned reloads_ = 0;
 };
 
 }  // namespace vhostd::supervisor

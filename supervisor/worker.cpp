@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 
 namespace vhostd::supervisor {
 
@@ -63,6 +64,25 @@ std::uint64_t read_rss_bytes(pid_t pid) {
     if (!(statm >> size_pages >> resident_pages)) return 0;
     static const auto page_size = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
     return resident_pages * page_size;
+}
+
+}  // namespace vhostd::supervisor
+
+namespace vhostd::supervisor {
+
+double read_cpu_seconds(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text;
+    if (!std::getline(stat, text)) return 0;
+    const auto close_paren = text.rfind(')');  // the command name may contain spaces
+    if (close_paren == std::string::npos) return 0;
+    std::istringstream fields(text.substr(close_paren + 2));
+    std::string skip;
+    for (int field = 3; field < 14; ++field) fields >> skip;  // state .. cmajflt
+    unsigned long long user = 0, system = 0;
+    fields >> user >> system;
+    static const auto ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    return static_cast<double>(user + system) / ticks;
 }
 
 }  // namespace vhostd::supervisor

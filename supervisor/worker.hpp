@@ -92,5 +92,7 @@ private:
 
 // Resident set size from /proc/PID/statm; 0 when the process is gone.
 std::uint64_t read_rss_bytes(pid_t pid);
+// User plus system CPU time from /proc/PID/stat; 0 when the process is gone.
+double read_cpu_seconds(pid_t pid);
 
 }  // namespace vhostd::supervisor

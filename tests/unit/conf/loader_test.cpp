@@ -1180,6 +1180,20 @@ TEST(LoadConfigFile, ReadsAFileAndAnchorsPathsAtItsDirectory) {
     fs::remove_all(dir);
 }
 
+TEST(LoadConfig, AdminTokenFileResolvesAgainstTheConfigDir) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[admin]
+listen = "127.0.0.1:9180"
+token_file = "secrets/admin.token"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)");
+    ASSERT_TRUE(config.admin);
+    EXPECT_EQ(config.admin->token_file, "/tmp/x/secrets/admin.token");
+}
+
 TEST(LoadConfig, RestartBackoffMaxMustNotBeBelowInitial) {
     EXPECT_EQ(load_errors(R"([[listen]]
 address = "127.0.0.1:8080"

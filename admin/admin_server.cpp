@@ -1,0 +1,165 @@
+#include "admin/admin_server.hpp"
+
+#include "admin/dashboard.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace vhostd::admin {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+namespace json = boost::json;
+using asio::ip::tcp;
+
+namespace {
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+constexpr std::size_t max_request_body = 64 * 1024;
+
+std::string read_token(const std::string& path) {
+    if (path.empty()) return {};
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("[admin] token_file " + path + " cannot be read");
+    std::stringstream content;
+    content << in.rdbuf();
+    std::string token = content.str();
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+    if (token.empty()) throw std::runtime_error("[admin] token_file " + path + " is empty");
+    return token;
+}
+
+// Compares without stopping at the first difference, so timing tells nothing of the token.
+bool same_secret(std::string_view a, std::string_view b) {
+    unsigned char difference = a.size() == b.size() ? 0 : 1;
+    for (std::size_t i = 0; i < a.size(); ++i) difference |= static_cast<unsigned char>(a[i] ^ b[i % std::max<std::size_t>(b.size(), 1)]);
+    return difference == 0;
+}
+
+Response answer(const Request& request, http::status status, std::string body, const char* type) {
+    Response response(status, request.version());
+    response.set(http::field::server, "vhostd");
+    response.set(http::field::content_type, type);
+    response.set(http::field::cache_control, "no-store");
+    response.keep_alive(request.keep_alive());
+    response.body() = std::move(body);
+    response.prepare_payload();
+    return response;
+}
+
+Response answer_json(const Request& request, http::status status, const json::value& body) {
+    return answer(request, status, json::serialize(body) + "\n", "application/json");
+}
+
+}  // namespace
+
+AdminServer::AdminServer(asio::io_context& io, const conf::AdminSettings& settings, AdminHooks hooks)
+    : hooks_(std::move(hooks)), address_(settings.address), token_(read_token(settings.token_file)), acceptor_(io) {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(settings.endpoint.host, ec);
+    const tcp::endpoint endpoint(address, settings.endpoint.port);
+    if (!ec) acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(64, ec);
+    if (ec) throw std::runtime_error("cannot listen on the admin address " + address_ + ": " + ec.message());
+    if (token_.empty() && !address.is_loopback()) {
+        spdlog::warn("admin endpoint on {} without a token_file: anyone who can reach it can steer vhostd", address_);
+    }
+}
+
+void AdminServer::start() {
+    spdlog::info("admin endpoint on http://{}/", address_);
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+}
+
+void AdminServer::stop() {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+}
+
+asio::awaitable<void> AdminServer::accept_loop() {
+    while (acceptor_.is_open()) {
+        auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+        if (ec) break;
+        asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), asio::detached);
+    }
+}
+
+asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
+    constexpr auto token = asio::as_tuple(asio::use_awaitable);
+    boost::beast::flat_buffer buffer;
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(max_request_body);
+        auto [read_error, n] = co_await http::async_read(socket, buffer, parser, token);
+        if (read_error) break;
+        const Request& request = parser.get();
+        Response response = [&]() -> Response {
+            if (!token_.empty()) {
+                const auto header = request[http::field::authorization];
+                const bool bearer = header.starts_with("Bearer ");
+                if (!bearer || !same_secret(header.substr(7), token_)) {
+                    Response denied = answer(request, http::status::unauthorized, "401 a bearer token is required\n", "text/plain");
+                    denied.set(http::field::www_authenticate, "Bearer realm=\"vhostd\"");
+                    return denied;
+                }
+            }
+            const std::string_view target = request.target();
+            const std::string_view path = target.substr(0, target.find('?'));
+            const bool get = request.method() == http::verb::get || request.method() == http::verb::head;
+            const bool post = request.method() == http::verb::post;
+            if (get && path == "/") return answer(request, http::status::ok, std::string(dashboard_html()), "text/html; charset=utf-8");
+            if (get && path == "/status") return answer_json(request, http::status::ok, hooks_.status());
+            if (get && path == "/metrics") return answer(request, http::status::ok, hooks_.metrics(), "text/plain; version=0.0.4; charset=utf-8");
+            if (get && path == "/healthz") return answer(request, http::status::ok, "ok\n", "text/plain");
+            if (get && path == "/readyz") {
+                return hooks_.ready() ? answer(request, http::status::ok, "ready\n", "text/plain")
+                                      : answer(request, http::status::service_unavailable, "not ready\n", "text/plain");
+            }
+            if (post && path == "/reload") {
+                const ReloadOutcome outcome = hooks_.reload();
+                if (outcome.ok) return answer_json(request, http::status::ok, json::object{{"ok", true}, {"summary", outcome.summary}});
+                json::array errors;
+                for (const auto& error : outcome.errors) errors.emplace_back(error);
+                return answer_json(request, http::status::bad_request, json::object{{"ok", false}, {"errors", std::move(errors)}});
+            }
+            if (post && path.starts_with("/sites/")) {
+                const std::string_view rest = path.substr(7);
+                const auto slash = rest.find('/');
+                if (slash != std::string_view::npos) {
+                    const std::string site(rest.substr(0, slash));
+                    const std::string action(rest.substr(slash + 1));
+                    if (action == "restart" || action == "stop" || action == "start") {
+                        if (hooks_.site_action(site, action)) return answer_json(request, http::status::ok, json::object{{"ok", true}});
+                        return answer_json(request, http::status::not_found, json::object{{"ok", false}, {"error", "no site " + site}});
+                    }
+                }
+            }
+            if (path == "/" || path == "/status" || path == "/metrics" || path == "/healthz" || path == "/readyz" || path == "/reload") {
+                return answer(request, http::status::method_not_allowed, "405 method not allowed\n", "text/plain");
+            }
+            return answer(request, http::status::not_found, "404 not found\n", "text/plain");
+        }();
+        const bool keep_alive = response.keep_alive();
+        auto [write_error, m] = co_await http::async_write(socket, response, token);
+        if (write_error || !keep_alive) break;
+    }
+    boost::system::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace vhostd::admin

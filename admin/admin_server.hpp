@@ -1,0 +1,53 @@
+// The admin HTTP endpoint (Beast): status, metrics, health, reload and per-site controls,
+// and the dashboard page. It runs on the supervisor's io_context (one thread), so its hooks
+// may touch the supervisor directly.
+#pragma once
+
+#include "conf/config.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/json/object.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace vhostd::admin {
+
+struct ReloadOutcome {
+    bool ok = false;
+    std::string summary;              // when ok
+    std::vector<std::string> errors;  // when not
+};
+
+// What the endpoint reads and steers, wired by apps/vhostd.
+struct AdminHooks {
+    std::function<boost::json::object()> status;
+    std::function<std::string()> metrics;
+    std::function<bool()> ready;
+    std::function<ReloadOutcome()> reload;
+    // action is "restart", "stop" or "start"; false when there is no such site.
+    std::function<bool(const std::string& site, const std::string& action)> site_action;
+};
+
+class AdminServer {
+public:
+    // Binds now and reads the token file; throws std::runtime_error with the reason.
+    AdminServer(boost::asio::io_context& io, const conf::AdminSettings& settings, AdminHooks hooks);
+
+    void start();
+    void stop();
+
+private:
+    boost::asio::awaitable<void> accept_loop();
+    boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+
+    AdminHooks hooks_;
+    std::string address_;
+    std::string token_;  // empty: no authentication
+    boost::asio::ip::tcp::acceptor acceptor_;
+};
+
+}  // namespace vhostd::admin

@@ -1,0 +1,10 @@
+// The dashboard page (admin/dashboard.html), compiled into the binary: no files to install.
+#pragma once
+
+#include <string_view>
+
+namespace vhostd::admin {
+
+std::string_view dashboard_html();
+
+}  // namespace vhostd::admin

@@ -1,0 +1,142 @@
+#include "admin/prometheus.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+namespace vhostd::admin {
+
+namespace {
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+std::string escape(const std::string& value) {
+    std::string escaped;
+    for (const char c : value) {
+        if (c == '\\') escaped += "\\\\";
+        else if (c == '"') escaped += "\\\"";
+        else if (c == '\n') escaped += "\\n";
+        else escaped += c;
+    }
+    return escaped;
+}
+
+std::string number(double value) {
+    if (std::isnan(value)) return "NaN";
+    std::ostringstream out;
+    out.precision(12);
+    out << value;
+    return out.str();
+}
+
+class Exposition {
+public:
+    // Starts a metric family; its samples must follow before the next family.
+    void family(const std::string& name, const char* type, const char* help) {
+        out_ << "# HELP " << name << ' ' << help << '\n' << "# TYPE " << name << ' ' << type << '\n';
+    }
+    void sample(const std::string& name, const Labels& labels, double value) {
+        out_ << name;
+        if (!labels.empty()) {
+            out_ << '{';
+            for (std::size_t i = 0; i < labels.size(); ++i) out_ << (i ? "," : "") << labels[i].first << "=\"" << escape(labels[i].second) << '"';
+            out_ << '}';
+        }
+        out_ << ' ' << number(value) << '\n';
+    }
+    std::string text() const { return out_.str(); }
+
+private:
+    std::ostringstream out_;
+};
+
+// Bucket edges for the handoff latency histogram, in seconds.
+constexpr double latency_edges[] = {10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 100e-3};
+
+template <typename Value>
+void per_site(Exposition& out, const std::string& name, const char* type, const char* help,
+              const std::vector<supervisor::SiteSnapshot>& sites, Value value) {
+    out.family(name, type, help);
+    for (const auto& site : sites) out.sample(name, {{"site", site.name}}, static_cast<double>(value(site)));
+}
+
+}  // namespace
+
+std::string render_metrics(const ServerInfo& server, const server::FrontTotals& front, const std::vector<supervisor::SiteSnapshot>& sites) {
+    Exposition out;
+    out.family("vhostd_info", "gauge", "vhostd's version, as a label.");
+    out.sample("vhostd_info", {{"version", server.version}}, 1);
+    out.family("vhostd_uptime_seconds", "gauge", "Seconds since vhostd started.");
+    out.sample("vhostd_uptime_seconds", {}, server.uptime_seconds);
+    out.family("vhostd_reloads_total", "counter", "Configuration reloads applied.");
+    out.sample("vhostd_reloads_total", {}, server.reloads);
+    out.family("vhostd_connections_accepted_total", "counter", "Connections accepted on the public listeners.");
+    out.sample("vhostd_connections_accepted_total", {}, static_cast<double>(front.accepted));
+    out.family("vhostd_connections_in_front", "gauge", "Connections accepted and not yet handed over or answered.");
+    out.sample("vhostd_connections_in_front", {}, static_cast<double>(server.in_front));
+    out.family("vhostd_front_answers_total", "counter", "Connections the front answered itself before routing, by status.");
+    for (const auto& [status, count] : front.answered) out.sample("vhostd_front_answers_total", {{"status", std::to_string(status)}}, static_cast<double>(count));
+
+    auto front_of = [&front](const supervisor::SiteSnapshot& site) {
+        const auto found = front.sites.find(site.name);
+        return found != front.sites.end() ? found->second : server::SiteFrontTotals{};
+    };
+    per_site(out, "vhostd_site_connections_total", "counter", "Connections routed to the site.", sites,
+             [&](const auto& site) { return front_of(site).connections; });
+    per_site(out, "vhostd_site_websocket_upgrades_total", "counter", "Routed connections asking for a WebSocket upgrade.", sites,
+             [&](const auto& site) { return front_of(site).websocket_upgrades; });
+    per_site(out, "vhostd_site_handoffs_total", "counter", "Connections handed to one of the site's workers.", sites,
+             [](const auto& site) { return site.handed_off; });
+    out.family("vhostd_site_answers_total", "counter", "Connections of the site the front answered itself, by status.");
+    for (const auto& site : sites) out.sample("vhostd_site_answers_total", {{"site", site.name}, {"status", "503"}}, static_cast<double>(site.answered_503));
+    per_site(out, "vhostd_site_queue_length", "gauge", "Connections waiting in the front for a worker.", sites,
+             [](const auto& site) { return site.queue_length; });
+    per_site(out, "vhostd_site_requests_total", "counter", "Requests served by the site's workers (from heartbeats).", sites,
+             [](const auto& site) { return site.requests; });
+    per_site(out, "vhostd_site_active_connections", "gauge", "Connections open in the site's workers (from heartbeats).", sites,
+             [](const auto& site) { return site.active_connections; });
+    per_site(out, "vhostd_site_websockets", "gauge", "WebSocket sessions open in the site's workers (from heartbeats).", sites,
+             [](const auto& site) { return site.websockets; });
+    per_site(out, "vhostd_site_quarantined", "gauge", "1 while the site is quarantined after repeated failures.", sites,
+             [](const auto& site) { return site.quarantined ? 1 : 0; });
+    out.family("vhostd_site_restarts_total", "counter", "Workers replaced, by reason.");
+    for (const auto& site : sites) {
+        for (const auto& [reason, count] : site.restarts) out.sample("vhostd_site_restarts_total", {{"site", site.name}, {"reason", reason}}, static_cast<double>(count));
+    }
+    out.family("vhostd_site_workers", "gauge", "The site's workers, by state.");
+    for (const auto& site : sites) {
+        for (const auto& [state, count] : site.workers_by_state) out.sample("vhostd_site_workers", {{"site", site.name}, {"state", state}}, static_cast<double>(count));
+    }
+
+    out.family("vhostd_site_handoff_latency_seconds", "histogram", "Time from accept to the connection's fd sent to a worker.");
+    for (const auto& site : sites) {
+        const auto& latency = site.handoff_latency;
+        for (const double edge : latency_edges) {
+            const auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(edge));
+            out.sample("vhostd_site_handoff_latency_seconds_bucket", {{"site", site.name}, {"le", number(edge)}},
+                       static_cast<double>(latency.count_at_most(limit)));
+        }
+        out.sample("vhostd_site_handoff_latency_seconds_bucket", {{"site", site.name}, {"le", "+Inf"}}, static_cast<double>(latency.count()));
+        out.sample("vhostd_site_handoff_latency_seconds_sum", {{"site", site.name}}, std::chrono::duration<double>(latency.sum()).count());
+        out.sample("vhostd_site_handoff_latency_seconds_count", {{"site", site.name}}, static_cast<double>(latency.count()));
+    }
+
+    auto per_worker = [&](const std::string& name, const char* type, const char* help, auto value) {
+        out.family(name, type, help);
+        for (const auto& site : sites) {
+            for (const auto& worker : site.workers) {
+                out.sample(name, {{"site", site.name}, {"slot", std::to_string(worker.slot)}, {"pid", std::to_string(worker.pid)}},
+                           static_cast<double>(value(worker)));
+            }
+        }
+    };
+    per_worker("vhostd_worker_uptime_seconds", "gauge", "Seconds since the worker started.", [](const auto& w) { return w.uptime_seconds; });
+    per_worker("vhostd_worker_resident_memory_bytes", "gauge", "The worker's resident set size.", [](const auto& w) { return w.rss_bytes; });
+    per_worker("vhostd_worker_cpu_seconds_total", "counter", "The worker's user and system CPU time.", [](const auto& w) { return w.cpu_seconds; });
+    per_worker("vhostd_worker_requests_total", "counter", "Requests the worker served (from heartbeats).", [](const auto& w) { return w.requests; });
+    per_worker("vhostd_worker_active_connections", "gauge", "Connections open in the worker (from heartbeats).",
+               [](const auto& w) { return w.active_connections; });
+    return out.text();
+}
+
+}  // namespace vhostd::admin

@@ -1,0 +1,90 @@
+#include "admin/status_json.hpp"
+
+#include <chrono>
+
+namespace vhostd::admin {
+
+namespace json = boost::json;
+
+namespace {
+
+double microseconds(std::chrono::nanoseconds duration) { return std::chrono::duration<double, std::micro>(duration).count(); }
+
+json::object counts(const std::map<std::string, std::uint64_t>& by_name) {
+    json::object object;
+    for (const auto& [name, count] : by_name) object[name] = count;
+    return object;
+}
+
+json::object render_site(const supervisor::SiteSnapshot& site, const server::SiteFrontTotals& front) {
+    json::array hosts;
+    for (const auto& host : site.hosts) hosts.emplace_back(host);
+    json::array workers;
+    for (const auto& worker : site.workers) {
+        workers.push_back(json::object{
+            {"pid", worker.pid},
+            {"slot", worker.slot},
+            {"generation", worker.generation},
+            {"state", worker.state},
+            {"retiring", worker.retiring.empty() ? json::value(nullptr) : json::value(worker.retiring)},
+            {"uptime_seconds", worker.uptime_seconds},
+            {"rss_bytes", worker.rss_bytes},
+            {"cpu_seconds", worker.cpu_seconds},
+            {"active_connections", worker.active_connections},
+            {"requests", worker.requests},
+            {"websockets", worker.websockets},
+        });
+    }
+    const auto& latency = site.handoff_latency;
+    return {
+        {"name", site.name},
+        {"hosts", std::move(hosts)},
+        {"default", site.is_default},
+        {"min_workers", site.min_workers},
+        {"max_workers", site.max_workers},
+        {"stopped", site.stopped},
+        {"quarantined", site.quarantined},
+        {"quarantine_seconds_left", site.quarantine_seconds_left},
+        {"connections", front.connections},
+        {"handed_off", site.handed_off},
+        {"websocket_upgrades", front.websocket_upgrades},
+        {"answered", json::object{{"503", site.answered_503}}},
+        {"queue_length", site.queue_length},
+        {"handoff_latency_us",
+         json::object{{"count", latency.count()},
+                      {"p50", microseconds(latency.quantile(0.5))},
+                      {"p90", microseconds(latency.quantile(0.9))},
+                      {"p99", microseconds(latency.quantile(0.99))}}},
+        {"requests", site.requests},
+        {"active_connections", site.active_connections},
+        {"websockets", site.websockets},
+        {"restarts", counts(site.restarts)},
+        {"workers_by_state", counts(site.workers_by_state)},
+        {"workers", std::move(workers)},
+    };
+}
+
+}  // namespace
+
+json::object render_status(const ServerInfo& server, const server::FrontTotals& front, const std::vector<supervisor::SiteSnapshot>& sites) {
+    json::object answered;
+    for (const auto& [status, count] : front.answered) answered[std::to_string(status)] = count;
+    json::array site_list;
+    for (const auto& site : sites) {
+        const auto found = front.sites.find(site.name);
+        site_list.push_back(render_site(site, found != front.sites.end() ? found->second : server::SiteFrontTotals{}));
+    }
+    return {
+        {"server",
+         json::object{{"version", server.version},
+                      {"pid", server.pid},
+                      {"uptime_seconds", server.uptime_seconds},
+                      {"config", server.config_path},
+                      {"reloads", server.reloads},
+                      {"threads", server.threads}}},
+        {"front", json::object{{"accepted", front.accepted}, {"in_front", server.in_front}, {"answered", std::move(answered)}}},
+        {"sites", std::move(site_list)},
+    };
+}
+
+}  // namespace vhostd::admin

@@ -1,0 +1,17 @@
+// The `vhostctl status` table, drawn from a GET /status document (admin/STATUS_SCHEMA.md).
+// Pure: JSON in, text out, so it can be tested without a running vhostd.
+#pragma once
+
+#include <boost/json/value.hpp>
+
+#include <string>
+
+namespace vhostd::ctl {
+
+// One line about the server, then one line per site and, under each site, one indented
+// line per worker. Fields the document lacks show as "-": the schema is a draft and an
+// older or newer vhostd must still give a readable table.
+// Throws std::invalid_argument when `status` is not a JSON object.
+std::string render_status_table(const boost::json::value& status);
+
+}  // namespace vhostd::ctl

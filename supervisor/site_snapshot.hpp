@@ -1,0 +1,63 @@
+// A copy of a site's pool and counters at one moment, for the admin endpoint. Plain data.
+#pragma once
+
+#include "supervisor/latency_histogram.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace vhostd::supervisor {
+
+struct WorkerSnapshot {
+    int pid = 0;
+    unsigned slot = 0;
+    unsigned generation = 0;
+    std::string state;
+    std::string retiring;  // why it is being replaced; empty if it is not
+    double uptime_seconds = 0;
+    std::uint64_t rss_bytes = 0;
+    double cpu_seconds = 0;
+    std::uint64_t active_connections = 0;
+    std::uint64_t requests = 0;
+    std::uint64_t websockets = 0;
+};
+
+struct SiteSnapshot {
+    std::string name;
+    std::vector<std::string> hosts;
+    bool is_default = false;
+    unsigned min_workers = 0;
+    unsigned max_workers = 0;
+    bool stopped = false;  // by the admin endpoint
+    bool quarantined = false;
+    double quarantine_seconds_left = 0;
+    std::uint64_t handed_off = 0;
+    std::uint64_t answered_503 = 0;
+    std::size_t queue_length = 0;
+    LatencyHistogram handoff_latency;
+    std::uint64_t requests = 0;  // including workers that have exited
+    std::uint64_t active_connections = 0;
+    std::uint64_t websockets = 0;
+    std::map<std::string, std::uint64_t> restarts;          // by reason
+    std::map<std::string, std::uint64_t> workers_by_state;  // starting, ready, draining, stopping
+    std::vector<WorkerSnapshot> workers;
+};
+
+// Restart reasons, as counted and shown.
+namespace restart_reason {
+inline constexpr const char* crash = "crash";
+inline constexpr const char* start_failure = "start_failure";
+inline constexpr const char* hung = "hung";
+inline constexpr const char* channel_lost = "channel_lost";
+inline constexpr const char* age = "age";
+inline constexpr const char* memory = "memory";
+inline constexpr const char* requests = "requests";
+inline constexpr const char* reload = "reload";
+inline constexpr const char* idle = "idle";
+inline constexpr const char* admin = "admin";
+inline constexpr const char* all[] = {crash, start_failure, hung, channel_lost, age, memory, requests, reload, idle, admin};
+}  // namespace restart_reason
+
+}  // namespace vhostd::supervisor
