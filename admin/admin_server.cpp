@@ -109,7 +109,14 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
         if (read_error) break;
         const Request& request = parser.get();
         Response response = [&]() -> Response {
-            if (!token_.empty()) {
+            const std::string_view target = request.target();
+            const std::string_view path = target.substr(0, target.find('?'));
+            const bool get = request.method() == http::verb::get || request.method() == http::verb::head;
+            const bool post = request.method() == http::verb::post;
+            // The dashboard page holds no data and a browser cannot send a header when it opens
+            // a URL: the page is free, and it sends the token (?token=…) with each poll.
+            const bool dashboard = get && path == "/";
+            if (!token_.empty() && !dashboard) {
                 const auto header = request[http::field::authorization];
                 const bool bearer = header.starts_with("Bearer ");
                 if (!bearer || !same_secret(header.substr(7), token_)) {
@@ -118,11 +125,7 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
                     return denied;
                 }
             }
-            const std::string_view target = request.target();
-            const std::string_view path = target.substr(0, target.find('?'));
-            const bool get = request.method() == http::verb::get || request.method() == http::verb::head;
-            const bool post = request.method() == http::verb::post;
-            if (get && path == "/") return answer(request, http::status::ok, std::string(dashboard_html()), "text/html; charset=utf-8");
+            if (dashboard) return answer(request, http::status::ok, std::string(dashboard_html()), "text/html; charset=utf-8");
             if (get && path == "/status") return answer_json(request, http::status::ok, hooks_.status());
             if (get && path == "/metrics") return answer(request, http::status::ok, hooks_.metrics(), "text/plain; version=0.0.4; charset=utf-8");
             if (get && path == "/healthz") return answer(request, http::status::ok, "ok\n", "text/plain");

@@ -197,7 +197,7 @@ int refused(const ctl::AdminClient& client, const ctl::AdminResponse& response) 
     if (const auto answer = json_object(response.body)) {
         bool said = false;
         if (const auto* error = answer->if_contains("error"); error && error->is_string()) {
-            std::cerr << "vhostctl: " << error->get_string().c_str() << "\n";
+            std::cerr << "vhostctl: " << std::string_view(error->get_string()) << "\n";
             said = true;
         }
         if (const auto* errors = answer->if_contains("errors"); errors && errors->is_array()) {

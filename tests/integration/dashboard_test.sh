@@ -21,8 +21,10 @@ vhostd_pid=""
 chromium_pid=""
 work=""
 
+# The verdict goes to the script's own stdout even when a trap fires inside a redirected command.
+exec 3>&1 4>&2
 fail() {
-  echo "FAIL: dashboard_test: $*"
+  echo "FAIL: dashboard_test: $*" >&3
   exit 1
 }
 
@@ -43,7 +45,7 @@ cleanup() {
     kill -TERM "$vhostd_pid" 2> /dev/null
     for _ in $(seq 100); do kill -0 "$vhostd_pid" 2> /dev/null || break; sleep 0.1; done
     if kill -0 "$vhostd_pid" 2> /dev/null; then
-      echo "dashboard_test: vhostd did not stop within 10 s of SIGTERM; SIGKILL" >&2
+      echo "dashboard_test: vhostd did not stop within 10 s of SIGTERM; SIGKILL" >&4
       kill -KILL "$vhostd_pid" 2> /dev/null
     fi
     wait "$vhostd_pid" 2> /dev/null
@@ -299,5 +301,5 @@ if [ ! -s "$out/dashboard.png" ] || [ "$(head -c 4 "$out/dashboard.png" | tail -
 fi
 
 vhostd_alive
-echo "PASS: dashboard_test: the $site row shows its counters; screenshot $out/dashboard.png"
+echo "PASS: dashboard_test: the $site row shows its counters; screenshot $out/dashboard.png" >&3
 exit 0

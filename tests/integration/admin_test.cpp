@@ -1,0 +1,205 @@
+// Scenario: an operator reads and steers vhostd through the admin endpoint while traffic
+// flows: exact counters in /status and /metrics, a token, reload errors, site controls.
+#include "tests/integration/support/configs.hpp"
+#include "tests/integration/support/http_client.hpp"
+#include "tests/integration/support/vhostd_process.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+using namespace vhostd::test;
+namespace json = boost::json;
+
+namespace {
+
+std::string admin_block(std::uint16_t port, const std::string& extra = "") {
+    return "[admin]\nlisten = \"127.0.0.1:" + std::to_string(port) + "\"\n" + extra + "\n";
+}
+
+Exchange admin_request(std::uint16_t port, const std::string& method, const std::string& path, const std::string& token = "") {
+    std::string request = method + " " + path + " HTTP/1.1\r\nHost: admin\r\nConnection: close\r\nContent-Length: 0\r\n";
+    if (!token.empty()) request += "Authorization: Bearer " + token + "\r\n";
+    return round_trip(port, request + "\r\n");
+}
+
+// The status code, or 0 while the admin endpoint does not accept connections yet.
+int admin_status_code(std::uint16_t port, const std::string& path, const std::string& token = "") {
+    try {
+        return admin_request(port, "GET", path, token).status();
+    } catch (const std::exception&) {
+        return 0;
+    }
+}
+
+json::object status_of(std::uint16_t port) {
+    const Exchange answer = admin_request(port, "GET", "/status");
+    EXPECT_EQ(answer.status(), 200) << answer.response;
+    return json::parse(answer.body()).as_object();
+}
+
+const json::object& site_in(const json::object& status, const std::string& name) {
+    for (const auto& site : status.at("sites").as_array()) {
+        if (site.as_object().at("name").as_string() == name) return site.as_object();
+    }
+    throw std::runtime_error("no site " + name + " in /status");
+}
+
+std::uint64_t number(const json::value& value) { return value.to_number<std::uint64_t>(); }
+
+// A strict reader of the Prometheus text format (0.0.4): every sample belongs to the family
+// its TYPE line declared just before, names and labels are well formed, values are numbers,
+// and no family appears twice. Returns "name{labels}" -> value.
+std::map<std::string, double> parse_prometheus(const std::string& text) {
+    static const std::regex help(R"(# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) .+)");
+    static const std::regex type(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped))");
+    static const std::regex sample(
+        R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*")(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*")*\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf))");
+    std::map<std::string, double> samples;
+    std::set<std::string> families;
+    std::string family, family_type;
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::smatch match;
+        if (std::regex_match(line, match, help)) continue;
+        if (std::regex_match(line, match, type)) {
+            family = match[1];
+            family_type = match[2];
+            if (!families.insert(family).second) throw std::runtime_error("family twice: " + family);
+            continue;
+        }
+        if (!std::regex_match(line, match, sample)) throw std::runtime_error("not a sample line: " + line);
+        const std::string name = match[1];
+        const bool belongs = name == family || (family_type == "histogram" && (name == family + "_bucket" || name == family + "_sum" ||
+                                                                               name == family + "_count"));
+        if (!belongs) throw std::runtime_error("sample outside its family: " + line);
+        const std::string key = name + std::string(match[2]);
+        if (samples.contains(key)) throw std::runtime_error("sample twice: " + key);
+        samples[key] = std::stod(match[7]);
+    }
+    return samples;
+}
+
+class Admin : public ::testing::Test {
+protected:
+    TempDir dir;
+    std::uint16_t port = free_port();
+    std::uint16_t admin = free_port();
+};
+
+TEST_F(Admin, CountersAreExactAndMetricsAreValidPrometheus) {
+    VhostdProcess vhostd(dir, listen_on(port) + admin_block(admin) + hello_site("blog", R"(["blog.example"])", 1) +
+                                  hello_site("shop", R"(["shop.example"])", 1));
+    ASSERT_TRUE(wait_until([&] { return admin_status_code(admin, "/readyz") == 200; })) << vhostd.log();
+
+    for (int i = 0; i < 10; ++i) ASSERT_EQ(get(port, "blog.example").status(), 200);
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(get(port, "shop.example").status(), 200);
+    for (int i = 0; i < 2; ++i) ASSERT_EQ(get(port, "nobody.example").status(), 404);
+    ASSERT_EQ(round_trip(port, "GET / HTTP/1.1\r\n\r\n").status(), 400);
+    {
+        namespace asio = boost::asio;
+        namespace websocket = boost::beast::websocket;
+        asio::io_context io;
+        websocket::stream<boost::beast::tcp_stream> ws(io);
+        boost::beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(5));
+        boost::beast::get_lowest_layer(ws).connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+        ws.handshake("blog.example", "/");
+        ws.close(websocket::close_code::normal);
+    }
+
+    // Requests come from heartbeats (1 s apart by default): wait for them.
+    ASSERT_TRUE(wait_until([&] { return number(site_in(status_of(admin), "blog").at("requests")) == 10; })) << json::serialize(status_of(admin));
+    const json::object status = status_of(admin);
+    const json::object& front = status.at("front").as_object();
+    EXPECT_EQ(number(front.at("accepted")), 17u);
+    EXPECT_EQ(number(front.at("answered").at("404")), 2u);
+    EXPECT_EQ(number(front.at("answered").at("400")), 1u);
+    const json::object& blog = site_in(status, "blog");
+    EXPECT_EQ(number(blog.at("connections")), 11u);
+    EXPECT_EQ(number(blog.at("handed_off")), 11u);
+    EXPECT_EQ(number(blog.at("websocket_upgrades")), 1u);
+    EXPECT_EQ(number(blog.at("handoff_latency_us").at("count")), 11u);
+    EXPECT_EQ(blog.at("workers").as_array().size(), 1u);
+    EXPECT_EQ(blog.at("workers").as_array()[0].at("state").as_string(), "ready");
+    EXPECT_EQ(number(site_in(status, "shop").at("connections")), 3u);
+
+    const Exchange metrics = admin_request(admin, "GET", "/metrics");
+    ASSERT_EQ(metrics.status(), 200);
+    EXPECT_NE(metrics.response.find("Content-Type: text/plain; version=0.0.4"), std::string::npos);
+    std::map<std::string, double> samples;
+    ASSERT_NO_THROW(samples = parse_prometheus(metrics.body())) << metrics.body();
+    EXPECT_EQ(samples["vhostd_connections_accepted_total"], 17);
+    EXPECT_EQ(samples["vhostd_front_answers_total{status=\"404\"}"], 2);
+    EXPECT_EQ(samples["vhostd_site_connections_total{site=\"blog\"}"], 11);
+    EXPECT_EQ(samples["vhostd_site_handoffs_total{site=\"shop\"}"], 3);
+    EXPECT_EQ(samples["vhostd_site_handoff_latency_seconds_count{site=\"blog\"}"], 11);
+    EXPECT_EQ(samples["vhostd_site_handoff_latency_seconds_bucket{site=\"blog\",le=\"+Inf\"}"], 11);
+    EXPECT_EQ(samples["vhostd_site_workers{site=\"blog\",state=\"ready\"}"], 1);
+}
+
+TEST_F(Admin, TokenIsRequiredWhenConfigured) {
+    dir.write("admin.token", "s3cret-token\n");
+    VhostdProcess vhostd(dir, listen_on(port) + admin_block(admin, "token_file = \"admin.token\"") + hello_site("blog", R"(["blog.example"])", 1));
+    ASSERT_TRUE(wait_until([&] { return admin_status_code(admin, "/healthz", "s3cret-token") == 200; })) << vhostd.log();
+    EXPECT_EQ(admin_request(admin, "GET", "/").status(), 200) << "the page itself holds no secret; it asks for ?token=";
+    EXPECT_EQ(admin_request(admin, "GET", "/status").status(), 401);
+    EXPECT_EQ(admin_request(admin, "GET", "/status", "wrong-token").status(), 401);
+    EXPECT_EQ(admin_request(admin, "POST", "/reload").status(), 401);
+    EXPECT_EQ(admin_request(admin, "GET", "/status", "s3cret-token").status(), 200);
+}
+
+TEST_F(Admin, ReloadWithABrokenFileAnswersTheErrorsAndChangesNothing) {
+    const std::string good = listen_on(port) + admin_block(admin) + hello_site("blog", R"(["blog.example"])", 1);
+    VhostdProcess vhostd(dir, good);
+    ASSERT_TRUE(vhostd.wait_until_serving(port, "blog.example")) << vhostd.log();
+    const auto workers = vhostd.workers();
+
+    dir.write("vhostd.toml", good + "[sites.shop]\nhosts = [\"shop.example\"]\ncommand = [\"./shop\"]\nworkers = 0\n");
+    const Exchange answer = admin_request(admin, "POST", "/reload");
+    EXPECT_EQ(answer.status(), 400) << answer.response;
+    const json::object body = json::parse(answer.body()).as_object();
+    EXPECT_FALSE(body.at("ok").as_bool());
+    ASSERT_EQ(body.at("errors").as_array().size(), 1u);
+    EXPECT_NE(std::string(body.at("errors").as_array()[0].as_string()).find("sites.shop.workers"), std::string::npos) << answer.body();
+    EXPECT_EQ(get(port, "shop.example").status(), 404);
+    EXPECT_EQ(vhostd.workers(), workers);
+
+    dir.write("vhostd.toml", good + hello_site("shop", R"(["shop.example"])", 1));
+    const Exchange applied = admin_request(admin, "POST", "/reload");
+    EXPECT_EQ(applied.status(), 200) << applied.response;
+    EXPECT_TRUE(vhostd.wait_until_serving(port, "shop.example")) << vhostd.log();
+    EXPECT_EQ(number(status_of(admin).at("server").at("reloads")), 1u);
+}
+
+TEST_F(Admin, SitesCanBeStoppedStartedAndRestarted) {
+    VhostdProcess vhostd(dir, listen_on(port) + admin_block(admin) + hello_site("blog", R"(["blog.example"])", 1));
+    ASSERT_TRUE(vhostd.wait_until_serving(port, "blog.example")) << vhostd.log();
+    const pid_t first = vhostd.workers().at(0);
+
+    EXPECT_EQ(admin_request(admin, "POST", "/sites/blog/restart").status(), 200);
+    EXPECT_TRUE(wait_until_gone(first)) << vhostd.log();
+    EXPECT_TRUE(vhostd.wait_until_serving(port, "blog.example")) << vhostd.log();
+    EXPECT_EQ(number(site_in(status_of(admin), "blog").at("restarts").at("admin")), 1u);
+
+    EXPECT_EQ(admin_request(admin, "POST", "/sites/blog/stop").status(), 200);
+    EXPECT_TRUE(wait_until([&] { return vhostd.workers().empty(); })) << vhostd.log();
+    EXPECT_EQ(get(port, "blog.example").status(), 503);
+    EXPECT_EQ(admin_request(admin, "GET", "/readyz").status(), 503);
+
+    EXPECT_EQ(admin_request(admin, "POST", "/sites/blog/start").status(), 200);
+    EXPECT_TRUE(vhostd.wait_until_serving(port, "blog.example")) << vhostd.log();
+    EXPECT_EQ(admin_request(admin, "POST", "/sites/nope/start").status(), 404);
+    EXPECT_EQ(admin_request(admin, "DELETE", "/status").status(), 405);
+}
+
+}  // namespace
