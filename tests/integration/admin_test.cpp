@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <regex>
 #include <set>
@@ -200,6 +201,39 @@ TEST_F(Admin, SitesCanBeStoppedStartedAndRestarted) {
     EXPECT_TRUE(vhostd.wait_until_serving(port, "blog.example")) << vhostd.log();
     EXPECT_EQ(admin_request(admin, "POST", "/sites/nope/start").status(), 404);
     EXPECT_EQ(admin_request(admin, "DELETE", "/status").status(), 405);
+}
+
+TEST_F(Admin, VhostctlShowsStatusReloadsAndRestarts) {
+    dir.write("admin.token", "t0ken\n");
+    VhostdProcess vhostd(dir, listen_on(port) + admin_block(admin, "token_file = \"admin.token\"") +
+                                  hello_site("blog", R"(["blog.example"])", 2));
+    ASSERT_TRUE(vhostd.wait_until_serving(port, "blog.example", 2)) << vhostd.log();
+    const std::string config = (dir.path() / "vhostd.toml").string();
+
+    const auto [status_code, table] = run_command({vhostctl_binary, "-c", config, "status"});
+    EXPECT_EQ(status_code, 0) << table;
+    EXPECT_NE(table.find("blog"), std::string::npos) << table;
+    EXPECT_NE(table.find("ready"), std::string::npos) << table;
+
+    const auto [no_token_code, refused] = run_command({vhostctl_binary, "--admin", "127.0.0.1:" + std::to_string(admin), "status"});
+    EXPECT_EQ(no_token_code, 1) << refused;
+    EXPECT_NE(refused.find("token"), std::string::npos) << refused;
+
+    const auto [reload_code, reloaded] = run_command({vhostctl_binary, "-c", config, "reload"});
+    EXPECT_EQ(reload_code, 0) << reloaded;
+    EXPECT_NE(reloaded.find("no changes"), std::string::npos) << reloaded;
+
+    const auto [missing_code, missing] = run_command({vhostctl_binary, "-c", config, "restart", "nope"});
+    EXPECT_EQ(missing_code, 1) << missing;
+
+    const auto before = vhostd.workers();
+    const auto [restart_code, restarted] = run_command({vhostctl_binary, "-c", config, "restart", "blog"});
+    EXPECT_EQ(restart_code, 0) << restarted;
+    for (pid_t old : before) EXPECT_TRUE(wait_until_gone(old)) << vhostd.log();
+
+    const auto [top_code, top] = run_command({vhostctl_binary, "-c", config, "top", "--iterations", "2"});
+    EXPECT_EQ(top_code, 0) << top;
+    EXPECT_GE(std::count(top.begin(), top.end(), '\n'), 4) << top;
 }
 
 }  // namespace
