@@ -1,4 +1,5 @@
 // vhostd: wiring only. Config -> supervisor (worker pools) + front (listeners), one io_context.
+#include "accesslog/access_log.hpp"
 #include "admin/admin_server.hpp"
 #include "admin/prometheus.hpp"
 #include "admin/status_json.hpp"
@@ -89,6 +90,24 @@ void shut_down(asio::io_context& io, vhostd::server::Front& front, vhostd::super
     });
 }
 
+// Opens [server] access_log, or closes it when unset; a file that cannot be opened is logged
+// and leaves the access log off rather than stopping vhostd.
+bool open_access_log(const vhostd::conf::ServerSettings& server) {
+    if (server.access_log.empty()) {
+        vhostd::accesslog::close();
+        return true;
+    }
+    try {
+        vhostd::accesslog::open(server.access_log, server.access_log_json);
+        spdlog::info("access log: {} ({})", server.access_log, server.access_log_json ? "json" : "plain");
+        return true;
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        vhostd::accesslog::close();
+        return false;
+    }
+}
+
 // SIGHUP and POST /reload: build the whole new configuration first; if anything is wrong the
 // running one keeps serving untouched (as nginx and HAProxy do).
 vhostd::admin::ReloadOutcome reload(const std::string& path, vhostd::conf::Config& running, vhostd::server::Front& front,
@@ -121,6 +140,9 @@ vhostd::admin::ReloadOutcome reload(const std::string& path, vhostd::conf::Confi
     }
     // Pools first (queued on the supervisor's strand), routes second: a connection routed
     // to a new site finds its pool.
+    if (next.server.access_log != running.server.access_log || next.server.access_log_json != running.server.access_log_json) {
+        open_access_log(next.server);
+    }
     supervisor.reload(next, diff);
     front.apply(next);
     outcome.summary = std::to_string(diff.added_sites.size()) + " sites added, " + std::to_string(diff.removed_sites.size()) +
@@ -186,6 +208,7 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
 
     // The main thread runs the supervisor, the signals and the first front thread.
+    if (!open_access_log(config.server)) return 1;
     asio::io_context io(1);
     vhostd::supervisor::Supervisor supervisor(io, config);
     vhostd::server::Front front(config, supervisor, io);

@@ -36,7 +36,9 @@ struct ServerSettings {
     std::size_t max_header_fields = 100;
     // Where the workers' output is written, one set of files per site; empty = no such files.
     std::string log_dir;                   // absolute when set
-    std::uint64_t log_max_size = 10 * 1024 * 1024;  // bytes; a site's file this big is rotated
+    std::uint64_t log_max_size = 10 * 1024 * 1024;
+    std::string access_log;        // absolute; empty = no access log
+    bool access_log_json = false;  // access_log_format = "json"  // bytes; a site's file this big is rotated
     unsigned log_files = 5;                // how many files rotation keeps per site
 
     bool operator==(const ServerSettings&) const = default;

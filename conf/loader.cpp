@@ -476,6 +476,18 @@ void Reader::read_server(const toml::node& node) {
             if (read_directory(value, path, server.log_dir) && !fs::path(server.log_dir).is_absolute()) {
                 report(value, path, "must resolve to an absolute path");
             }
+        } else if (key.str() == "access_log") {
+            // A file path, resolved like a directory against the config file.
+            read_directory(value, path, server.access_log);
+        } else if (key.str() == "access_log_format") {
+            std::string format;
+            if (read_nonempty_string(value, path, format)) {
+                if (format == "json") {
+                    server.access_log_json = true;
+                } else if (format != "plain") {
+                    report(value, path, "must be \"plain\" or \"json\"");
+                }
+            }
         } else if (key.str() == "log_max_size") {
             read_size_at_least(value, path, 64 * 1024, "64KiB", server.log_max_size);
         } else if (key.str() == "log_files") {

@@ -1,5 +1,7 @@
 #include "server/connection.hpp"
 
+#include "accesslog/access_log.hpp"
+
 #include "server/error_reply.hpp"
 #include "server/front.hpp"
 #include "server/front_thread.hpp"
@@ -120,8 +122,13 @@ struct Arrival {
     std::shared_ptr<const Routing> routing;  // one version for the whole connection
 };
 
-void reply(const Arrival& arrival, protocol::FileDescriptor fd, int status) {
+void reply(const Arrival& arrival, protocol::FileDescriptor fd, int status, std::string_view host = {}) {
     arrival.thread.stats.answered(status);
+    if (accesslog::enabled()) {
+        const std::string address = arrival.remote.address().to_string();
+        const std::string outcome = std::to_string(status);
+        accesslog::write({address, arrival.remote.port(), host, {}, 0, outcome, 0});
+    }
     tcp::socket socket(arrival.thread.io);
     boost::system::error_code ec;
     socket.assign(arrival.remote.protocol(), fd.get(), ec);
@@ -140,7 +147,7 @@ void finish(const Arrival& arrival, protocol::FileDescriptor fd, std::string_vie
     const std::optional<std::size_t> site = arrival.routing->table.lookup(parsed.head.host);
     if (!site) {
         spdlog::info("{}: 404, no site for host '{}'", describe(arrival.remote), parsed.head.host);
-        reply(arrival, std::move(fd), 404);
+        reply(arrival, std::move(fd), 404, parsed.head.host);
         return;
     }
 
@@ -198,6 +205,10 @@ asio::awaitable<void> wait_for_head(Arrival arrival, tcp::socket socket, std::st
             deadline.reset();
             set_receive_low_water(fd, 1);
             arrival.thread.stats.answered(408);
+            if (accesslog::enabled()) {
+                const std::string address = arrival.remote.address().to_string();
+                accesslog::write({address, arrival.remote.port(), {}, {}, 0, "408", 0});
+            }
             co_await reply_and_close(std::move(socket), 408);
             co_return;
         }

@@ -1,5 +1,6 @@
 #include "supervisor/site_pool.hpp"
 
+#include "accesslog/access_log.hpp"
 #include "protocol/environment.hpp"
 #include "protocol/message.hpp"
 #include "supervisor/output_log.hpp"
@@ -429,10 +430,18 @@ bool SitePool::try_hand(PendingConnection& connection) {
         if (best == workers_.size()) return false;
         Worker& worker = *workers_[best];
         const auto accepted_at = connection.accepted_at;
+        // The connection moves into the worker's in-flight list: keep what the log needs.
+        const std::optional<protocol::ConnectionInfo> logged =
+            accesslog::enabled() ? std::optional(connection.info) : std::nullopt;
         const boost::system::error_code ec = worker.hand(connection, now);
         if (!ec) {
-            handoff_latency_.record(Clock::now() - accepted_at);
+            const auto latency = Clock::now() - accepted_at;
+            handoff_latency_.record(latency);
             ++handed_off_;
+            if (logged) {
+                accesslog::write({logged->remote_address, logged->remote_port, logged->host, site_.name, worker.pid(), "handed",
+                                  std::chrono::duration<double, std::micro>(latency).count()});
+            }
             round_robin_ = best + 1;
             return true;
         }
@@ -504,6 +513,7 @@ void SitePool::expire_waiting() {
 
 void SitePool::reject(PendingConnection connection, int retry_after, const char* why) {
     ++answered_503_;
+    accesslog::write({connection.info.remote_address, connection.info.remote_port, connection.info.host, site_.name, 0, "503", 0});
     spdlog::warn("site {}: 503 to {}:{} (connection {}): {}", site_.name, connection.info.remote_address,
                  connection.info.remote_port, connection.info.id, why);
     connection.reject(std::move(connection.socket), retry_after, why);

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -201,6 +202,31 @@ TEST_F(Admin, SitesCanBeStoppedStartedAndRestarted) {
     EXPECT_TRUE(vhostd.wait_until_serving(port, "blog.example")) << vhostd.log();
     EXPECT_EQ(admin_request(admin, "POST", "/sites/nope/start").status(), 404);
     EXPECT_EQ(admin_request(admin, "DELETE", "/status").status(), 405);
+}
+
+TEST_F(Admin, AccessLogHasALinePerOutcome) {
+    VhostdProcess vhostd(dir, listen_on(port) + "[server]\naccess_log = \"access.log\"\naccess_log_format = \"json\"\n\n" +
+                                  hello_site("blog", R"(["blog.example"])", 1));
+    ASSERT_TRUE(vhostd.wait_until_serving(port, "blog.example")) << vhostd.log();
+    ASSERT_EQ(get(port, "nobody.example").status(), 404);
+    std::vector<json::object> lines;
+    ASSERT_TRUE(wait_until([&] {
+        std::ifstream in(dir.path() / "access.log");
+        lines.clear();
+        for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line).as_object());
+        return lines.size() >= 2;
+    })) << vhostd.log();
+    const json::object& handed = lines.front();
+    EXPECT_EQ(handed.at("outcome").as_string(), "handed");
+    EXPECT_EQ(handed.at("site").as_string(), "blog");
+    EXPECT_EQ(handed.at("host").as_string(), "blog.example");
+    EXPECT_GT(handed.at("worker_pid").as_int64(), 0);
+    EXPECT_GT(handed.at("handoff_us").to_number<double>(), 0);
+    EXPECT_TRUE(handed.contains("time"));
+    const json::object& answered = lines.back();
+    EXPECT_EQ(answered.at("outcome").as_string(), "404");
+    EXPECT_EQ(answered.at("host").as_string(), "nobody.example");
+    EXPECT_EQ(answered.at("site").as_string(), "");
 }
 
 TEST_F(Admin, VhostctlShowsStatusReloadsAndRestarts) {

@@ -217,7 +217,7 @@ TEST(DiffConfigs, ReportsServerAndAdminChanges) {
     EXPECT_FALSE(diff_configs(before, server).admin_changed);
 
     Config with_admin = before;
-    with_admin.admin = AdminSettings{"127.0.0.1:9180", Endpoint{"127.0.0.1", 9180}};
+    with_admin.admin = AdminSettings{"127.0.0.1:9180", Endpoint{"127.0.0.1", 9180}, ""};
     EXPECT_TRUE(diff_configs(before, with_admin).admin_changed);
     EXPECT_TRUE(diff_configs(with_admin, before).admin_changed);
     EXPECT_FALSE(diff_configs(with_admin, with_admin).admin_changed);

@@ -1180,6 +1180,29 @@ TEST(LoadConfigFile, ReadsAFileAndAnchorsPathsAtItsDirectory) {
     fs::remove_all(dir);
 }
 
+TEST(LoadConfig, AccessLogResolvesAgainstTheConfigDir) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[server]
+access_log = "logs/access.log"
+access_log_format = "json"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)");
+    EXPECT_EQ(config.server.access_log, "/tmp/x/logs/access.log");
+    EXPECT_TRUE(config.server.access_log_json);
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[server]
+access_log_format = "xml"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)"),
+              (Errors{"4:21: server.access_log_format: must be \"plain\" or \"json\""}));
+}
+
 TEST(LoadConfig, AdminTokenFileResolvesAgainstTheConfigDir) {
     const Config config = load_valid(R"([[listen]]
 address = "127.0.0.1:8080"
