@@ -108,18 +108,23 @@ std::string render_metrics(const ServerInfo& server, const server::FrontTotals& 
         for (const auto& [state, count] : site.workers_by_state) out.sample("vhostd_site_workers", {{"site", site.name}, {"state", state}}, static_cast<double>(count));
     }
 
-    out.family("vhostd_site_handoff_latency_seconds", "histogram", "Time from accept to the connection's fd sent to a worker.");
-    for (const auto& site : sites) {
-        const auto& latency = site.handoff_latency;
-        for (const double edge : latency_edges) {
-            const auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(edge));
-            out.sample("vhostd_site_handoff_latency_seconds_bucket", {{"site", site.name}, {"le", number(edge)}},
-                       static_cast<double>(latency.count_at_most(limit)));
+    auto histogram = [&](const std::string& name, const char* help, auto of) {
+        out.family(name, "histogram", help);
+        for (const auto& site : sites) {
+            const supervisor::LatencyHistogram& values = of(site);
+            for (const double edge : latency_edges) {
+                const auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(edge));
+                out.sample(name + "_bucket", {{"site", site.name}, {"le", number(edge)}}, static_cast<double>(values.count_at_most(limit)));
+            }
+            out.sample(name + "_bucket", {{"site", site.name}, {"le", "+Inf"}}, static_cast<double>(values.count()));
+            out.sample(name + "_sum", {{"site", site.name}}, std::chrono::duration<double>(values.sum()).count());
+            out.sample(name + "_count", {{"site", site.name}}, static_cast<double>(values.count()));
         }
-        out.sample("vhostd_site_handoff_latency_seconds_bucket", {{"site", site.name}, {"le", "+Inf"}}, static_cast<double>(latency.count()));
-        out.sample("vhostd_site_handoff_latency_seconds_sum", {{"site", site.name}}, std::chrono::duration<double>(latency.sum()).count());
-        out.sample("vhostd_site_handoff_latency_seconds_count", {{"site", site.name}}, static_cast<double>(latency.count()));
-    }
+    };
+    histogram("vhostd_site_handoff_latency_seconds", "Time from accept to the connection's fd sent to a worker.",
+              [](const auto& site) -> const supervisor::LatencyHistogram& { return site.handoff_latency; });
+    histogram("vhostd_site_queue_wait_seconds", "Time connections waited in the front for a worker of the site.",
+              [](const auto& site) -> const supervisor::LatencyHistogram& { return site.queue_wait; });
 
     auto per_worker = [&](const std::string& name, const char* type, const char* help, auto value) {
         out.family(name, type, help);

@@ -35,7 +35,12 @@ json::object render_site(const supervisor::SiteSnapshot& site, const server::Sit
             {"websockets", worker.websockets},
         });
     }
-    const auto& latency = site.handoff_latency;
+    auto summary = [](const supervisor::LatencyHistogram& histogram) {
+        return json::object{{"count", histogram.count()},
+                            {"p50", microseconds(histogram.quantile(0.5))},
+                            {"p90", microseconds(histogram.quantile(0.9))},
+                            {"p99", microseconds(histogram.quantile(0.99))}};
+    };
     return {
         {"name", site.name},
         {"hosts", std::move(hosts)},
@@ -50,11 +55,8 @@ json::object render_site(const supervisor::SiteSnapshot& site, const server::Sit
         {"websocket_upgrades", front.websocket_upgrades},
         {"answered", json::object{{"503", site.answered_503}}},
         {"queue_length", site.queue_length},
-        {"handoff_latency_us",
-         json::object{{"count", latency.count()},
-                      {"p50", microseconds(latency.quantile(0.5))},
-                      {"p90", microseconds(latency.quantile(0.9))},
-                      {"p99", microseconds(latency.quantile(0.99))}}},
+        {"queue_wait_us", summary(site.queue_wait)},
+        {"handoff_latency_us", summary(site.handoff_latency)},
         {"requests", site.requests},
         {"active_connections", site.active_connections},
         {"websockets", site.websockets},

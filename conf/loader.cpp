@@ -216,6 +216,7 @@ public:
     }
 
     Config read(const toml::table& root);
+    void check_admin_is_not_public(const toml::table& root);
 
     std::vector<ConfigError> take_errors() {
         // Problems are found per section; the user reads the file top to bottom.
@@ -410,7 +411,25 @@ Config Reader::read(const toml::table& root) {
     if (!root.contains("sites")) {
         report(root.source().begin, "sites", "at least one [sites.NAME] is required");
     }
+    check_admin_is_not_public(root);
     return std::move(config_);
+}
+
+// The admin endpoint steers vhostd: it must never share a port with a public listener.
+void Reader::check_admin_is_not_public(const toml::table& root) {
+    if (!config_.admin || config_.admin->endpoint.port == 0) return;
+    const Endpoint& admin = config_.admin->endpoint;
+    auto wildcard = [](const std::string& host) { return host == "0.0.0.0" || host == "::"; };
+    for (const Listener& listener : config_.listeners) {
+        const Endpoint& public_endpoint = listener.endpoint;
+        const bool overlaps = public_endpoint.host == admin.host || wildcard(public_endpoint.host) || wildcard(admin.host);
+        if (public_endpoint.port == admin.port && overlaps) {
+            const toml::node* listen = root.at_path("admin.listen").node();
+            report(listen != nullptr ? listen->source().begin : root.source().begin, "admin.listen",
+                   "must not be the address of a public listener (" + listener.address + ")");
+            return;
+        }
+    }
 }
 
 void Reader::read_listeners(const toml::node& node) {

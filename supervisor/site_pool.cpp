@@ -406,7 +406,7 @@ void SitePool::on_exit(const std::shared_ptr<Worker>& worker, int wait_status) {
     for (auto it = unacknowledged.rbegin(); it != unacknowledged.rend(); ++it) {
         if (head_still_unread(*it)) {
             spdlog::info("site {}: connection {} goes to another worker", site_.name, it->info.id);
-            waiting_.push_front({std::move(*it), now + site_.queue_timeout});
+            waiting_.push_front({std::move(*it), now + site_.queue_timeout, now});
         } else {
             spdlog::warn("site {}: connection {} lost with the worker that had started reading it", site_.name, it->info.id);
         }
@@ -472,13 +472,16 @@ void SitePool::dispatch(PendingConnection connection) {
         reject(std::move(connection), 1, "queue full");
         return;
     }
-    waiting_.push_back({std::move(connection), Clock::now() + site_.queue_timeout});
+    waiting_.push_back({std::move(connection), Clock::now() + site_.queue_timeout, Clock::now()});
     if (waiting_.size() == 1) arm_queue_timer();
     reconcile(Clock::now());  // an on-demand site may start a worker for it
 }
 
 void SitePool::hand_waiting() {
-    while (!waiting_.empty() && try_hand(waiting_.front().connection)) waiting_.pop_front();
+    while (!waiting_.empty() && try_hand(waiting_.front().connection)) {
+        queue_wait_.record(Clock::now() - waiting_.front().since);
+        waiting_.pop_front();
+    }
     if (stopping_ || paused_ || (quarantined_until_ && !has_live_worker())) {
         const char* why = stopping_ ? "site is stopping" : paused_ ? "site stopped by the admin endpoint" : "site quarantined after repeated crashes";
         while (!waiting_.empty()) {
@@ -560,6 +563,7 @@ SiteSnapshot SitePool::snapshot() const {
     site.answered_503 = answered_503_;
     site.queue_length = waiting_.size();
     site.handoff_latency = handoff_latency_;
+    site.queue_wait = queue_wait_;
     site.requests = requests_of_exited_;
     for (const char* reason : restart_reason::all) site.restarts[reason] = 0;
     for (const auto& [reason, count] : restarts_) site.restarts[reason] = count;

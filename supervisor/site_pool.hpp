@@ -61,6 +61,7 @@ private:
     struct Waiting {
         protocol::PendingConnection connection;
         Clock::time_point deadline;
+        Clock::time_point since;  // when it started waiting here
     };
 
     void reconcile(Clock::time_point now);
@@ -101,6 +102,7 @@ private:
     boost::asio::steady_timer spawn_timer_;        // wakes reconcile() when a backoff ends
     std::size_t round_robin_ = 0;
     LatencyHistogram handoff_latency_;
+    LatencyHistogram queue_wait_;  // of connections that had to wait for a worker
     std::uint64_t handed_off_ = 0;
     std::uint64_t answered_503_ = 0;
     std::uint64_t requests_of_exited_ = 0;

@@ -37,6 +37,7 @@ struct SiteSnapshot {
     std::uint64_t answered_503 = 0;
     std::size_t queue_length = 0;
     LatencyHistogram handoff_latency;
+    LatencyHistogram queue_wait;  // time connections waited in the site's queue
     std::uint64_t requests = 0;  // including workers that have exited
     std::uint64_t active_connections = 0;
     std::uint64_t websockets = 0;

@@ -149,6 +149,19 @@ TEST_F(Admin, CountersAreExactAndMetricsAreValidPrometheus) {
     EXPECT_EQ(samples["vhostd_site_workers{site=\"blog\",state=\"ready\"}"], 1);
 }
 
+TEST_F(Admin, TimeWaitedInTheQueueIsCounted) {
+    VhostdProcess vhostd(dir, listen_on(port) + admin_block(admin) + "[sites.rare]\nhosts = [\"rare.example\"]\ncommand = [\"" +
+                                  hello_worker_binary + "\"]\nmin_workers = 0\nmax_workers = 1\n");
+    ASSERT_TRUE(wait_until([&] { return admin_status_code(admin, "/healthz") == 200; })) << vhostd.log();
+    ASSERT_EQ(get(port, "rare.example").status(), 200);  // waits while its worker starts
+    const json::object& rare = site_in(status_of(admin), "rare");
+    EXPECT_EQ(number(rare.at("queue_wait_us").at("count")), 1u);
+    EXPECT_GT(rare.at("queue_wait_us").at("p50").to_number<double>(), 0);
+    EXPECT_EQ(number(rare.at("handed_off")), 1u);
+    const auto samples = parse_prometheus(admin_request(admin, "GET", "/metrics").body());
+    EXPECT_EQ(samples.at("vhostd_site_queue_wait_seconds_count{site=\"rare\"}"), 1);
+}
+
 TEST_F(Admin, TokenIsRequiredWhenConfigured) {
     dir.write("admin.token", "s3cret-token\n");
     VhostdProcess vhostd(dir, listen_on(port) + admin_block(admin, "token_file = \"admin.token\"") + hello_site("blog", R"(["blog.example"])", 1));

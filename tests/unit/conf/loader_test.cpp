@@ -1203,6 +1203,27 @@ command = ["./blog"]
               (Errors{"4:21: server.access_log_format: must be \"plain\" or \"json\""}));
 }
 
+TEST(LoadConfig, AdminEndpointIsNeverAPublicListener) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "0.0.0.0:8080"
+[admin]
+listen = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)"),
+              (Errors{"4:10: admin.listen: must not be the address of a public listener (0.0.0.0:8080)"}));
+    const Config other_port = load_valid(R"([[listen]]
+address = "0.0.0.0:8080"
+[admin]
+listen = "127.0.0.1:9180"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)");
+    EXPECT_TRUE(other_port.admin);
+}
+
 TEST(LoadConfig, AdminTokenFileResolvesAgainstTheConfigDir) {
     const Config config = load_valid(R"([[listen]]
 address = "127.0.0.1:8080"
