@@ -154,7 +154,8 @@ TEST_F(Admin, TimeWaitedInTheQueueIsCounted) {
                                   hello_worker_binary + "\"]\nmin_workers = 0\nmax_workers = 1\n");
     ASSERT_TRUE(wait_until([&] { return admin_status_code(admin, "/healthz") == 200; })) << vhostd.log();
     ASSERT_EQ(get(port, "rare.example").status(), 200);  // waits while its worker starts
-    const json::object& rare = site_in(status_of(admin), "rare");
+    const json::object status = status_of(admin);
+    const json::object& rare = site_in(status, "rare");
     EXPECT_EQ(number(rare.at("queue_wait_us").at("count")), 1u);
     EXPECT_GT(rare.at("queue_wait_us").at("p50").to_number<double>(), 0);
     EXPECT_EQ(number(rare.at("handed_off")), 1u);
