@@ -68,8 +68,9 @@ void write(const Entry& entry) {
                           escape(entry.client_address), entry.client_port, escape(entry.host), escape(entry.site), entry.worker_pid,
                           escape(entry.outcome), entry.handoff_us);
     } else {
-        log->logger->info("{}:{} {} {} {} {} {:.1f}us", entry.client_address, entry.client_port, or_dash(entry.host), or_dash(entry.site),
-                          entry.worker_pid, entry.outcome, entry.handoff_us);
+        const bool v6 = entry.client_address.find(':') != std::string_view::npos;
+        log->logger->info("{}{}{}:{} {} {} {} {} {:.1f}us", v6 ? "[" : "", entry.client_address, v6 ? "]" : "", entry.client_port,
+                          or_dash(entry.host), or_dash(entry.site), entry.worker_pid, entry.outcome, entry.handoff_us);
     }
 }
 

@@ -7,6 +7,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -29,6 +31,8 @@ using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
 constexpr std::size_t max_request_body = 64 * 1024;
+constexpr unsigned max_sessions = 32;
+constexpr auto io_timeout = std::chrono::seconds(10);
 
 std::string read_token(const std::string& path) {
     if (path.empty()) return {};
@@ -101,11 +105,21 @@ asio::awaitable<void> AdminServer::accept_loop() {
 
 asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
     constexpr auto token = asio::as_tuple(asio::use_awaitable);
+    // A bounded number of sessions, each with deadlines: an idle or slow client cannot hold
+    // fds that the public listeners need.
+    if (sessions_ >= max_sessions) co_return;
+    ++sessions_;
+    struct Leave {
+        unsigned& sessions;
+        ~Leave() { --sessions; }
+    } leave{sessions_};
+    boost::beast::tcp_stream stream(std::move(socket));
     boost::beast::flat_buffer buffer;
     for (;;) {
         http::request_parser<http::string_body> parser;
         parser.body_limit(max_request_body);
-        auto [read_error, n] = co_await http::async_read(socket, buffer, parser, token);
+        stream.expires_after(io_timeout);
+        auto [read_error, n] = co_await http::async_read(stream, buffer, parser, token);
         if (read_error) break;
         const Request& request = parser.get();
         Response response = [&]() -> Response {
@@ -118,7 +132,7 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
             const bool dashboard = get && path == "/";
             if (!token_.empty() && !dashboard) {
                 const auto header = request[http::field::authorization];
-                const bool bearer = header.starts_with("Bearer ");
+                const bool bearer = header.size() > 7 && boost::beast::iequals(header.substr(0, 7), "Bearer ");
                 if (!bearer || !same_secret(header.substr(7), token_)) {
                     Response denied = answer(request, http::status::unauthorized, "401 a bearer token is required\n", "text/plain");
                     denied.set(http::field::www_authenticate, "Bearer realm=\"vhostd\"");
@@ -158,11 +172,17 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
             return answer(request, http::status::not_found, "404 not found\n", "text/plain");
         }();
         const bool keep_alive = response.keep_alive();
-        auto [write_error, m] = co_await http::async_write(socket, response, token);
+        if (request.method() == http::verb::head) {
+            const auto length = response.body().size();
+            response.body().clear();
+            response.content_length(length);  // what a GET would carry
+        }
+        stream.expires_after(io_timeout);
+        auto [write_error, m] = co_await http::async_write(stream, response, token);
         if (write_error || !keep_alive) break;
     }
     boost::system::error_code ignored;
-    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 }  // namespace vhostd::admin

@@ -47,6 +47,7 @@ private:
     AdminHooks hooks_;
     std::string address_;
     std::string token_;  // empty: no authentication
+    unsigned sessions_ = 0;
     boost::asio::ip::tcp::acceptor acceptor_;
 };
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <sstream>
+#include <vector>
 
 namespace vhostd::admin {
 
@@ -50,8 +51,10 @@ private:
     std::ostringstream out_;
 };
 
-// Bucket edges for the handoff latency histogram, in seconds.
-constexpr double latency_edges[] = {10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 100e-3};
+// Bucket edges, in seconds: a handoff takes microseconds, a wait in the queue up to
+// queue_timeout (seconds).
+const std::vector<double> handoff_edges = {10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 100e-3};
+const std::vector<double> queue_wait_edges = {1e-3, 5e-3, 10e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10, 30};
 
 template <typename Value>
 void per_site(Exposition& out, const std::string& name, const char* type, const char* help,
@@ -72,6 +75,8 @@ std::string render_metrics(const ServerInfo& server, const server::FrontTotals& 
     out.sample("vhostd_reloads_total", {}, server.reloads);
     out.family("vhostd_connections_accepted_total", "counter", "Connections accepted on the public listeners.");
     out.sample("vhostd_connections_accepted_total", {}, static_cast<double>(front.accepted));
+    out.family("vhostd_connections_closed_without_answer_total", "counter", "Connections that left (or never sent a byte) before a complete head.");
+    out.sample("vhostd_connections_closed_without_answer_total", {}, static_cast<double>(front.closed_without_answer));
     out.family("vhostd_connections_in_front", "gauge", "Connections accepted and not yet handed over or answered.");
     out.sample("vhostd_connections_in_front", {}, static_cast<double>(server.in_front));
     out.family("vhostd_front_answers_total", "counter", "Connections the front answered itself before routing, by status.");
@@ -108,11 +113,11 @@ std::string render_metrics(const ServerInfo& server, const server::FrontTotals& 
         for (const auto& [state, count] : site.workers_by_state) out.sample("vhostd_site_workers", {{"site", site.name}, {"state", state}}, static_cast<double>(count));
     }
 
-    auto histogram = [&](const std::string& name, const char* help, auto of) {
+    auto histogram = [&](const std::string& name, const char* help, const std::vector<double>& edges, auto of) {
         out.family(name, "histogram", help);
         for (const auto& site : sites) {
             const supervisor::LatencyHistogram& values = of(site);
-            for (const double edge : latency_edges) {
+            for (const double edge : edges) {
                 const auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(edge));
                 out.sample(name + "_bucket", {{"site", site.name}, {"le", number(edge)}}, static_cast<double>(values.count_at_most(limit)));
             }
@@ -121,9 +126,9 @@ std::string render_metrics(const ServerInfo& server, const server::FrontTotals& 
             out.sample(name + "_count", {{"site", site.name}}, static_cast<double>(values.count()));
         }
     };
-    histogram("vhostd_site_handoff_latency_seconds", "Time from accept to the connection's fd sent to a worker.",
+    histogram("vhostd_site_handoff_latency_seconds", "Time from accept to the connection's fd sent to a worker.", handoff_edges,
               [](const auto& site) -> const supervisor::LatencyHistogram& { return site.handoff_latency; });
-    histogram("vhostd_site_queue_wait_seconds", "Time connections waited in the front for a worker of the site.",
+    histogram("vhostd_site_queue_wait_seconds", "Time connections waited in the front for a worker of the site.", queue_wait_edges,
               [](const auto& site) -> const supervisor::LatencyHistogram& { return site.queue_wait; });
 
     auto per_worker = [&](const std::string& name, const char* type, const char* help, auto value) {

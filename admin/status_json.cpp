@@ -84,7 +84,10 @@ json::object render_status(const ServerInfo& server, const server::FrontTotals& 
                       {"config", server.config_path},
                       {"reloads", server.reloads},
                       {"threads", server.threads}}},
-        {"front", json::object{{"accepted", front.accepted}, {"in_front", server.in_front}, {"answered", std::move(answered)}}},
+        {"front", json::object{{"accepted", front.accepted},
+                               {"in_front", server.in_front},
+                               {"closed_without_answer", front.closed_without_answer},
+                               {"answered", std::move(answered)}}},
         {"sites", std::move(site_list)},
     };
 }

@@ -157,7 +157,7 @@ vhostd::admin::ReloadOutcome reload(const std::string& path, vhostd::conf::Confi
 // The admin endpoint's view of this process.
 vhostd::admin::AdminHooks admin_hooks(vhostd::conf::Config& config, const std::string& config_path,
                                       vhostd::server::Front& front, vhostd::supervisor::Supervisor& supervisor,
-                                      std::chrono::steady_clock::time_point started) {
+                                      std::chrono::steady_clock::time_point started, const bool& stopping) {
     auto info = [&config, &front, &supervisor, started] {
         return vhostd::admin::ServerInfo{
             .version = vhostd_version,
@@ -173,8 +173,12 @@ vhostd::admin::AdminHooks admin_hooks(vhostd::conf::Config& config, const std::s
         .status = [info, &front, &supervisor] { return vhostd::admin::render_status(info(), front.totals(), supervisor.snapshot()); },
         .metrics = [info, &front, &supervisor] { return vhostd::admin::render_metrics(info(), front.totals(), supervisor.snapshot()); },
         .ready = [&front, &supervisor] { return front.listening() && supervisor.ready(); },
-        .reload = [&config_path, &config, &front, &supervisor] { return reload(config_path, config, front, supervisor); },
-        .site_action = [&supervisor](const std::string& site, const std::string& action) {
+        .reload = [&config_path, &config, &front, &supervisor, &stopping] {
+            if (stopping) return vhostd::admin::ReloadOutcome{false, {}, {"vhostd is shutting down"}};
+            return reload(config_path, config, front, supervisor);
+        },
+        .site_action = [&supervisor, &stopping](const std::string& site, const std::string& action) {
+            if (stopping) return false;
             if (action == "restart") return supervisor.restart_site(site);
             if (action == "stop") return supervisor.stop_site(site);
             return supervisor.start_site(site);
@@ -219,10 +223,11 @@ int main(int argc, char** argv) {
         return 1;
     }
     supervisor.start();
+    bool stopping = false;
     std::optional<vhostd::admin::AdminServer> admin;
     if (config.admin) {
         try {
-            admin.emplace(io, *config.admin, admin_hooks(config, options->config_path, front, supervisor, std::chrono::steady_clock::now()));
+            admin.emplace(io, *config.admin, admin_hooks(config, options->config_path, front, supervisor, std::chrono::steady_clock::now(), stopping));
             admin->start();
         } catch (const std::exception& e) {
             spdlog::error("{}", e.what());
@@ -231,7 +236,6 @@ int main(int argc, char** argv) {
     }
 
     asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
-    bool stopping = false;
     std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int signal) {
         if (ec) return;
         if (signal == SIGHUP) {

@@ -17,6 +17,7 @@ struct PendingConnection {
     ConnectionInfo info;
     std::string head;                   // the peeked head, to check it is still unread before a retry
     std::chrono::steady_clock::time_point accepted_at;
+    bool handed_before = false;         // a worker died before reading it: counted already
     // Called when no worker can take the connection (queue full, queue timeout, site down):
     // the front answers 503 with Retry-After and closes. May be called from any thread.
     std::function<void(FileDescriptor socket, int retry_after_seconds, const char* why)> reject;

@@ -155,7 +155,10 @@ void finish(const Arrival& arrival, protocol::FileDescriptor fd, std::string_vie
     // request; take it out so the worker sees a request at byte 0 (many parsers refuse it).
     const std::size_t skipped = leading_empty_line(head);
     char discarded[2];
-    if (skipped > 0 && ::recv(fd.get(), discarded, skipped, MSG_DONTWAIT) != static_cast<ssize_t>(skipped)) return;
+    if (skipped > 0 && ::recv(fd.get(), discarded, skipped, MSG_DONTWAIT) != static_cast<ssize_t>(skipped)) {
+        arrival.thread.stats.closed_without_answer();
+        return;
+    }
     parsed.head.length -= skipped;
 
     tcp::endpoint local;
@@ -199,7 +202,10 @@ asio::awaitable<void> wait_for_head(Arrival arrival, tcp::socket socket, std::st
         set_receive_low_water(fd, head.size() + 1);
         auto [wait_error] = co_await socket.async_wait(tcp::socket::wait_read, token);
         if (deadline->expired()) {
-            if (head.empty()) co_return;  // never said a word: close quietly
+            if (head.empty()) {  // never said a word: close quietly
+                arrival.thread.stats.closed_without_answer();
+                co_return;
+            }
             spdlog::info("{}: 408, head incomplete after {} ms ({} bytes)", describe(arrival.remote),
                          arrival.routing->head_timeout.count(), head.size());
             deadline.reset();
@@ -212,10 +218,14 @@ asio::awaitable<void> wait_for_head(Arrival arrival, tcp::socket socket, std::st
             co_await reply_and_close(std::move(socket), 408);
             co_return;
         }
-        if (wait_error) co_return;
+        if (wait_error) {
+            arrival.thread.stats.closed_without_answer();
+            co_return;
+        }
         const PeekResult peeked = peek_more(fd, head, cap, slow.peek_offset);
         if (peeked == PeekResult::closed || peeked == PeekResult::failed) {
             spdlog::debug("{}: closed before a complete head ({} bytes)", describe(arrival.remote), head.size());
+            arrival.thread.stats.closed_without_answer();
             co_return;
         }
         if (peeked == PeekResult::grew) {
@@ -247,7 +257,10 @@ void serve_accepted(protocol::FileDescriptor fd, const tcp::endpoint& remote, co
     do {
         got = ::recv(fd.get(), scratch.data(), std::min(cap, scratch.size()), MSG_PEEK | MSG_DONTWAIT);
     } while (got < 0 && errno == EINTR);
-    if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return;  // gone already
+    if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {  // gone already
+        thread.stats.closed_without_answer();
+        return;
+    }
     const std::string_view first(scratch.data(), got > 0 ? static_cast<std::size_t>(got) : 0);
     if (!first.empty()) {
         HeadParseResult parsed = parse_request_head(first, arrival.routing->limits);

@@ -107,6 +107,7 @@ FrontTotals Front::totals() {
 }
 
 void Front::stop_accepting() {
+    stopped_accepting_ = true;
     for (auto& [address, listener] : listeners_) listener->close();
 }
 

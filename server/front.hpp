@@ -52,7 +52,7 @@ public:
 
     // Every thread's counters summed. Any thread.
     FrontTotals totals();
-    bool listening() const { return !listeners_.empty(); }
+    bool listening() const { return !stopped_accepting_ && !listeners_.empty(); }
 
     // Connections accepted and neither handed over nor answered yet.
     std::size_t connections_in_front() const { return in_front_.load(std::memory_order_relaxed); }
@@ -87,6 +87,7 @@ private:
     std::vector<std::unique_ptr<Listener>> closed_listeners_;
     std::atomic<std::shared_ptr<const Routing>> routing_;
     std::atomic<std::size_t> in_front_{0};
+    bool stopped_accepting_ = false;
     std::atomic<std::uint64_t> next_id_{1};
 };
 

@@ -23,6 +23,7 @@ struct SiteFrontTotals {
 
 struct FrontTotals {
     std::uint64_t accepted = 0;
+    std::uint64_t closed_without_answer = 0;  // the client left, or never said a word
     std::map<int, std::uint64_t> answered;  // by status
     std::map<std::string, SiteFrontTotals> sites;
 };
@@ -30,6 +31,7 @@ struct FrontTotals {
 class FrontStats {
 public:
     void accepted() { accepted_.fetch_add(1, std::memory_order_relaxed); }
+    void closed_without_answer() { closed_.fetch_add(1, std::memory_order_relaxed); }
     void answered(int status);
     void routed(const std::string& site, bool websocket);
 
@@ -42,6 +44,7 @@ private:
         std::atomic<std::uint64_t> websocket_upgrades{0};
     };
     std::atomic<std::uint64_t> accepted_{0};
+    std::atomic<std::uint64_t> closed_{0};
     std::array<std::atomic<std::uint64_t>, front_statuses.size()> answered_{};
     std::mutex sites_mutex_;  // guards the map's shape only; the counters are atomics
     std::unordered_map<std::string, std::unique_ptr<SiteCounters>> sites_;

@@ -406,6 +406,7 @@ void SitePool::on_exit(const std::shared_ptr<Worker>& worker, int wait_status) {
     for (auto it = unacknowledged.rbegin(); it != unacknowledged.rend(); ++it) {
         if (head_still_unread(*it)) {
             spdlog::info("site {}: connection {} goes to another worker", site_.name, it->info.id);
+            it->handed_before = true;
             waiting_.push_front({std::move(*it), now + site_.queue_timeout, now});
         } else {
             spdlog::warn("site {}: connection {} lost with the worker that had started reading it", site_.name, it->info.id);
@@ -431,13 +432,16 @@ bool SitePool::try_hand(PendingConnection& connection) {
         Worker& worker = *workers_[best];
         const auto accepted_at = connection.accepted_at;
         // The connection moves into the worker's in-flight list: keep what the log needs.
+        const bool first_time = !connection.handed_before;
         const std::optional<protocol::ConnectionInfo> logged =
-            accesslog::enabled() ? std::optional(connection.info) : std::nullopt;
+            first_time && accesslog::enabled() ? std::optional(connection.info) : std::nullopt;
         const boost::system::error_code ec = worker.hand(connection, now);
         if (!ec) {
             const auto latency = Clock::now() - accepted_at;
-            handoff_latency_.record(latency);
-            ++handed_off_;
+            if (first_time) {
+                handoff_latency_.record(latency);
+                ++handed_off_;
+            }
             if (logged) {
                 accesslog::write({logged->remote_address, logged->remote_port, logged->host, site_.name, worker.pid(), "handed",
                                   std::chrono::duration<double, std::micro>(latency).count()});
@@ -598,8 +602,8 @@ void SitePool::pause() {
     target_ = 0;
     spdlog::info("site {}: stopped by the admin endpoint; its requests get 503", site_.name);
     for (const auto& worker : std::vector(workers_)) {
-        if (!worker->serving()) continue;
-        worker->mark_retiring("stopped by the admin endpoint");
+        if (worker->state() != WorkerState::starting && worker->state() != WorkerState::ready) continue;
+        if (!worker->retiring()) worker->mark_retiring("stopped by the admin endpoint");
         apply(*worker, WorkerEvent::retire, now);
     }
     hand_waiting();

@@ -1,5 +1,7 @@
 #include "supervisor/supervisor.hpp"
 
+#include "accesslog/access_log.hpp"
+
 #include "supervisor/output_log.hpp"
 
 #include <boost/asio/post.hpp>
@@ -58,6 +60,7 @@ void Supervisor::dispatch(protocol::PendingConnection connection) {
         // Routed by the configuration a reload just replaced.
         spdlog::warn("503 to {}:{}: site {} was removed by a reload", connection.info.remote_address, connection.info.remote_port,
                      connection.info.site);
+        accesslog::write({connection.info.remote_address, connection.info.remote_port, connection.info.host, connection.info.site, 0, "503", 0});
         connection.reject(std::move(connection.socket), 1, "site removed");
     });
 }

@@ -216,6 +216,10 @@ TEST_F(Admin, SitesCanBeStoppedStartedAndRestarted) {
     EXPECT_TRUE(vhostd.wait_until_serving(port, "blog.example")) << vhostd.log();
     EXPECT_EQ(admin_request(admin, "POST", "/sites/nope/start").status(), 404);
     EXPECT_EQ(admin_request(admin, "DELETE", "/status").status(), 405);
+    const Exchange head = admin_request(admin, "HEAD", "/status");
+    EXPECT_EQ(head.status(), 200);
+    EXPECT_TRUE(head.body().empty()) << head.response;
+    EXPECT_NE(head.response.find("Content-Length: "), std::string::npos);
 }
 
 TEST_F(Admin, AccessLogHasALinePerOutcome) {
