@@ -3,11 +3,8 @@
 #include "tests/integration/support/configs.hpp"
 #include "tests/integration/support/http_client.hpp"
 #include "tests/integration/support/vhostd_process.hpp"
+#include "tests/integration/support/websocket_client.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 
 #include <gtest/gtest.h>
@@ -108,16 +105,7 @@ TEST_F(Admin, CountersAreExactAndMetricsAreValidPrometheus) {
     for (int i = 0; i < 3; ++i) ASSERT_EQ(get(port, "shop.example").status(), 200);
     for (int i = 0; i < 2; ++i) ASSERT_EQ(get(port, "nobody.example").status(), 404);
     ASSERT_EQ(round_trip(port, "GET / HTTP/1.1\r\n\r\n").status(), 400);
-    {
-        namespace asio = boost::asio;
-        namespace websocket = boost::beast::websocket;
-        asio::io_context io;
-        websocket::stream<boost::beast::tcp_stream> ws(io);
-        boost::beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(5));
-        boost::beast::get_lowest_layer(ws).connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-        ws.handshake("blog.example", "/");
-        ws.close(websocket::close_code::normal);
-    }
+    WebSocketClient{port, "blog.example"};  // upgrades, then closes
 
     // Requests come from heartbeats (1 s apart by default): wait for them.
     ASSERT_TRUE(wait_until([&] { return number(site_in(status_of(admin), "blog").at("requests")) == 10; })) << json::serialize(status_of(admin));

@@ -3,12 +3,8 @@
 #include "tests/integration/support/configs.hpp"
 #include "tests/integration/support/http_client.hpp"
 #include "tests/integration/support/vhostd_process.hpp"
+#include "tests/integration/support/websocket_client.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
 
 #include <gtest/gtest.h>
 
@@ -85,20 +81,10 @@ TEST_F(Handoff, KeepAliveStaysWithTheSameWorker) {
 }
 
 TEST_F(Handoff, WebSocketSessionEchoes) {
-    namespace asio = boost::asio;
-    namespace websocket = boost::beast::websocket;
-    asio::io_context io;
-    websocket::stream<boost::beast::tcp_stream> ws(io);
-    boost::beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(5));
-    boost::beast::get_lowest_layer(ws).connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    ws.handshake("blog.example", "/chat");
+    WebSocketClient ws(port, "blog.example", "/chat");
     for (const std::string& message : std::vector<std::string>{"ping", "second message", std::string(100000, 'x')}) {
-        ws.write(asio::buffer(message));
-        boost::beast::flat_buffer buffer;
-        ws.read(buffer);
-        EXPECT_EQ(boost::beast::buffers_to_string(buffer.data()), message);
+        EXPECT_EQ(ws.echo(message), message);
     }
-    ws.close(websocket::close_code::normal);
 }
 
 TEST_F(Handoff, LeadingEmptyLineIsNotPassedToTheWorker) {
