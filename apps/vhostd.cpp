@@ -125,6 +125,9 @@ vhostd::admin::ReloadOutcome reload(const std::string& path, vhostd::conf::Confi
     vhostd::conf::Config& next = std::get<vhostd::conf::Config>(loaded);
     const vhostd::conf::ConfigDiff diff = vhostd::conf::diff_configs(running, next);
     outcome.ok = true;
+    // Reopened on every reload, changed or not, so that logrotate can move the file away
+    // and send SIGHUP, as with nginx.
+    open_access_log(next.server);
     if (diff.empty()) {
         outcome.summary = "no changes";
         spdlog::info("reload: no changes");
@@ -140,9 +143,6 @@ vhostd::admin::ReloadOutcome reload(const std::string& path, vhostd::conf::Confi
     }
     // Pools first (queued on the supervisor's strand), routes second: a connection routed
     // to a new site finds its pool.
-    if (next.server.access_log != running.server.access_log || next.server.access_log_json != running.server.access_log_json) {
-        open_access_log(next.server);
-    }
     supervisor.reload(next, diff);
     front.apply(next);
     outcome.summary = std::to_string(diff.added_sites.size()) + " sites added, " + std::to_string(diff.removed_sites.size()) +

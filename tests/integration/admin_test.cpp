@@ -233,6 +233,17 @@ TEST_F(Admin, AccessLogHasALinePerOutcome) {
     EXPECT_EQ(answered.at("outcome").as_string(), "404");
     EXPECT_EQ(answered.at("host").as_string(), "nobody.example");
     EXPECT_EQ(answered.at("site").as_string(), "");
+
+    // logrotate: move the file away, reload, and the next line goes to a new file.
+    std::filesystem::rename(dir.path() / "access.log", dir.path() / "access.log.1");
+    ASSERT_TRUE(vhostd.reload(listen_on(port) + "[server]\naccess_log = \"access.log\"\naccess_log_format = \"json\"\n\n" +
+                              hello_site("blog", R"(["blog.example"])", 1)));
+    ASSERT_EQ(get(port, "blog.example").status(), 200);
+    EXPECT_TRUE(wait_until([&] {
+        std::ifstream in(dir.path() / "access.log");
+        std::string line;
+        return std::getline(in, line) && line.find("\"handed\"") != std::string::npos;
+    })) << vhostd.log();
 }
 
 TEST_F(Admin, VhostctlShowsStatusReloadsAndRestarts) {
