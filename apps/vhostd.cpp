@@ -19,7 +19,6 @@
 #include <csignal>
 #include <optional>
 #include <iostream>
-#include <thread>
 #include <vector>
 
 namespace asio = boost::asio;

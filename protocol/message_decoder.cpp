@@ -38,12 +38,6 @@ MessageDecoder::Status MessageDecoder::next(IncomingMessage& out) {
     return Status::message;
 }
 
-std::size_t MessageDecoder::discard_pending_fds() {
-    const std::size_t count = fds_.size();
-    fds_.clear();
-    return count;
-}
-
 MessageDecoder::Status MessageDecoder::fail(std::string reason) {
     error_ = std::move(reason);
     return Status::error;

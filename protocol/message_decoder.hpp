@@ -37,9 +37,6 @@ public:
     Status next(IncomingMessage& out);
     const std::string& error() const { return error_; }
 
-    // Closes the fds of messages that never came (orphans at channel end); returns how many.
-    std::size_t discard_pending_fds();
-
 private:
     struct ArrivedFd {
         FileDescriptor fd;

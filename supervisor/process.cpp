@@ -199,12 +199,9 @@ ChildProcess spawn_process(const ProcessSpec& spec) {
     return child;
 }
 
-bool signal_process(const ChildProcess& child, int signal) {
-    return child.pidfd && ::syscall(SYS_pidfd_send_signal, child.pidfd.get(), signal, nullptr, 0) == 0;
-}
-
-void kill_process_group(pid_t group) {
-    if (group > 0) ::kill(-group, SIGKILL);
+void signal_process_group(const ChildProcess& child, int signal) {
+    if (child.pidfd) ::syscall(SYS_pidfd_send_signal, child.pidfd.get(), signal, nullptr, 0);
+    if (child.pid > 0) ::kill(-child.pid, signal);
 }
 
 }  // namespace vhostd::supervisor

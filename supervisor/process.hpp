@@ -35,10 +35,9 @@ struct ChildProcess {
 // that failed, including an exec failure in the child (reported through a CLOEXEC pipe).
 ChildProcess spawn_process(const ProcessSpec& spec);
 
-// Sends `signal` through the pidfd; false if the process is already gone.
-bool signal_process(const ChildProcess& child, int signal);
-
-// SIGKILL to the whole process group, so grandchildren do not survive their worker.
-void kill_process_group(pid_t group);
+// Sends `signal` to the process through its pidfd, and to its whole process group so that
+// grandchildren go with it. Call it only before the child is reaped: until then its pid,
+// and so its group id, cannot be reused.
+void signal_process_group(const ChildProcess& child, int signal);
 
 }  // namespace vhostd::supervisor

@@ -52,13 +52,6 @@ bool head_still_unread(const PendingConnection& connection) {
     return got == static_cast<ssize_t>(peeked.size()) && peeked == connection.head;
 }
 
-// The whole process group: grandchildren go with their worker. The group id is the
-// worker's pid, which cannot be reused while the worker is unreaped.
-void signal_group(const Worker& worker, int signal) {
-    signal_process(worker.process(), signal);
-    ::kill(-worker.pid(), signal);
-}
-
 }  // namespace
 
 SitePool::SitePool(Strand strand, conf::Site site, std::shared_ptr<spdlog::logger> site_log)
@@ -212,11 +205,11 @@ void SitePool::apply(Worker& worker, WorkerEvent event, Clock::time_point now) {
             worker.set_deadline(now + site_.drain_timeout);
             break;
         case WorkerAction::send_sigterm:
-            signal_group(worker, SIGTERM);
+            signal_process_group(worker.process(), SIGTERM);
             worker.set_deadline(now + site_.kill_timeout);
             break;
         case WorkerAction::send_sigkill:
-            signal_group(worker, SIGKILL);
+            signal_process_group(worker.process(), SIGKILL);
             worker.set_deadline(Clock::time_point::max());
             break;
     }
@@ -385,8 +378,8 @@ asio::awaitable<void> SitePool::watch_exit(std::shared_ptr<Worker> worker) {
     asio::posix::stream_descriptor pidfd(strand_, ::dup(worker->process().pidfd.get()));
     // A pidfd becomes readable when the process exits.
     co_await pidfd.async_wait(asio::posix::stream_descriptor::wait_read, asio::as_tuple(asio::use_awaitable));
-    // Until it is reaped its pid, and so its process group id, cannot be reused.
-    ::kill(-worker->pid(), SIGKILL);
+    // Whatever the worker left in its group goes with it, before the reap frees its pid.
+    signal_process_group(worker->process(), SIGKILL);
     int status = 0;
     while (::waitpid(worker->pid(), &status, 0) < 0 && errno == EINTR) {}
     on_exit(worker, status);

@@ -33,7 +33,6 @@ public:
     SitePool(Strand strand, conf::Site site, std::shared_ptr<spdlog::logger> site_log);
 
     const conf::Site& site() const { return site_; }
-    bool quarantined() const { return quarantined_until_.has_value(); }
 
     void start();
     void dispatch(protocol::PendingConnection connection);

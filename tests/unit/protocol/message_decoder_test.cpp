@@ -80,10 +80,12 @@ TEST(MessageDecoder, RejectsGarbageAndOverlongLines) {
     EXPECT_EQ(overlong.next(out), Status::error);
 }
 
-TEST(MessageDecoder, DiscardsFdsLeftAtTheEnd) {
-    protocol::MessageDecoder decoder;
+TEST(MessageDecoder, ClosesFdsLeftAtTheEnd) {
     const int fd = open_fd();
-    decoder.feed("{\"cmd\":\"NODE_HA", std::vector<int>{fd});
-    EXPECT_EQ(decoder.discard_pending_fds(), 1u);
+    {
+        protocol::MessageDecoder decoder;
+        decoder.feed("{\"cmd\":\"NODE_HA", std::vector<int>{fd});
+        EXPECT_TRUE(is_open(fd));
+    }
     EXPECT_FALSE(is_open(fd));
 }
