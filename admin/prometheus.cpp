@@ -77,6 +77,10 @@ std::string render_metrics(const ServerInfo& server, const server::FrontTotals& 
     out.sample("vhostd_connections_accepted_total", {}, static_cast<double>(front.accepted));
     out.family("vhostd_connections_closed_without_answer_total", "counter", "Connections that left (or never sent a byte) before a complete head.");
     out.sample("vhostd_connections_closed_without_answer_total", {}, static_cast<double>(front.closed_without_answer));
+    out.family("vhostd_tls_handshake_failures_total", "counter", "TLS handshakes that failed (counted in closed_without_answer too).");
+    out.sample("vhostd_tls_handshake_failures_total", {}, static_cast<double>(front.tls_handshake_failures));
+    out.family("vhostd_tls_relays", "gauge", "TLS connections handed over in terminate mode whose bytes vhostd relays now.");
+    out.sample("vhostd_tls_relays", {}, static_cast<double>(server.tls_relays));
     out.family("vhostd_connections_in_front", "gauge", "Connections accepted and not yet handed over or answered.");
     out.sample("vhostd_connections_in_front", {}, static_cast<double>(server.in_front));
     out.family("vhostd_front_answers_total", "counter", "Connections the front answered itself before routing, by status.");

@@ -87,6 +87,8 @@ json::object render_status(const ServerInfo& server, const server::FrontTotals& 
         {"front", json::object{{"accepted", front.accepted},
                                {"in_front", server.in_front},
                                {"closed_without_answer", front.closed_without_answer},
+                               {"tls_handshake_failures", front.tls_handshake_failures},
+                               {"tls_relays", server.tls_relays},
                                {"answered", std::move(answered)}}},
         {"sites", std::move(site_list)},
     };

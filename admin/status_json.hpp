@@ -20,6 +20,7 @@ struct ServerInfo {
     unsigned reloads = 0;
     unsigned threads = 0;
     std::size_t in_front = 0;
+    std::size_t tls_relays = 0;  // TLS connections handed over and relayed now
 };
 
 boost::json::object render_status(const ServerInfo& server, const server::FrontTotals& front,

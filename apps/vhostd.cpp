@@ -59,29 +59,31 @@ std::optional<Options> parse_options(int argc, char** argv) {
     return options;
 }
 
-// Calls `then` once no connection is left in the front, or at `give_up`.
-void when_front_empty(asio::io_context& io, vhostd::server::Front& front, std::chrono::steady_clock::time_point give_up,
-                      std::function<void()> then) {
-    if (front.connections_in_front() == 0 || std::chrono::steady_clock::now() >= give_up) {
+// Calls `then` once `busy` returns 0, or at `give_up`.
+void when_idle(asio::io_context& io, std::function<std::size_t()> busy, std::chrono::steady_clock::time_point give_up,
+               std::function<void()> then) {
+    if (busy() == 0 || std::chrono::steady_clock::now() >= give_up) {
         then();
         return;
     }
     auto timer = std::make_shared<asio::steady_timer>(io, 20ms);
-    timer->async_wait([&io, &front, give_up, then = std::move(then), timer](boost::system::error_code) mutable {
-        when_front_empty(io, front, give_up, std::move(then));
+    timer->async_wait([&io, busy = std::move(busy), give_up, then = std::move(then), timer](boost::system::error_code) mutable {
+        when_idle(io, std::move(busy), give_up, std::move(then));
     });
 }
 
 // SIGTERM/SIGINT: stop accepting, let connections still in the front finish their head (or
-// time out), drain the workers, let the last 503s go out, exit.
+// time out), drain the workers, let the last 503s and the TLS relays' last bytes go out, exit.
 void shut_down(asio::io_context& io, vhostd::server::Front& front, vhostd::supervisor::Supervisor& supervisor,
                std::chrono::milliseconds head_timeout) {
     spdlog::info("stopping: no new connections; draining workers");
     front.stop_accepting();
-    when_front_empty(io, front, std::chrono::steady_clock::now() + head_timeout + 1s, [&io, &front, &supervisor] {
+    auto in_front = [&front] { return front.connections_in_front(); };
+    when_idle(io, in_front, std::chrono::steady_clock::now() + head_timeout + 1s, [&io, &front, &supervisor] {
         supervisor.stop([&io, &front] {
             spdlog::info("all workers stopped");
-            when_front_empty(io, front, std::chrono::steady_clock::now() + 3s, [&io] {
+            auto in_front_or_relayed = [&front] { return front.connections_in_front() + front.relays(); };
+            when_idle(io, in_front_or_relayed, std::chrono::steady_clock::now() + 3s, [&io] {
                 spdlog::info("bye");
                 io.stop();
             });
@@ -127,19 +129,22 @@ vhostd::admin::ReloadOutcome reload(const std::string& path, vhostd::conf::Confi
     // Reopened on every reload, changed or not, so that logrotate can move the file away
     // and send SIGHUP, as with nginx.
     open_access_log(next.server);
-    if (diff.empty()) {
-        outcome.summary = "no changes";
-        spdlog::info("reload: no changes");
-        return outcome;
-    }
-    if (next.server.threads != running.server.threads) spdlog::warn("reload: [server] threads takes effect at the next start");
-    if (diff.admin_changed) spdlog::warn("reload: [admin] takes effect at the next start");
+    // Listeners and certificates first: certificate files are read again on every reload,
+    // changed config or not, so that renewed ones take effect (as with nginx -s reload).
     try {
         front.bind_for(next);
     } catch (const std::exception& e) {
         spdlog::error("reload: {}; keeping the running configuration", e.what());
         return {false, {}, {e.what()}};
     }
+    if (diff.empty()) {
+        front.apply(next);
+        outcome.summary = "no changes";
+        spdlog::info("reload: no changes; certificates read again");
+        return outcome;
+    }
+    if (next.server.threads != running.server.threads) spdlog::warn("reload: [server] threads takes effect at the next start");
+    if (diff.admin_changed) spdlog::warn("reload: [admin] takes effect at the next start");
     // Pools first (queued on the supervisor's strand), routes second: a connection routed
     // to a new site finds its pool.
     supervisor.reload(next, diff);
@@ -166,6 +171,7 @@ vhostd::admin::AdminHooks admin_hooks(vhostd::conf::Config& config, const std::s
             .reloads = supervisor.reloads(),
             .threads = config.server.threads,
             .in_front = front.connections_in_front(),
+            .tls_relays = front.relays(),
         };
     };
     return {

@@ -78,6 +78,19 @@ struct ResourceLimits {
     bool operator==(const ResourceLimits&) const = default;
 };
 
+// One certificate chain and its private key, PEM files, absolute paths.
+struct Certificate {
+    std::string cert;
+    std::string key;
+
+    bool operator==(const Certificate&) const = default;
+};
+
+// How a site's HTTPS connections are served: vhostd completes the handshake and relays
+// plain HTTP to the worker, or hands the worker the raw TCP connection (ClientHello unread)
+// and the worker terminates TLS itself.
+enum class TlsMode { terminate, passthrough };
+
 struct Site {
     std::string name;
     std::vector<std::string> hosts;        // lower-case; "*.suffix" for wildcards
@@ -108,6 +121,10 @@ struct Site {
     // Connections waiting in the front for a worker of this site.
     std::size_t queue_size = 1024;
     Duration queue_timeout = std::chrono::seconds(5);
+    // Chosen by SNI on `tls = true` listeners; several (RSA and ECDSA) may serve one site.
+    std::vector<Certificate> certificates;
+    TlsMode tls_mode = TlsMode::terminate;
+    bool https_redirect = false;           // plain-HTTP requests get 308 to the https URL
 
     bool operator==(const Site&) const = default;
 };

@@ -12,10 +12,12 @@ namespace vhostd::conf {
 namespace {
 
 // Everything a worker takes from the site when it is started: its program, where and as
-// whom it runs, its environment (the heartbeat interval is passed there) and its rlimits.
+// whom it runs, its environment (the heartbeat interval is passed there, and a passthrough
+// site's certificate paths) and its rlimits.
 bool starts_the_same(const Site& a, const Site& b) {
+    const bool same_tls = a.tls_mode == b.tls_mode && (a.tls_mode == TlsMode::terminate || a.certificates == b.certificates);
     return a.command == b.command && a.cwd == b.cwd && a.env == b.env && a.user == b.user &&
-           a.group == b.group && a.limits == b.limits && a.heartbeat_timeout == b.heartbeat_timeout;
+           a.group == b.group && a.limits == b.limits && a.heartbeat_timeout == b.heartbeat_timeout && same_tls;
 }
 
 // The loader keeps hosts as written, and IPv6 has many spellings of one address

@@ -1,5 +1,6 @@
 #include "conf/loader.hpp"
 
+#include "conf/certificate_check.hpp"
 #include "conf/units.hpp"
 
 #include <toml++/toml.h>
@@ -378,6 +379,10 @@ private:
     void read_restart_limit(const toml::node& node, const std::string& path, RestartLimit& limit);
     void read_restart_backoff(const toml::node& node, const std::string& path, RestartBackoff& backoff);
     void read_resource_limits(const toml::node& node, const std::string& path, ResourceLimits& limits);
+    void read_tls(const toml::node& node, const std::string& path, Site& site);
+    void read_certificate(const toml::table& table, const std::string& path, Site& site);
+    void read_tls_mode(const toml::node& node, const std::string& path, Site& site);
+    void check_redirects_have_https();
     void settle_pool(const PoolKeys& keys, const std::string& path, Site& site);
     void claim_host(const std::string& host, Place place);
     void claim_default(Place place);
@@ -388,6 +393,7 @@ private:
     std::vector<ConfigError> errors_;
     std::map<std::string, Place> host_owners_;
     std::optional<Place> default_site_;
+    std::vector<Place> https_redirects_;  // sites with https_redirect = true
 };
 
 Config Reader::read(const toml::table& root) {
@@ -412,6 +418,7 @@ Config Reader::read(const toml::table& root) {
         report(root.source().begin, "sites", "at least one [sites.NAME] is required");
     }
     check_admin_is_not_public(root);
+    check_redirects_have_https();
     return std::move(config_);
 }
 
@@ -645,6 +652,13 @@ void Reader::read_site(std::string_view name, const toml::table& table, const st
             read_integer(node, key_path, 0, 1'000'000, site.queue_size);
         } else if (key_name == "queue_timeout") {
             read_duration(node, key_path, Zero::allowed, site.queue_timeout);
+        } else if (key_name == "tls") {
+            read_tls(node, key_path, site);
+        } else if (key_name == "tls_mode") {
+            read_tls_mode(node, key_path, site);
+        } else if (key_name == "https_redirect") {
+            read_bool(node, key_path, site.https_redirect);
+            if (site.https_redirect) https_redirects_.push_back({key_path, node.source().begin});
         } else {
             report_unknown(key, key_path);
         }
@@ -796,6 +810,70 @@ void Reader::read_resource_limits(const toml::node& node, const std::string& pat
         } else {
             report_unknown(key, key_path);
         }
+    }
+}
+
+// `tls = { cert = "…", key = "…" }`, or an array of such tables for several certificates
+// (an RSA and an ECDSA one, say). Paths are relative to the config file.
+void Reader::read_tls(const toml::node& node, const std::string& path, Site& site) {
+    if (const auto* table = node.as_table()) {
+        read_certificate(*table, path, site);
+        return;
+    }
+    const auto* array = node.as_array();
+    if (!array || array->empty()) {
+        report(node, path, "must be a table { cert = \"…\", key = \"…\" } or a non-empty array of them");
+        return;
+    }
+    for (std::size_t index = 0; index < array->size(); ++index) {
+        const std::string entry_path = element(path, index);
+        if (const auto* table = table_at((*array)[index], entry_path)) read_certificate(*table, entry_path, site);
+    }
+}
+
+void Reader::read_certificate(const toml::table& table, const std::string& path, Site& site) {
+    Certificate certificate;
+    const toml::node* cert_node = nullptr;
+    const toml::node* key_node = nullptr;
+    for (const auto& [key, value] : table) {
+        const std::string key_path = child(path, key.str());
+        if (key.str() == "cert" && read_nonempty_string(value, key_path, certificate.cert)) {
+            cert_node = &value;
+        } else if (key.str() == "key" && read_nonempty_string(value, key_path, certificate.key)) {
+            key_node = &value;
+        } else if (key.str() != "cert" && key.str() != "key") {
+            report_unknown(key, key_path);
+        }
+    }
+    if (!table.contains("cert")) report_missing(table, child(path, "cert"));
+    if (!table.contains("key")) report_missing(table, child(path, "key"));
+    if (!cert_node || !key_node) return;
+    certificate.cert = (config_dir_ / certificate.cert).lexically_normal().string();
+    certificate.key = (config_dir_ / certificate.key).lexically_normal().string();
+    const CertificateProblems problems = check_certificate(certificate.cert, certificate.key);
+    if (!problems.cert.empty()) report(*cert_node, child(path, "cert"), problems.cert);
+    if (!problems.key.empty()) report(*key_node, child(path, "key"), problems.key);
+    site.certificates.push_back(std::move(certificate));
+}
+
+void Reader::read_tls_mode(const toml::node& node, const std::string& path, Site& site) {
+    std::string mode;
+    if (!read_string(node, path, mode)) return;
+    if (mode == "terminate") {
+        site.tls_mode = TlsMode::terminate;
+    } else if (mode == "passthrough") {
+        site.tls_mode = TlsMode::passthrough;
+    } else {
+        report(node, path, "must be \"terminate\" or \"passthrough\"");
+    }
+}
+
+// A redirect to https needs somewhere to go.
+void Reader::check_redirects_have_https() {
+    const bool has_tls = std::any_of(config_.listeners.begin(), config_.listeners.end(), [](const Listener& l) { return l.tls; });
+    if (has_tls) return;
+    for (const Place& place : https_redirects_) {
+        report(place.position, place.key_path, "needs a [[listen]] with tls = true to redirect to");
     }
 }
 

@@ -12,6 +12,11 @@ inline constexpr const char* env_worker_slot = "VHOSTD_WORKER_SLOT";
 inline constexpr const char* env_generation = "VHOSTD_GENERATION";
 inline constexpr const char* env_heartbeat_interval_ms = "VHOSTD_HEARTBEAT_INTERVAL_MS";
 
+// Passthrough sites only: the PEM chain and key files from the site's `tls`, ':'-separated,
+// in the same order, for the worker to terminate TLS itself.
+inline constexpr const char* env_tls_certs = "VHOSTD_TLS_CERT";
+inline constexpr const char* env_tls_keys = "VHOSTD_TLS_KEY";
+
 inline constexpr const char* protocol_version = "1";
 
 }  // namespace vhostd::protocol

@@ -44,6 +44,15 @@ std::string encode_handle(const ConnectionInfo& info) {
         {"websocket", info.websocket},
         {"headLength", info.head_length},
     };
+    if (info.tls) {
+        msg["tls"] = json::object{
+            {"mode", info.tls->passthrough ? "passthrough" : "terminate"},
+            {"serverName", info.tls->server_name},
+            {"alpn", info.tls->alpn},
+            {"version", info.tls->version},
+            {"cipher", info.tls->cipher},
+        };
+    }
     return to_line({{"cmd", command::handle}, {"type", "net.Socket"}, {"msg", std::move(msg)}});
 }
 
@@ -89,6 +98,16 @@ std::optional<ConnectionInfo> connection_info_of(const json::object& handle_mess
     const json::value* websocket = fields.if_contains("websocket");
     info.websocket = websocket != nullptr && websocket->is_bool() && websocket->get_bool();
     info.head_length = unsigned_field(fields, "headLength");
+    if (const json::value* tls = fields.if_contains("tls"); tls != nullptr && tls->is_object()) {
+        const json::object& tls_fields = tls->get_object();
+        info.tls = TlsInfo{
+            .passthrough = string_field(tls_fields, "mode") == "passthrough",
+            .server_name = string_field(tls_fields, "serverName"),
+            .alpn = string_field(tls_fields, "alpn"),
+            .version = string_field(tls_fields, "version"),
+            .cipher = string_field(tls_fields, "cipher"),
+        };
+    }
     return info;
 }
 

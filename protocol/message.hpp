@@ -23,6 +23,20 @@ inline constexpr std::string_view drain = "vhostd:drain";          // vhostd -> 
 // A message line may not be longer than this; a peer that sends more is broken.
 inline constexpr std::size_t max_message_size = 64 * 1024;
 
+// For a connection that came in on a `tls = true` listener.
+struct TlsInfo {
+    // true: the worker gets the raw TCP connection with the ClientHello unread and
+    // terminates TLS itself; false: vhostd terminated it and the worker reads plain HTTP
+    // from a Unix socket that vhostd relays.
+    bool passthrough = false;
+    std::string server_name;         // SNI, normalised; empty when the client sent none
+    std::string alpn;                // negotiated protocol ("http/1.1"); terminate mode only
+    std::string version;             // "TLSv1.3"; terminate mode only
+    std::string cipher;              // "TLS_AES_128_GCM_SHA256"; terminate mode only
+
+    bool operator==(const TlsInfo&) const = default;
+};
+
 // What the worker learns about a connection it is handed.
 struct ConnectionInfo {
     std::uint64_t id = 0;            // unique within one vhostd run
@@ -34,6 +48,8 @@ struct ConnectionInfo {
     std::string host;                // the normalised Host the front routed on
     bool websocket = false;          // the head asks for a WebSocket upgrade
     std::size_t head_length = 0;     // bytes of request head waiting unread in the socket
+                                     // (of ClientHello records, for passthrough)
+    std::optional<TlsInfo> tls;      // unset for plain HTTP
 };
 
 struct Heartbeat {

@@ -1,14 +1,15 @@
 #include "server/connection.hpp"
 
-#include "accesslog/access_log.hpp"
-
+#include "server/arrival.hpp"
+#include "server/client_hello.hpp"
 #include "server/error_reply.hpp"
+#include "server/error_response.hpp"
 #include "server/front.hpp"
 #include "server/front_thread.hpp"
+#include "server/tls_connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <spdlog/spdlog.h>
@@ -69,7 +70,8 @@ PeekResult peek_more(int fd, std::string& head, std::size_t cap, bool peek_offse
     return PeekResult::grew;
 }
 
-// What a worker receives: a blocking socket with the options the front touched reset.
+// What a worker (or the TLS handshake) receives: a blocking socket with the options the
+// front touched reset.
 void prepare_for_worker(int fd, const SlowHead& slow) {
     if (!slow.waited) return;  // nothing was changed
     const int flags = ::fcntl(fd, F_GETFL);
@@ -86,172 +88,165 @@ std::size_t leading_empty_line(std::string_view head) {
     return 0;
 }
 
-std::string describe(const tcp::endpoint& endpoint) {
-    return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+// "https://host[:port]/path" for a site with https_redirect, or empty when the request
+// gives nothing to build it from.
+std::string https_location(const Routing& routing, const RequestHead& head) {
+    if (!routing.https_port || head.host.empty()) return {};
+    std::string location = "https://" + head.host;
+    if (*routing.https_port != 443) location += ":" + std::to_string(*routing.https_port);
+    std::string_view target = head.target;
+    if (!target.starts_with('/')) {  // absolute-form: keep its path; "*" and the rest: the root
+        const auto scheme = target.find("://");
+        const auto path = scheme == std::string_view::npos ? std::string_view::npos : target.find('/', scheme + 3);
+        target = path == std::string_view::npos ? std::string_view("/") : target.substr(path);
+    }
+    return location.append(target);
 }
 
-protocol::ConnectionInfo connection_info(const tcp::endpoint& remote, const tcp::endpoint& local, const RequestHead& head,
-                                         std::uint64_t id, const std::string& site) {
-    return {
-        .id = id,
-        .site = site,
-        .remote_address = remote.address().to_string(),
-        .remote_port = remote.port(),
-        .local_address = local.address().to_string(),
-        .local_port = local.port(),
-        .host = head.host,
-        .websocket = head.websocket_upgrade,
-        .head_length = head.length,
-    };
-}
+// The first bytes of a plain-HTTP connection: a request head.
+struct PlainHttp {
+    using Parsed = HeadParseResult;
+    static constexpr bool answers_timeout = true;  // 408
 
-// A connection back in the front for its answer counts as in the front again, so that
-// shutdown waits for the answer to go out.
-asio::awaitable<void> reply_from_front(Front& front, tcp::socket socket, int status, int retry_after) {
-    Front::Presence presence(front);
-    co_await reply_and_close(std::move(socket), status, retry_after);
-}
+    static Parsed parse(std::string_view bytes, const Routing& routing) { return parse_request_head(bytes, routing.limits); }
+    static bool need_more(const Parsed& parsed) { return parsed.status == HeadStatus::need_more; }
 
-// What is known about a connection from its accept on.
-struct Arrival {
-    Front& front;
-    FrontThread& thread;
-    tcp::endpoint remote;
-    std::optional<tcp::endpoint> local;  // unset when the listener is bound to a wildcard address
-    std::chrono::steady_clock::time_point accepted_at;
-    std::shared_ptr<const Routing> routing;  // one version for the whole connection
+    // The head is complete or wrong: answer it, or hand the connection to its site's worker.
+    static void decide(const Arrival& arrival, protocol::FileDescriptor fd, std::string_view head, Parsed& parsed, const SlowHead& slow) {
+        const Routing& routing = *arrival.routing;
+        if (parsed.status == HeadStatus::error) {
+            spdlog::info("{}: {}, {}", describe(arrival.remote), parsed.http_status, parsed.reason);
+            answer(arrival, std::move(fd), parsed.http_status);
+            return;
+        }
+        const std::optional<std::size_t> site = routing.table.lookup(parsed.head.host);
+        if (!site) {
+            spdlog::info("{}: 404, no site for host '{}'", describe(arrival.remote), parsed.head.host);
+            answer(arrival, std::move(fd), 404, parsed.head.host);
+            return;
+        }
+        if (routing.sites[*site].https_redirect) {
+            if (std::string location = https_location(routing, parsed.head); !location.empty()) {
+                note_answer(arrival, 308, parsed.head.host);
+                answer_with(arrival, std::move(fd), redirect_response(location));
+                return;
+            }
+        }
+
+        // The empty line RFC 9112 lets a client send before the request is not part of the
+        // request; take it out so the worker sees a request at byte 0 (many parsers refuse it).
+        const std::size_t skipped = leading_empty_line(head);
+        char discarded[2];
+        if (skipped > 0 && ::recv(fd.get(), discarded, skipped, MSG_DONTWAIT) != static_cast<ssize_t>(skipped)) {
+            arrival.thread.stats.closed_without_answer();
+            return;
+        }
+        protocol::ConnectionInfo info = connection_info(arrival, fd.get(), *site, parsed.head.host);
+        info.websocket = parsed.head.websocket_upgrade;
+        info.head_length = parsed.head.length - skipped;
+        std::string unread_head(head.substr(skipped, info.head_length));
+        prepare_for_worker(fd.get(), slow);
+        hand_over(arrival, std::move(fd), std::move(info), std::move(unread_head));
+    }
 };
 
-void reply(const Arrival& arrival, protocol::FileDescriptor fd, int status, std::string_view host = {}) {
-    arrival.thread.stats.answered(status);
-    if (accesslog::enabled()) {
-        const std::string address = arrival.remote.address().to_string();
-        const std::string outcome = std::to_string(status);
-        accesslog::write({address, arrival.remote.port(), host, {}, 0, outcome, 0});
-    }
-    tcp::socket socket(arrival.thread.io);
-    boost::system::error_code ec;
-    socket.assign(arrival.remote.protocol(), fd.get(), ec);
-    if (ec) return;  // `fd` still owns the descriptor and closes it
-    fd.release();
-    asio::co_spawn(arrival.thread.io, reply_from_front(arrival.front, std::move(socket), status, 0), asio::detached);
-}
+// The first bytes of a connection on a `tls = true` listener: a ClientHello, routed by SNI.
+struct TlsHello {
+    using Parsed = ClientHelloParse;
+    static constexpr bool answers_timeout = false;  // no plain-text 408 inside a TLS stream
 
-// The head is complete or wrong: answer it, or hand the connection to its site's worker.
-void finish(const Arrival& arrival, protocol::FileDescriptor fd, std::string_view head, HeadParseResult& parsed, const SlowHead& slow) {
-    if (parsed.status == HeadStatus::error) {
-        spdlog::info("{}: {}, {}", describe(arrival.remote), parsed.http_status, parsed.reason);
-        reply(arrival, std::move(fd), parsed.http_status);
-        return;
-    }
-    const std::optional<std::size_t> site = arrival.routing->table.lookup(parsed.head.host);
-    if (!site) {
-        spdlog::info("{}: 404, no site for host '{}'", describe(arrival.remote), parsed.head.host);
-        reply(arrival, std::move(fd), 404, parsed.head.host);
-        return;
-    }
+    static Parsed parse(std::string_view bytes, const Routing& routing) { return parse_client_hello(bytes, routing.limits.max_head_size); }
+    static bool need_more(const Parsed& parsed) { return parsed.status == ClientHelloStatus::need_more; }
 
-    // The empty line RFC 9112 lets a client send before the request is not part of the
-    // request; take it out so the worker sees a request at byte 0 (many parsers refuse it).
-    const std::size_t skipped = leading_empty_line(head);
-    char discarded[2];
-    if (skipped > 0 && ::recv(fd.get(), discarded, skipped, MSG_DONTWAIT) != static_cast<ssize_t>(skipped)) {
-        arrival.thread.stats.closed_without_answer();
-        return;
+    static void decide(const Arrival& arrival, protocol::FileDescriptor fd, std::string_view bytes, Parsed& parsed, const SlowHead& slow) {
+        const Routing& routing = *arrival.routing;
+        if (parsed.status == ClientHelloStatus::not_tls && !bytes.empty() && bytes.front() >= 'A' && bytes.front() <= 'Z') {
+            spdlog::info("{}: 400, plain HTTP sent to a TLS port", describe(arrival.remote));
+            answer(arrival, std::move(fd), 400);
+            return;
+        }
+        if (parsed.status != ClientHelloStatus::complete) {
+            spdlog::debug("{}: closed, not a TLS ClientHello: {}", describe(arrival.remote), parsed.reason);
+            arrival.thread.stats.closed_without_answer();
+            return;
+        }
+        ClientHello& hello = parsed.hello;
+        // Without SNI only the default site can match, as for a request without Host.
+        const std::optional<std::size_t> site = routing.table.lookup(hello.server_name);
+        prepare_for_worker(fd.get(), slow);
+        if (site && routing.sites[*site].tls_mode == conf::TlsMode::passthrough) {
+            // The worker terminates TLS itself: it gets the TCP connection with every byte
+            // of the ClientHello still unread, and vhostd stays out of the data path.
+            protocol::ConnectionInfo info = connection_info(arrival, fd.get(), *site, hello.server_name);
+            info.head_length = hello.length;
+            info.tls = protocol::TlsInfo{.passthrough = true, .server_name = hello.server_name};
+            hand_over(arrival, std::move(fd), std::move(info), std::string(bytes.substr(0, hello.length)));
+            return;
+        }
+        SSL_CTX* context = routing.tls.for_site(site);
+        const auto sni_site = hello.server_name.empty() ? std::nullopt : site;
+        terminate_tls(arrival, std::move(fd), std::move(hello), sni_site, context);
     }
-    parsed.head.length -= skipped;
+};
 
-    tcp::endpoint local;
-    if (arrival.local) {
-        local = *arrival.local;
-    } else {
-        socklen_t length = static_cast<socklen_t>(local.capacity());
-        if (::getsockname(fd.get(), local.data(), &length) == 0) local.resize(length);
-    }
-    arrival.thread.stats.routed(arrival.routing->site_names[*site], parsed.head.websocket_upgrade);
-    protocol::PendingConnection pending;
-    pending.info = connection_info(arrival.remote, local, parsed.head, arrival.front.next_connection_id(),
-                                   arrival.routing->site_names[*site]);
-    pending.head.assign(head.substr(skipped, parsed.head.length));
-    pending.accepted_at = arrival.accepted_at;
-    // Called on the supervisor's thread: the answer goes back to this connection's thread.
-    pending.reject = [&front = arrival.front, &io = arrival.thread.io, protocol = arrival.remote.protocol()](
-                         protocol::FileDescriptor connection, int retry_after, const char*) {
-        tcp::socket answer(io);
-        boost::system::error_code ec;
-        answer.assign(protocol, connection.release(), ec);
-        if (!ec) asio::co_spawn(io, reply_from_front(front, std::move(answer), 503, retry_after), asio::detached);
-    };
-    prepare_for_worker(fd.get(), slow);
-    // The front kept the fd until now; from here the dispatcher owns it.
-    pending.socket = std::move(fd);
-    arrival.front.dispatcher().dispatch(std::move(pending));
-}
-
-// A head that did not come whole with the first peek: wait for the rest, up to head_timeout.
-asio::awaitable<void> wait_for_head(Arrival arrival, tcp::socket socket, std::string head) {
+// The first bytes did not come whole with the first peek: wait for the rest, up to
+// head_timeout from the accept.
+template <typename Protocol>
+asio::awaitable<void> wait_for_more(Arrival arrival, tcp::socket socket, std::string bytes) {
     constexpr auto token = asio::as_tuple(asio::use_awaitable);
     Front::Presence presence(arrival.front);
     const int fd = socket.native_handle();
     const std::size_t cap = arrival.routing->limits.max_head_size + 1;  // one byte more shows "too large"
-    SlowHead slow{.waited = true, .peek_offset = enable_peek_offset(fd, head.size())};
+    SlowHead slow{.waited = true, .peek_offset = enable_peek_offset(fd, bytes.size())};
     std::optional<HeadDeadlines::Entry> deadline;
     deadline.emplace(arrival.thread.deadlines, socket, arrival.accepted_at + arrival.routing->head_timeout);
-    HeadParseResult parsed;
+    typename Protocol::Parsed parsed;
     for (;;) {
-        set_receive_low_water(fd, head.size() + 1);
+        set_receive_low_water(fd, bytes.size() + 1);
         auto [wait_error] = co_await socket.async_wait(tcp::socket::wait_read, token);
         if (deadline->expired()) {
-            if (head.empty()) {  // never said a word: close quietly
+            if (bytes.empty() || !Protocol::answers_timeout) {  // never said a word: close quietly
                 arrival.thread.stats.closed_without_answer();
                 co_return;
             }
             spdlog::info("{}: 408, head incomplete after {} ms ({} bytes)", describe(arrival.remote),
-                         arrival.routing->head_timeout.count(), head.size());
+                         arrival.routing->head_timeout.count(), bytes.size());
             deadline.reset();
             set_receive_low_water(fd, 1);
-            arrival.thread.stats.answered(408);
-            if (accesslog::enabled()) {
-                const std::string address = arrival.remote.address().to_string();
-                accesslog::write({address, arrival.remote.port(), {}, {}, 0, "408", 0});
-            }
-            co_await reply_and_close(std::move(socket), 408);
+            note_answer(arrival, 408);
+            co_await reply_and_close(std::move(socket), error_response(408));
             co_return;
         }
         if (wait_error) {
             arrival.thread.stats.closed_without_answer();
             co_return;
         }
-        const PeekResult peeked = peek_more(fd, head, cap, slow.peek_offset);
+        const PeekResult peeked = peek_more(fd, bytes, cap, slow.peek_offset);
         if (peeked == PeekResult::closed || peeked == PeekResult::failed) {
-            spdlog::debug("{}: closed before a complete head ({} bytes)", describe(arrival.remote), head.size());
+            spdlog::debug("{}: closed before a complete head ({} bytes)", describe(arrival.remote), bytes.size());
             arrival.thread.stats.closed_without_answer();
             co_return;
         }
         if (peeked == PeekResult::grew) {
-            parsed = parse_request_head(head, arrival.routing->limits);
-            if (parsed.status != HeadStatus::need_more) break;
+            parsed = Protocol::parse(bytes, *arrival.routing);
+            if (!Protocol::need_more(parsed)) break;
         }
     }
     deadline.reset();
     set_receive_low_water(fd, 1);
     boost::system::error_code ignored;
     protocol::FileDescriptor owned(socket.release(ignored));
-    finish(arrival, std::move(owned), head, parsed, slow);
+    Protocol::decide(arrival, std::move(owned), bytes, parsed, slow);
 }
 
-}  // namespace
-
-void serve_accepted(protocol::FileDescriptor fd, const tcp::endpoint& remote, const std::optional<tcp::endpoint>& local,
-                    Front& front, FrontThread& thread) {
-    Front::Presence presence(front);
-    thread.stats.accepted();
-    Arrival arrival{front, thread, remote, local, std::chrono::steady_clock::now(), front.routing()};
+template <typename Protocol>
+void serve(protocol::FileDescriptor fd, Arrival arrival) {
+    FrontThread& thread = arrival.thread;
     const std::size_t cap = arrival.routing->limits.max_head_size + 1;
 
-    // The usual case: the whole head is there at the first peek (TCP_DEFER_ACCEPT waited for
-    // its first bytes). It is answered or handed on right here, with no coroutine, no timer
-    // and no socket option touched.
+    // The usual case: the first bytes are all there at the first peek (TCP_DEFER_ACCEPT
+    // waited for them). The connection is answered or handed on right here, with no
+    // coroutine, no timer and no socket option touched.
     thread_local std::array<char, 64 * 1024> scratch;
     ssize_t got;
     do {
@@ -263,19 +258,19 @@ void serve_accepted(protocol::FileDescriptor fd, const tcp::endpoint& remote, co
     }
     const std::string_view first(scratch.data(), got > 0 ? static_cast<std::size_t>(got) : 0);
     if (!first.empty()) {
-        HeadParseResult parsed = parse_request_head(first, arrival.routing->limits);
-        if (parsed.status != HeadStatus::need_more) {
-            finish(arrival, std::move(fd), first, parsed, SlowHead{});
+        typename Protocol::Parsed parsed = Protocol::parse(first, *arrival.routing);
+        if (!Protocol::need_more(parsed)) {
+            Protocol::decide(arrival, std::move(fd), first, parsed, SlowHead{});
             return;
         }
     }
 
     tcp::socket socket(thread.io);
     boost::system::error_code ec;
-    socket.assign(remote.protocol(), fd.get(), ec);
+    socket.assign(arrival.remote.protocol(), fd.get(), ec);
     if (ec) return;
     fd.release();
-    asio::co_spawn(thread.io, wait_for_head(std::move(arrival), std::move(socket), std::string(first)), [](std::exception_ptr error) {
+    asio::co_spawn(thread.io, wait_for_more<Protocol>(std::move(arrival), std::move(socket), std::string(first)), [](std::exception_ptr error) {
         if (!error) return;
         try {
             std::rethrow_exception(error);
@@ -283,6 +278,20 @@ void serve_accepted(protocol::FileDescriptor fd, const tcp::endpoint& remote, co
             spdlog::error("connection ended by an unexpected error: {}", e.what());
         }
     });
+}
+
+}  // namespace
+
+void serve_accepted(protocol::FileDescriptor fd, const tcp::endpoint& remote, const std::optional<tcp::endpoint>& local, bool tls,
+                    Front& front, FrontThread& thread) {
+    Front::Presence presence(front);
+    thread.stats.accepted();
+    Arrival arrival{front, thread, remote, local, std::chrono::steady_clock::now(), front.routing()};
+    if (tls) {
+        serve<TlsHello>(std::move(fd), std::move(arrival));
+    } else {
+        serve<PlainHttp>(std::move(fd), std::move(arrival));
+    }
 }
 
 }  // namespace vhostd::server

@@ -24,26 +24,28 @@ constexpr std::size_t linger_max_bytes = 1024 * 1024;
 
 }  // namespace
 
-asio::awaitable<void> reply_and_close(asio::ip::tcp::socket socket, int status, int retry_after_seconds) {
+asio::awaitable<void> linger_before_close(asio::ip::tcp::socket& socket) {
     constexpr auto token = asio::as_tuple(asio::use_awaitable);
     asio::steady_timer deadline(socket.get_executor());
-    const std::string response = error_response(status, retry_after_seconds);
+    boost::system::error_code ignored;
+    socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    deadline.expires_after(linger_timeout);
+    std::array<char, 4096> discard;
+    for (std::size_t drained = 0; drained < linger_max_bytes;) {
+        auto read = co_await (socket.async_read_some(asio::buffer(discard), token) || deadline.async_wait(token));
+        if (read.index() != 0) break;
+        auto [ec, n] = std::get<0>(read);
+        if (ec) break;
+        drained += n;
+    }
+}
 
+asio::awaitable<void> reply_and_close(asio::ip::tcp::socket socket, std::string response) {
+    constexpr auto token = asio::as_tuple(asio::use_awaitable);
+    asio::steady_timer deadline(socket.get_executor());
     deadline.expires_after(write_timeout);
     auto written = co_await (asio::async_write(socket, asio::buffer(response), token) || deadline.async_wait(token));
-    if (written.index() == 0 && !std::get<0>(std::get<0>(written))) {
-        boost::system::error_code ignored;
-        socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-        deadline.expires_after(linger_timeout);
-        std::array<char, 4096> discard;
-        for (std::size_t drained = 0; drained < linger_max_bytes;) {
-            auto read = co_await (socket.async_read_some(asio::buffer(discard), token) || deadline.async_wait(token));
-            if (read.index() != 0) break;
-            auto [ec, n] = std::get<0>(read);
-            if (ec) break;
-            drained += n;
-        }
-    }
+    if (written.index() == 0 && !std::get<0>(std::get<0>(written))) co_await linger_before_close(socket);
     boost::system::error_code ignored;
     socket.close(ignored);
 }

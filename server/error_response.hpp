@@ -2,10 +2,15 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace vhostd::server {
 
 // A response with "Connection: close", a one-line text body and, for 503, Retry-After.
 std::string error_response(int status, int retry_after_seconds = 0);
+
+// 308 Permanent Redirect to `location` (an https URL for a site with https_redirect):
+// unlike 301, the client repeats the same method and body there.
+std::string redirect_response(std::string_view location);
 
 }  // namespace vhostd::server

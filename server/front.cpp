@@ -10,27 +10,20 @@ namespace vhostd::server {
 
 namespace {
 
+// Throws std::runtime_error when a certificate cannot be loaded.
 std::shared_ptr<const Routing> make_routing(const conf::Config& config) {
-    std::vector<std::string> names;
-    for (const conf::Site& site : config.sites) names.push_back(site.name);
-    HeadLimits limits;
-    limits.max_head_size = config.server.max_head_size;
-    limits.max_request_line = std::min<std::size_t>(limits.max_request_line, config.server.max_head_size);
-    limits.max_fields = config.server.max_header_fields;
-    return std::make_shared<const Routing>(Routing{router::SiteTable(config.sites), std::move(names), limits, config.server.head_timeout});
-}
-
-// TLS listeners come with SNI routing; until then they are refused loudly, not half-served.
-std::vector<conf::Listener> plain_listeners(const std::vector<conf::Listener>& listeners) {
-    std::vector<conf::Listener> plain;
-    for (const conf::Listener& listener : listeners) {
-        if (listener.tls) {
-            spdlog::warn("listener {}: tls = true is not supported yet; listener skipped", listener.address);
-        } else {
-            plain.push_back(listener);
-        }
+    auto routing = std::make_shared<Routing>(Routing{.table = router::SiteTable(config.sites), .sites = {}, .limits = {},
+                                                     .head_timeout = config.server.head_timeout, .https_port = {}, .tls = {}});
+    for (const conf::Site& site : config.sites) routing->sites.push_back({site.name, site.tls_mode, site.https_redirect});
+    routing->limits.max_head_size = config.server.max_head_size;
+    routing->limits.max_request_line = std::min<std::size_t>(routing->limits.max_request_line, config.server.max_head_size);
+    routing->limits.max_fields = config.server.max_header_fields;
+    const auto tls_listener = std::find_if(config.listeners.begin(), config.listeners.end(), [](const conf::Listener& l) { return l.tls; });
+    if (tls_listener != config.listeners.end()) {
+        routing->https_port = tls_listener->endpoint.port;
+        routing->tls = TlsContexts(config.sites, routing->table.default_site());
     }
-    return plain;
+    return routing;
 }
 
 std::string endpoint_key(const conf::Listener& listener) {
@@ -44,7 +37,7 @@ std::string endpoint_key(const conf::Listener& listener) {
 }  // namespace
 
 Front::Front(const conf::Config& config, protocol::ConnectionDispatcher& dispatcher, boost::asio::io_context& main_loop)
-    : dispatcher_(dispatcher), listener_configs_(plain_listeners(config.listeners)), routing_(make_routing(config)) {
+    : dispatcher_(dispatcher), listener_configs_(config.listeners), routing_(make_routing(config)) {
     threads_.emplace_back(main_loop);
     for (unsigned i = 1; i < config.server.threads; ++i) threads_.emplace_back(own_loops_.emplace_back(1));
 }
@@ -75,15 +68,19 @@ void Front::finish() {
 }
 
 void Front::bind_for(const conf::Config& config) {
-    bound_for_reload_ = bind_missing(plain_listeners(config.listeners));  // throws before anything changed
+    // Both throw before anything changed.
+    routing_for_reload_ = make_routing(config);
+    bound_for_reload_ = bind_missing(config.listeners);
 }
 
 void Front::apply(const conf::Config& config) {
-    const std::vector<conf::Listener> wanted = plain_listeners(config.listeners);
-    routing_.store(make_routing(config), std::memory_order_release);
+    const std::vector<conf::Listener>& wanted = config.listeners;
+    routing_.store(routing_for_reload_ ? std::move(routing_for_reload_) : make_routing(config), std::memory_order_release);
+    routing_for_reload_.reset();
     for (auto it = listeners_.begin(); it != listeners_.end();) {
-        const bool kept = std::any_of(wanted.begin(), wanted.end(), [&](const conf::Listener& l) { return endpoint_key(l) == it->first; });
-        if (kept) {
+        const auto kept = std::find_if(wanted.begin(), wanted.end(), [&](const conf::Listener& l) { return endpoint_key(l) == it->first; });
+        if (kept != wanted.end()) {
+            it->second->set_tls(kept->tls);
             ++it;
             continue;
         }

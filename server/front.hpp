@@ -7,6 +7,7 @@
 #include "router/site_table.hpp"
 #include "server/front_thread.hpp"
 #include "server/request_head.hpp"
+#include "server/tls_contexts.hpp"
 
 #include <atomic>
 #include <deque>
@@ -19,13 +20,22 @@ namespace vhostd::server {
 
 class Listener;
 
+// What the front needs to know of a site, by site index.
+struct SiteRoute {
+    std::string name;
+    conf::TlsMode tls_mode = conf::TlsMode::terminate;
+    bool https_redirect = false;
+};
+
 // What a connection needs from the configuration, swapped whole on reload so that each
-// connection sees one consistent version.
+// connection sees one consistent version (certificates included).
 struct Routing {
     router::SiteTable table;
-    std::vector<std::string> site_names;  // by site index
+    std::vector<SiteRoute> sites;
     HeadLimits limits;
     std::chrono::milliseconds head_timeout;
+    std::optional<std::uint16_t> https_port;  // of the first tls listener: where redirects go
+    TlsContexts tls;                          // empty when no listener has tls = true
 };
 
 class Front {
@@ -44,8 +54,10 @@ public:
     void finish();
     // Reload in two steps, so that the supervisor can create new sites' pools in between:
     // bind_for() binds the listeners `config` adds and throws (changing nothing) when one
-    // cannot be bound; apply() then publishes the new routes and limits for the next
-    // connections and opens and closes listeners to match.
+    // cannot be bound or a certificate cannot be loaded; apply() then publishes the new
+    // routes, limits and certificates for the next connections and opens and closes
+    // listeners to match. Both run on every reload, even an unchanged config, so that
+    // renewed certificate files are read again.
     void bind_for(const conf::Config& config);
     void apply(const conf::Config& config);
     void stop_accepting();
@@ -56,6 +68,8 @@ public:
 
     // Connections accepted and neither handed over nor answered yet.
     std::size_t connections_in_front() const { return in_front_.load(std::memory_order_relaxed); }
+    // TLS connections handed over whose bytes vhostd still relays.
+    std::size_t relays() const { return relays_.load(std::memory_order_relaxed); }
 
     // Used by each connection.
     std::shared_ptr<const Routing> routing() const { return routing_.load(std::memory_order_acquire); }
@@ -73,6 +87,17 @@ public:
         Front& front_;
     };
 
+    // Keeps relays() right while a TLS connection is relayed.
+    class Relay {
+    public:
+        explicit Relay(Front& front) : front_(front) { front_.relays_.fetch_add(1, std::memory_order_relaxed); }
+        ~Relay() { front_.relays_.fetch_sub(1, std::memory_order_relaxed); }
+        Relay(const Relay&) = delete;
+        Relay& operator=(const Relay&) = delete;
+    private:
+        Front& front_;
+    };
+
 private:
     // By endpoint ("127.0.0.1:8080", "[::1]:8080"), so a respelled address is the same socket.
     using ListenerMap = std::map<std::string, std::unique_ptr<Listener>>;
@@ -84,9 +109,11 @@ private:
     std::vector<conf::Listener> listener_configs_;
     ListenerMap listeners_;
     ListenerMap bound_for_reload_;  // between bind_for() and apply()
+    std::shared_ptr<const Routing> routing_for_reload_;
     std::vector<std::unique_ptr<Listener>> closed_listeners_;
     std::atomic<std::shared_ptr<const Routing>> routing_;
     std::atomic<std::size_t> in_front_{0};
+    std::atomic<std::size_t> relays_{0};
     bool stopped_accepting_ = false;
     std::atomic<std::uint64_t> next_id_{1};
 };

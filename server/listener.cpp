@@ -55,7 +55,7 @@ void refuse_if_taken(const tcp::endpoint& endpoint) {
 }  // namespace
 
 Listener::Listener(Front& front, const conf::Listener& config, std::deque<FrontThread>& threads)
-    : front_(front), address_(config.address) {
+    : front_(front), address_(config.address), tls_(config.tls) {
     const tcp::endpoint endpoint = endpoint_of(config);
     refuse_if_taken(endpoint);
     for (FrontThread& thread : threads) {
@@ -81,7 +81,7 @@ Listener::Listener(Front& front, const conf::Listener& config, std::deque<FrontT
 }
 
 void Listener::start() {
-    spdlog::info("listening on {}", address_);
+    spdlog::info("listening on {}{}", address_, tls_.load() ? " (TLS)" : "");
     for (auto& acceptor : acceptors_) asio::co_spawn(acceptor->thread.io, accept_loop(*acceptor), asio::detached);
 }
 
@@ -120,7 +120,8 @@ asio::awaitable<void> Listener::accept_loop(Acceptor& acceptor) {
             }
             remote.resize(length);
             try {
-                serve_accepted(protocol::FileDescriptor(fd), remote, acceptor.local, front_, acceptor.thread);
+                serve_accepted(protocol::FileDescriptor(fd), remote, acceptor.local, tls_.load(std::memory_order_relaxed), front_,
+                               acceptor.thread);
             } catch (const std::exception& e) {
                 spdlog::error("{}: connection ended by an unexpected error: {}", address_, e.what());
             }

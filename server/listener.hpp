@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -25,6 +26,8 @@ public:
     void start();
     // Thread-safe: each socket is closed on its own thread.
     void close();
+    // A reload may turn TLS on or off for an address that stays open. Any thread.
+    void set_tls(bool tls) { tls_.store(tls, std::memory_order_relaxed); }
 
 private:
     struct Acceptor {
@@ -36,6 +39,7 @@ private:
 
     Front& front_;
     std::string address_;
+    std::atomic<bool> tls_;
     std::vector<std::unique_ptr<Acceptor>> acceptors_;
 };
 

@@ -132,6 +132,17 @@ std::vector<std::string> SitePool::environment(unsigned slot) const {
     variables[protocol::env_worker_slot] = std::to_string(slot);
     variables[protocol::env_generation] = std::to_string(generation_);
     variables[protocol::env_heartbeat_interval_ms] = std::to_string(heartbeat_interval.count());
+    // Only a passthrough site's workers terminate TLS, so only they learn where the keys are.
+    if (site_.tls_mode == conf::TlsMode::passthrough && !site_.certificates.empty()) {
+        std::string certs;
+        std::string keys;
+        for (const conf::Certificate& certificate : site_.certificates) {
+            certs += (certs.empty() ? "" : ":") + certificate.cert;
+            keys += (keys.empty() ? "" : ":") + certificate.key;
+        }
+        variables[protocol::env_tls_certs] = certs;
+        variables[protocol::env_tls_keys] = keys;
+    }
 
     std::vector<std::string> result;
     result.reserve(variables.size());

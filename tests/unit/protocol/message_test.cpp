@@ -28,6 +28,26 @@ TEST(Message, HandleIsNodeIpcShapedAndRoundTrips) {
     EXPECT_EQ(decoded->head_length, 77u);
 }
 
+TEST(Message, TlsMetadataRoundTripsAndIsAbsentForPlainHttp) {
+    protocol::ConnectionInfo plain{.id = 1, .site = "blog"};
+    EXPECT_EQ(protocol::encode_handle(plain).find("\"tls\""), std::string::npos);
+
+    protocol::ConnectionInfo info{.id = 2, .site = "shop", .host = "shop.test"};
+    info.tls = protocol::TlsInfo{.passthrough = false, .server_name = "shop.test", .alpn = "http/1.1",
+                                 .version = "TLSv1.3", .cipher = "TLS_AES_256_GCM_SHA384"};
+    const std::string line = protocol::encode_handle(info);
+    EXPECT_NE(line.find("\"mode\":\"terminate\""), std::string::npos) << line;
+    auto decoded = protocol::connection_info_of(*protocol::decode_message(std::string_view(line).substr(0, line.size() - 1)));
+    ASSERT_TRUE(decoded && decoded->tls);
+    EXPECT_EQ(*decoded->tls, *info.tls);
+
+    info.tls = protocol::TlsInfo{.passthrough = true, .server_name = "shop.test"};
+    const std::string passthrough = protocol::encode_handle(info);
+    decoded = protocol::connection_info_of(*protocol::decode_message(std::string_view(passthrough).substr(0, passthrough.size() - 1)));
+    ASSERT_TRUE(decoded && decoded->tls);
+    EXPECT_TRUE(decoded->tls->passthrough);
+}
+
 TEST(Message, CommandsAndHeartbeats) {
     EXPECT_EQ(protocol::encode_command(protocol::command::ready), "{\"cmd\":\"vhostd:ready\"}\n");
     EXPECT_EQ(protocol::encode_command(protocol::command::handle_ack), "{\"cmd\":\"NODE_HANDLE_ACK\"}\n");

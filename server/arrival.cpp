@@ -1,0 +1,94 @@
+#include "server/arrival.hpp"
+
+#include "accesslog/access_log.hpp"
+#include "server/error_reply.hpp"
+#include "server/error_response.hpp"
+#include "server/front.hpp"
+#include "server/front_thread.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+namespace vhostd::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+// A connection back in the front for its answer counts as in the front again, so that
+// shutdown waits for the answer to go out.
+asio::awaitable<void> reply_from_front(Front& front, tcp::socket socket, std::string response) {
+    Front::Presence presence(front);
+    co_await reply_and_close(std::move(socket), std::move(response));
+}
+
+void send_and_close(asio::io_context& io, Front& front, const tcp::endpoint::protocol_type& protocol,
+                    protocol::FileDescriptor fd, std::string response) {
+    tcp::socket socket(io);
+    boost::system::error_code ec;
+    socket.assign(protocol, fd.get(), ec);
+    if (ec) return;  // `fd` still owns the descriptor and closes it
+    fd.release();
+    asio::co_spawn(io, reply_from_front(front, std::move(socket), std::move(response)), asio::detached);
+}
+
+}  // namespace
+
+std::string describe(const tcp::endpoint& endpoint) {
+    return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+void note_answer(const Arrival& arrival, int status, std::string_view host) {
+    arrival.thread.stats.answered(status);
+    if (accesslog::enabled()) {
+        const std::string address = arrival.remote.address().to_string();
+        const std::string outcome = std::to_string(status);
+        accesslog::write({address, arrival.remote.port(), host, {}, 0, outcome, 0});
+    }
+}
+
+void answer(const Arrival& arrival, protocol::FileDescriptor fd, int status, std::string_view host) {
+    note_answer(arrival, status, host);
+    send_and_close(arrival.thread.io, arrival.front, arrival.remote.protocol(), std::move(fd), error_response(status));
+}
+
+void answer_with(const Arrival& arrival, protocol::FileDescriptor fd, std::string response) {
+    send_and_close(arrival.thread.io, arrival.front, arrival.remote.protocol(), std::move(fd), std::move(response));
+}
+
+protocol::ConnectionInfo connection_info(const Arrival& arrival, int fd, std::size_t site, std::string host) {
+    tcp::endpoint local;
+    if (arrival.local) {
+        local = *arrival.local;
+    } else {
+        socklen_t length = static_cast<socklen_t>(local.capacity());
+        if (::getsockname(fd, local.data(), &length) == 0) local.resize(length);
+    }
+    protocol::ConnectionInfo info;
+    info.id = arrival.front.next_connection_id();
+    info.site = arrival.routing->sites[site].name;
+    info.remote_address = arrival.remote.address().to_string();
+    info.remote_port = arrival.remote.port();
+    info.local_address = local.address().to_string();
+    info.local_port = local.port();
+    info.host = std::move(host);
+    return info;
+}
+
+void hand_over(const Arrival& arrival, protocol::FileDescriptor fd, protocol::ConnectionInfo info, std::string head) {
+    arrival.thread.stats.routed(info.site, info.websocket);
+    protocol::PendingConnection pending;
+    pending.info = std::move(info);
+    pending.head = std::move(head);
+    pending.accepted_at = arrival.accepted_at;
+    // Called on the supervisor's thread: the answer goes back to this connection's thread.
+    pending.reject = [&front = arrival.front, &io = arrival.thread.io, protocol = arrival.remote.protocol()](
+                         protocol::FileDescriptor connection, int retry_after, const char*) {
+        send_and_close(io, front, protocol, std::move(connection), error_response(503, retry_after));
+    };
+    pending.socket = std::move(fd);
+    arrival.front.dispatcher().dispatch(std::move(pending));
+}
+
+}  // namespace vhostd::server

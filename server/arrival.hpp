@@ -1,0 +1,49 @@
+// A connection from its accept until it leaves the front: what is known about it, and the
+// two ways out (handed to a site's worker, or answered by the front itself), shared by the
+// plain-HTTP and the TLS paths.
+#pragma once
+
+#include "protocol/file_descriptor.hpp"
+#include "protocol/message.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vhostd::server {
+
+class Front;
+struct FrontThread;
+struct Routing;
+
+struct Arrival {
+    Front& front;
+    FrontThread& thread;
+    boost::asio::ip::tcp::endpoint remote;
+    std::optional<boost::asio::ip::tcp::endpoint> local;  // unset when the listener is bound to a wildcard address
+    std::chrono::steady_clock::time_point accepted_at;
+    std::shared_ptr<const Routing> routing;  // one version for the whole connection
+};
+
+// "127.0.0.1:40218", for log lines.
+std::string describe(const boost::asio::ip::tcp::endpoint& endpoint);
+
+// Counts (and access-logs) an answer the front gives itself.
+void note_answer(const Arrival& arrival, int status, std::string_view host = {});
+
+// Answers in plain HTTP (`response`, or error_response(status)) and closes without a reset.
+void answer(const Arrival& arrival, protocol::FileDescriptor fd, int status, std::string_view host = {});
+void answer_with(const Arrival& arrival, protocol::FileDescriptor fd, std::string response);
+
+// The ConnectionInfo for a connection routed to `site` on `host`.
+protocol::ConnectionInfo connection_info(const Arrival& arrival, int fd, std::size_t site, std::string host);
+
+// Hands `fd`, whose first unread bytes are `head`, to the site named in `info` and counts it.
+// If no worker can take it, the dispatcher has it answered 503 on this connection's thread.
+void hand_over(const Arrival& arrival, protocol::FileDescriptor fd, protocol::ConnectionInfo info, std::string head);
+
+}  // namespace vhostd::server

@@ -1,0 +1,219 @@
+#include "server/tls_connection.hpp"
+
+#include "server/error_reply.hpp"
+#include "server/error_response.hpp"
+#include "server/front.hpp"
+#include "server/front_thread.hpp"
+#include "server/request_head.hpp"
+#include "server/tls_stream.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <sys/socket.h>
+
+#include <array>
+
+namespace vhostd::server {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using asio::ip::tcp;
+using WorkerEnd = asio::local::stream_protocol::socket;
+
+namespace {
+
+constexpr auto token = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t record_size = 16 * 1024;  // the largest TLS record: one read's worth
+constexpr auto answer_timeout = std::chrono::seconds(5);
+
+// One of the front's own answers, through TLS, then close_notify and a lingering close.
+asio::awaitable<void> answer_over_tls(TlsStream& tls, std::string response) {
+    asio::steady_timer deadline(tls.socket().get_executor(), answer_timeout);
+    auto written = co_await (tls.write_all(response) || deadline.async_wait(token));
+    if (written.index() == 0 && std::get<0>(written)) {
+        tls.close_notify();
+        co_await linger_before_close(tls.socket());
+    }
+}
+
+asio::awaitable<void> until_cancelled() {
+    asio::steady_timer never(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+    co_await never.async_wait(token);
+}
+
+// Client -> worker. Returns only when the client connection fails (the relay is over);
+// at the client's end of stream it passes the EOF on to the worker and lets the other
+// direction finish the response.
+asio::awaitable<void> client_to_worker(TlsStream& tls, WorkerEnd& worker, bool& client_finished) {
+    std::array<char, record_size> buffer;
+    for (;;) {
+        const long got = co_await tls.read_some(buffer.data(), buffer.size());
+        if (got < 0) co_return;
+        boost::system::error_code ignored;
+        if (got == 0) {
+            client_finished = true;
+            worker.shutdown(WorkerEnd::shutdown_send, ignored);
+            break;
+        }
+        auto [error, written] = co_await asio::async_write(worker, asio::buffer(buffer.data(), static_cast<std::size_t>(got)), token);
+        if (error) break;  // the worker closed: what it wrote before is still to be relayed
+    }
+    co_await until_cancelled();
+}
+
+// Worker -> client. True when the worker ended the stream (its response is complete).
+asio::awaitable<bool> worker_to_client(WorkerEnd& worker, TlsStream& tls) {
+    std::array<char, record_size> buffer;
+    for (;;) {
+        auto [error, got] = co_await worker.async_read_some(asio::buffer(buffer), token);
+        if (error) co_return error == asio::error::eof;
+        if (!co_await tls.write_all(std::string_view(buffer.data(), got))) co_return false;
+    }
+}
+
+asio::awaitable<void> relay(TlsStream& tls, WorkerEnd& worker) {
+    bool client_finished = false;
+    auto ended = co_await (client_to_worker(tls, worker, client_finished) || worker_to_client(worker, tls));
+    const bool worker_finished = ended.index() == 1 && std::get<1>(ended);
+    if (worker_finished) {
+        tls.close_notify();
+        if (!client_finished) co_await linger_before_close(tls.socket());
+    }
+}
+
+// Reads until `bytes` holds a complete head or an error; need_more when the stream ended
+// or the deadline cancelled the read. Its own frame, so the read buffer is gone by the relay.
+asio::awaitable<HeadParseResult> read_head(TlsStream& tls, std::string& bytes, const HeadLimits& limits) {
+    std::array<char, record_size> chunk;
+    HeadParseResult parsed;
+    while (parsed.status == HeadStatus::need_more) {
+        const long got = co_await tls.read_some(chunk.data(), chunk.size());
+        if (got <= 0) break;
+        bytes.append(chunk.data(), static_cast<std::size_t>(got));
+        parsed = parse_request_head(bytes, limits);
+    }
+    co_return parsed;
+}
+
+std::size_t leading_empty_line(std::string_view head) {
+    if (head.starts_with("\r\n")) return 2;
+    if (head.starts_with('\n')) return 1;
+    return 0;
+}
+
+asio::awaitable<void> serve_tls(Arrival arrival, TlsStream tls, ClientHello hello, std::optional<std::size_t> sni_site) {
+    std::optional<Front::Presence> in_front(std::in_place, arrival.front);
+    const Routing& routing = *arrival.routing;
+    std::optional<HeadDeadlines::Entry> deadline;
+    deadline.emplace(arrival.thread.deadlines, tls.socket(), arrival.accepted_at + routing.head_timeout);
+
+    if (!co_await tls.handshake()) {
+        arrival.thread.stats.tls_handshake_failed();
+        spdlog::debug("{}: TLS handshake for '{}' failed: {}", describe(arrival.remote), hello.server_name, tls.failure());
+        co_return;
+    }
+
+    // The head, decrypted: read (not peeked) into `bytes`, which go to the worker first.
+    std::string bytes;
+    HeadParseResult parsed = co_await read_head(tls, bytes, routing.limits);
+    if (parsed.status == HeadStatus::need_more) {
+        if (deadline->expired() && !bytes.empty()) {
+            deadline.reset();
+            spdlog::info("{}: 408, head incomplete after {} ms ({} bytes)", describe(arrival.remote), routing.head_timeout.count(), bytes.size());
+            note_answer(arrival, 408);
+            co_await answer_over_tls(tls, error_response(408));
+        } else {
+            arrival.thread.stats.closed_without_answer();
+        }
+        co_return;
+    }
+    deadline.reset();
+
+    const std::string& host = parsed.head.host;
+    std::optional<std::size_t> site;
+    int refusal = 0;
+    if (parsed.status == HeadStatus::error) {
+        spdlog::info("{}: {}, {}", describe(arrival.remote), parsed.http_status, parsed.reason);
+        refusal = parsed.http_status;
+    } else if (site = routing.table.lookup(host); !site) {
+        spdlog::info("{}: 404, no site for host '{}'", describe(arrival.remote), host);
+        refusal = 404;
+    } else if ((!hello.server_name.empty() && site != sni_site) || routing.sites[*site].tls_mode == conf::TlsMode::passthrough) {
+        // The certificate was chosen for another site: that site's name must be asked for
+        // in SNI, or one site's certificate would front another's pages.
+        spdlog::info("{}: 421, Host '{}' is not served under TLS name '{}'", describe(arrival.remote), host, hello.server_name);
+        refusal = 421;
+    }
+    if (refusal != 0) {
+        note_answer(arrival, refusal, host);
+        co_await answer_over_tls(tls, error_response(refusal));
+        co_return;
+    }
+
+    int ends[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+        spdlog::error("{}: 503, no socketpair for the relay: {}", describe(arrival.remote), std::strerror(errno));
+        note_answer(arrival, 503, host);
+        co_await answer_over_tls(tls, error_response(503, 1));
+        co_return;
+    }
+    protocol::FileDescriptor worker_end(ends[1]);
+    WorkerEnd ours(arrival.thread.io);
+    boost::system::error_code ec;
+    ours.assign(asio::local::stream_protocol(), ends[0], ec);
+    // What was read so far, without the optional empty line before the request, waits for
+    // the worker in its end of the pair (far below a socket buffer: one head and one record).
+    const std::string_view unread = std::string_view(bytes).substr(leading_empty_line(bytes));
+    ours.non_blocking(true, ec);
+    if (!ec && ::send(ours.native_handle(), unread.data(), unread.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(unread.size())) {
+        ec.assign(errno, boost::system::system_category());
+    }
+    if (ec) {
+        spdlog::error("{}: 503, cannot fill the relay: {}", describe(arrival.remote), ec.message());
+        note_answer(arrival, 503, host);
+        co_await answer_over_tls(tls, error_response(503, 1));
+        co_return;
+    }
+
+    protocol::ConnectionInfo info = connection_info(arrival, tls.socket().native_handle(), *site, host);
+    info.websocket = parsed.head.websocket_upgrade;
+    info.head_length = parsed.head.length - leading_empty_line(bytes);
+    info.tls = protocol::TlsInfo{.passthrough = false, .server_name = hello.server_name, .alpn = tls.alpn(),
+                                 .version = tls.version(), .cipher = tls.cipher()};
+    std::string head(unread.substr(0, info.head_length));
+    hand_over(arrival, std::move(worker_end), std::move(info), std::move(head));
+    Front::Relay relaying(arrival.front);
+    in_front.reset();
+    co_await relay(tls, ours);
+}
+
+}  // namespace
+
+void terminate_tls(Arrival arrival, protocol::FileDescriptor fd, ClientHello hello, std::optional<std::size_t> sni_site,
+                   SSL_CTX* context) {
+    tcp::socket socket(arrival.thread.io);
+    boost::system::error_code ec;
+    socket.assign(arrival.remote.protocol(), fd.get(), ec);
+    if (ec) return;
+    fd.release();
+    asio::io_context& io = arrival.thread.io;
+    asio::co_spawn(io, serve_tls(std::move(arrival), TlsStream(std::move(socket), context), std::move(hello), sni_site),
+                   [](std::exception_ptr error) {
+                       if (!error) return;
+                       try {
+                           std::rethrow_exception(error);
+                       } catch (const std::exception& e) {
+                           spdlog::error("TLS connection ended by an unexpected error: {}", e.what());
+                       }
+                   });
+}
+
+}  // namespace vhostd::server
