@@ -1,5 +1,7 @@
 #include "server/tls_contexts.hpp"
 
+#include "protocol/tls_defaults.hpp"
+
 #include <openssl/err.h>
 
 #include <cstring>
@@ -10,12 +12,6 @@ namespace vhostd::server {
 
 namespace {
 
-// TLS 1.2 suites with forward secrecy and AEAD only (Mozilla's "intermediate" list without
-// DHE); TLS 1.3 keeps OpenSSL's defaults, which are all modern.
-constexpr const char* tls12_ciphers =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-
 std::string openssl_error() {
     const unsigned long code = ERR_get_error();
     ERR_clear_error();
@@ -23,19 +19,6 @@ std::string openssl_error() {
     char text[256];
     ERR_error_string_n(code, text, sizeof text);
     return text;
-}
-
-// The front speaks HTTP/1.1 to workers: pick it when offered, and otherwise go on without
-// ALPN rather than fail a client that offers only h2 (it falls back to HTTP/1.1).
-int select_http11(SSL*, const unsigned char** out, unsigned char* out_length, const unsigned char* offered,
-                  unsigned int offered_length, void*) {
-    static const unsigned char http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    unsigned char* selected = nullptr;
-    if (SSL_select_next_proto(&selected, out_length, http11, sizeof http11, offered, offered_length) != OPENSSL_NPN_NEGOTIATED) {
-        return SSL_TLSEXT_ERR_NOACK;
-    }
-    *out = selected;
-    return SSL_TLSEXT_ERR_OK;
 }
 
 int refuse_unknown_name(SSL*, int* alert, void*) {
@@ -48,14 +31,14 @@ std::shared_ptr<SSL_CTX> new_context() {
     if (!context) throw std::runtime_error("cannot create a TLS context: " + openssl_error());
     SSL_CTX* ctx = context.get();
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_cipher_list(ctx, tls12_ciphers);
+    SSL_CTX_set_cipher_list(ctx, protocol::tls12_ciphers);
     // No renegotiation (a CPU sink for attackers); a client's EOF without close_notify is
     // an ordinary end of stream, as for every HTTP server.
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
     // Idle relays give their record buffers back; writes may be partial and retried from a
     // buffer that moved (the relay resumes where a partial write left off).
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_CTX_set_alpn_select_cb(ctx, select_http11, nullptr);
+    SSL_CTX_set_alpn_select_cb(ctx, protocol::select_http11, nullptr);
     static const unsigned char session_context[] = "vhostd";
     SSL_CTX_set_session_id_context(ctx, session_context, sizeof session_context - 1);
     return context;

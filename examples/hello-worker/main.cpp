@@ -1,14 +1,19 @@
 // hello-worker: the example site. Answers every HTTP request with "hello from SITE (pid N)"
 // (and the size of the request body, if any), keeps connections alive and echoes WebSocket
 // messages. Under vhostd it gets its connections
-// through the SDK; with --listen HOST:PORT it accepts them itself (to compare with the front).
+// through the SDK (and terminates TLS itself for a passthrough site); with --listen
+// HOST:PORT it accepts them itself (to compare with the front).
 #include "sdk/cpp/host.hpp"
+#include "sdk/cpp/tls.hpp"
 #include "sdk/cpp/worker.hpp"
 
 #include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <unistd.h>
 
@@ -23,6 +28,8 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 using asio::ip::tcp;
 using vhostd::sdk::Worker;
+using TlsStream = asio::ssl::stream<tcp::socket>;
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -78,8 +85,23 @@ asio::awaitable<void> reap_idle(App& app) {
     }
 }
 
-asio::awaitable<void> echo_websocket(App& app, tcp::socket socket, http::request<http::string_body> request) {
-    websocket::stream<tcp::socket> ws(std::move(socket));
+// The end of a connection: our FIN (after close_notify under TLS, waiting at most a second
+// for the client's).
+asio::awaitable<void> finish(tcp::socket& socket) {
+    boost::system::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    co_return;
+}
+
+asio::awaitable<void> finish(TlsStream& stream) {
+    asio::steady_timer limit(stream.get_executor(), std::chrono::seconds(1));
+    co_await (stream.async_shutdown(token) || limit.async_wait(token));
+    co_await finish(stream.next_layer());
+}
+
+template <typename Stream>
+asio::awaitable<void> echo_websocket(App& app, Stream stream, http::request<http::string_body> request) {
+    websocket::stream<Stream> ws(std::move(stream));
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     auto [accept_error] = co_await ws.async_accept(request, token);
     if (accept_error) co_return;
@@ -98,13 +120,14 @@ asio::awaitable<void> echo_websocket(App& app, tcp::socket socket, http::request
 
 // `lease` lives in the coroutine frame: the connection counts as active until serve() ends.
 // `routed_host` is the Host the front routed the connection on (empty with --listen).
-asio::awaitable<void> serve(App& app, tcp::socket socket, std::string routed_host, [[maybe_unused]] Worker::Lease lease) {
+template <typename Stream>
+asio::awaitable<void> serve(App& app, Stream socket, std::string routed_host, [[maybe_unused]] Worker::Lease lease) {
     beast::flat_buffer buffer;
     for (bool first = true;; first = false) {
         if (app.draining && !first) break;
         http::request<http::string_body> request;
         std::optional<std::list<Session>::iterator> waiting;
-        if (!first) waiting = app.idle.insert(app.idle.end(), Session{&socket, std::chrono::steady_clock::now()});
+        if (!first) waiting = app.idle.insert(app.idle.end(), Session{&beast::get_lowest_layer(socket), std::chrono::steady_clock::now()});
         auto [read_error, n] = co_await http::async_read(socket, buffer, request, token);
         if (waiting) app.idle.erase(*waiting);
         if (read_error) break;
@@ -139,8 +162,15 @@ asio::awaitable<void> serve(App& app, tcp::socket socket, std::string routed_hos
         if (app.worker) app.worker->request_served();
         if (write_error || !keep_alive) break;
     }
-    boost::system::error_code ignored;
-    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    co_await finish(socket);
+}
+
+// A passthrough site's connection: the ClientHello is still unread in the socket.
+asio::awaitable<void> serve_tls(App& app, TlsStream stream, std::string routed_host, Worker::Lease lease) {
+    asio::steady_timer limit(stream.get_executor(), std::chrono::seconds(10));
+    auto handshake = co_await (stream.async_handshake(asio::ssl::stream_base::server, token) || limit.async_wait(token));
+    if (handshake.index() != 0 || std::get<0>(std::get<0>(handshake))) co_return;
+    co_await serve(app, std::move(stream), std::move(routed_host), std::move(lease));
 }
 
 asio::awaitable<void> accept_loop(App& app, tcp::acceptor& acceptor) {
@@ -213,7 +243,17 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (!Worker::started_by_vhostd()) return usage();
-        Worker worker(io, [&app, &io](tcp::socket socket, vhostd::sdk::ConnectionInfo info, Worker::Lease lease) {
+        std::optional<asio::ssl::context> tls;
+        if (vhostd::sdk::has_tls_certificates()) tls.emplace(vhostd::sdk::server_tls_context());
+        Worker worker(io, [&app, &io, &tls](tcp::socket socket, vhostd::sdk::ConnectionInfo info, Worker::Lease lease) {
+            if (info.tls && info.tls->passthrough) {
+                if (!tls) {
+                    std::cerr << "hello-worker: a passthrough connection, but vhostd passed no certificates\n";
+                    return;
+                }
+                asio::co_spawn(io, serve_tls(app, TlsStream(std::move(socket), *tls), std::move(info.host), std::move(lease)), asio::detached);
+                return;
+            }
             asio::co_spawn(io, serve(app, std::move(socket), std::move(info.host), std::move(lease)), asio::detached);
         });
         app.worker = &worker;

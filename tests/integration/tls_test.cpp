@@ -1,0 +1,232 @@
+// Scenario: sites served over HTTPS from one TLS listener, each with its own certificate
+// chosen by SNI, checked with real clients (curl, openssl s_client, an OpenSSL client) and
+// a CA made at test time.
+#include "tests/integration/support/configs.hpp"
+#include "tests/integration/support/http_client.hpp"
+#include "tests/integration/support/test_pki.hpp"
+#include "tests/integration/support/tls_client.hpp"
+#include "tests/integration/support/vhostd_process.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+using namespace vhostd::test;
+namespace json = boost::json;
+
+namespace {
+
+std::string listen_tls_on(std::uint16_t port) {
+    return "[[listen]]\naddress = \"127.0.0.1:" + std::to_string(port) + "\"\ntls = true\n\n";
+}
+
+std::string tls_of(const TestPki::Issued& issued) {
+    return "tls = { cert = \"" + issued.cert + "\", key = \"" + issued.key + "\" }\n";
+}
+
+// curl to https://HOST:PORT/PATH resolved to 127.0.0.1, trusting only the test CA; returns
+// the body followed by "\nSTATUS".
+std::string curl(std::uint16_t port, const std::string& host, const TestPki& pki, std::vector<std::string> extra = {},
+                 const std::string& path = "/") {
+    const std::string authority = host + ":" + std::to_string(port);
+    std::vector<std::string> argv{"/usr/bin/curl", "-sS", "--max-time", "10", "--cacert", pki.ca(), "--resolve", authority + ":127.0.0.1",
+                                  "-w", "\n%{http_code}"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back("https://" + authority + path);
+    return run_command(argv).second;
+}
+
+// What `openssl s_client` reports for a handshake with SNI `server_name` (none if empty).
+std::string s_client(std::uint16_t port, const std::string& server_name, const TestPki& pki) {
+    std::vector<std::string> argv{"/usr/bin/openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port), "-CAfile", pki.ca()};
+    if (server_name.empty()) {
+        argv.push_back("-noservername");
+    } else {
+        argv.insert(argv.end(), {"-servername", server_name, "-verify_hostname", server_name});
+    }
+    return run_command(argv).second;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+std::uint64_t tls_relays(std::uint16_t admin_port) {
+    const Exchange answer = round_trip(admin_port, "GET /status HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n");
+    return json::parse(answer.body()).at("front").at("tls_relays").to_number<std::uint64_t>();
+}
+
+class Tls : public ::testing::Test {
+protected:
+    TempDir dir;
+    TestPki pki{dir.path()};
+    std::uint16_t plain_port = free_port();
+    std::uint16_t tls_port = free_port();
+};
+
+TEST_F(Tls, EachSiteGetsItsOwnCertificateBySni) {
+    const auto a = pki.issue("a", {"a.test"}, "site a");
+    const auto b = pki.issue("b", {"b.test"}, "site b", TestPki::KeyType::rsa);
+    VhostdProcess vhostd(dir, listen_on(plain_port) + listen_tls_on(tls_port) + test_site("a", R"(["a.test"])", "", tls_of(a)) +
+                                  test_site("b", R"(["b.test"])", "", tls_of(b)));
+    ASSERT_TRUE(vhostd.wait_for_log("listening on 127.0.0.1:" + std::to_string(tls_port) + " (TLS)")) << vhostd.log();
+
+    const std::string to_a = s_client(tls_port, "a.test", pki);
+    EXPECT_TRUE(contains(to_a, "O = site a")) << to_a;
+    EXPECT_TRUE(contains(to_a, "Verify return code: 0 (ok)")) << to_a;
+    const std::string to_b = s_client(tls_port, "b.test", pki);
+    EXPECT_TRUE(contains(to_b, "O = site b")) << to_b;
+    EXPECT_TRUE(contains(to_b, "Verify return code: 0 (ok)")) << to_b;
+
+    // The worker reads plain HTTP and learns how the client connected.
+    const std::string answer = curl(tls_port, "a.test", pki);
+    EXPECT_TRUE(contains(answer, "test-worker a ")) << answer;
+    EXPECT_TRUE(contains(answer, "tls terminate a.test http/1.1 TLSv1.3 TLS_")) << answer;
+    EXPECT_TRUE(answer.ends_with("\n200")) << answer;
+    EXPECT_TRUE(contains(curl(tls_port, "b.test", pki, {"--tls-max", "1.2"}), "tls terminate b.test http/1.1 TLSv1.2 ECDHE-RSA-"));
+}
+
+TEST_F(Tls, RsaAndEcdsaCertificatesServeOneSite) {
+    const auto ecdsa = pki.issue("ec", {"both.test"}, "ecdsa");
+    const auto rsa = pki.issue("rsa", {"both.test"}, "rsa", TestPki::KeyType::rsa);
+    const std::string certs = "tls = [{ cert = \"" + ecdsa.cert + "\", key = \"" + ecdsa.key + "\" }, { cert = \"" + rsa.cert +
+                              "\", key = \"" + rsa.key + "\" }]\n";
+    VhostdProcess vhostd(dir, listen_tls_on(tls_port) + test_site("both", R"(["both.test"])", "", certs));
+    ASSERT_TRUE(vhostd.wait_for_log("(TLS)")) << vhostd.log();
+    EXPECT_TRUE(contains(curl(tls_port, "both.test", pki, {"--tls-max", "1.2", "--ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256"}), "\n200"));
+    EXPECT_TRUE(contains(curl(tls_port, "both.test", pki, {"--tls-max", "1.2", "--ciphers", "ECDHE-RSA-AES128-GCM-SHA256"}), "\n200"));
+}
+
+TEST_F(Tls, WildcardCertificateServesWildcardHosts) {
+    const auto wild = pki.issue("wild", {"*.wild.test"}, "wildcard");
+    VhostdProcess vhostd(dir, listen_tls_on(tls_port) + test_site("wild", R"(["*.wild.test"])", "", tls_of(wild)));
+    ASSERT_TRUE(vhostd.wait_for_log("(TLS)")) << vhostd.log();
+    for (const std::string host : {"one.wild.test", "two.wild.test"}) {
+        const std::string answer = curl(tls_port, host, pki);
+        EXPECT_TRUE(contains(answer, "tls terminate " + host + " ")) << answer;
+        EXPECT_TRUE(answer.ends_with("\n200")) << answer;
+    }
+}
+
+TEST_F(Tls, UnknownOrMissingNameGetsTheDefaultSiteCertificate) {
+    const auto main_site = pki.issue("main", {"main.test"}, "default site");
+    const auto other = pki.issue("other", {"other.test"}, "other site");
+    VhostdProcess vhostd(dir, listen_tls_on(tls_port) + test_site("main", R"(["main.test"])", "", tls_of(main_site) + "default = true\n") +
+                                  test_site("other", R"(["other.test"])", "", tls_of(other)));
+    ASSERT_TRUE(vhostd.wait_for_log("(TLS)")) << vhostd.log();
+    EXPECT_TRUE(contains(s_client(tls_port, "unknown.test", pki), "O = default site"));
+    EXPECT_TRUE(contains(s_client(tls_port, "", pki), "O = default site"));
+}
+
+TEST_F(Tls, UnknownNameWithoutDefaultSiteGetsAnAlert) {
+    const auto a = pki.issue("a", {"a.test"}, "site a");
+    VhostdProcess vhostd(dir, listen_tls_on(tls_port) + test_site("a", R"(["a.test"])", "", tls_of(a)));
+    ASSERT_TRUE(vhostd.wait_for_log("(TLS)")) << vhostd.log();
+    const std::string refused = s_client(tls_port, "unknown.test", pki);
+    EXPECT_TRUE(contains(refused, "unrecognized name")) << refused;
+    EXPECT_FALSE(contains(refused, "O = site a")) << refused;
+}
+
+TEST_F(Tls, HostThatDisagreesWithSniGets421) {
+    const auto a = pki.issue("a", {"a.test"}, "site a");
+    const auto b = pki.issue("b", {"b.test"}, "site b");
+    VhostdProcess vhostd(dir, listen_tls_on(tls_port) + test_site("a", R"(["a.test"])", "", tls_of(a)) +
+                                  test_site("b", R"(["b.test"])", "", tls_of(b)));
+    ASSERT_TRUE(vhostd.wait_for_log("(TLS)")) << vhostd.log();
+    const std::string answer = curl(tls_port, "a.test", pki, {"-H", "Host: b.test"});
+    EXPECT_TRUE(answer.ends_with("\n421")) << answer;
+    EXPECT_TRUE(vhostd.wait_for_log("421, Host 'b.test' is not served under TLS name 'a.test'")) << vhostd.log();
+}
+
+TEST_F(Tls, PostBodiesKeepAliveAndWebSocketGoThroughTheRelay) {
+    const auto site = pki.issue("app", {"app.test"});
+    const std::uint16_t admin = free_port();
+    VhostdProcess vhostd(dir, listen_tls_on(tls_port) + "[admin]\nlisten = \"127.0.0.1:" + std::to_string(admin) + "\"\n\n" +
+                                  hello_site("app", R"(["app.test"])", 1, tls_of(site)));
+    ASSERT_TRUE(vhostd.wait_for_log("ready after")) << vhostd.log();
+
+    // 256 KiB of body, then two requests on one connection.
+    const auto body = dir.write("body.bin", std::string(256 * 1024, 'x'));
+    const std::string posted = curl(tls_port, "app.test", pki, {"--data-binary", "@" + body.string()});
+    EXPECT_TRUE(contains(posted, "received 262144 bytes")) << posted;
+    const std::string twice = curl(tls_port, "app.test", pki, {"-v", "https://app.test:" + std::to_string(tls_port) + "/second"});
+    EXPECT_TRUE(contains(twice, "Re-using existing connection")) << twice;
+
+    TlsClient client(tls_port, "app.test", pki.ca());
+    EXPECT_TRUE(client.get("app.test").starts_with("200 hello from app")) ;
+    EXPECT_TRUE(client.get("app.test", "/again").starts_with("200 hello from app"));
+    EXPECT_EQ(tls_relays(admin), 1u) << "the open connection is relayed by vhostd";
+    EXPECT_EQ(client.websocket_echo("app.test", "over tls"), "over tls");
+
+    TlsClient other(tls_port, "app.test", pki.ca());
+    EXPECT_EQ(other.websocket_echo("app.test", std::string(100'000, 'w')), std::string(100'000, 'w'));
+}
+
+TEST_F(Tls, PassthroughSiteIsServedByAWorkerThatTerminatesTlsItself) {
+    const auto site = pki.issue("direct", {"direct.test"}, "passthrough site");
+    const std::uint16_t admin = free_port();
+    VhostdProcess vhostd(dir, listen_tls_on(tls_port) + "[admin]\nlisten = \"127.0.0.1:" + std::to_string(admin) + "\"\n\n" +
+                                  hello_site("direct", R"(["direct.test"])", 1, tls_of(site) + "tls_mode = \"passthrough\"\n"));
+    ASSERT_TRUE(vhostd.wait_for_log("ready after")) << vhostd.log();
+
+    EXPECT_TRUE(contains(s_client(tls_port, "direct.test", pki), "O = passthrough site"));
+    const std::string answer = curl(tls_port, "direct.test", pki, {"-d", "abc"});
+    EXPECT_TRUE(contains(answer, "hello from direct")) << answer;
+    EXPECT_TRUE(contains(answer, "received 3 bytes")) << answer;
+
+    TlsClient client(tls_port, "direct.test", pki.ca());
+    EXPECT_TRUE(client.get("direct.test").starts_with("200 hello from direct"));
+    EXPECT_EQ(tls_relays(admin), 0u) << "vhostd is out of the data path";
+    EXPECT_EQ(client.websocket_echo("direct.test", "end to end"), "end to end");
+}
+
+TEST_F(Tls, PlainHttpRedirectsToHttpsWith308) {
+    const auto site = pki.issue("shop", {"shop.test"});
+    VhostdProcess vhostd(dir, listen_on(plain_port) + listen_tls_on(tls_port) +
+                                  test_site("shop", R"(["shop.test"])", "", tls_of(site) + "https_redirect = true\n"));
+    ASSERT_TRUE(vhostd.wait_for_log("(TLS)")) << vhostd.log();
+    const Exchange answer = round_trip(plain_port, "POST /cart?id=7 HTTP/1.1\r\nHost: Shop.Test\r\nContent-Length: 0\r\n\r\n");
+    EXPECT_EQ(answer.status(), 308) << answer.response;
+    EXPECT_TRUE(contains(answer.response, "\r\nLocation: https://shop.test:" + std::to_string(tls_port) + "/cart?id=7\r\n")) << answer.response;
+    // Following it ends at the site over TLS.
+    const std::string followed = run_command({"/usr/bin/curl", "-sS", "-L", "--max-time", "10", "--cacert", pki.ca(), "--resolve",
+                                              "shop.test:" + std::to_string(tls_port) + ":127.0.0.1", "--resolve",
+                                              "shop.test:" + std::to_string(plain_port) + ":127.0.0.1",
+                                              "http://shop.test:" + std::to_string(plain_port) + "/"})
+                                     .second;
+    EXPECT_TRUE(contains(followed, "tls terminate shop.test")) << followed;
+}
+
+TEST_F(Tls, ReloadSwapsTheCertificateForNewHandshakes) {
+    const auto first = pki.issue("site", {"site.test"}, "first");
+    const std::string config = listen_tls_on(tls_port) + test_site("site", R"(["site.test"])", "", tls_of(first));
+    VhostdProcess vhostd(dir, config);
+    ASSERT_TRUE(vhostd.wait_for_log("(TLS)")) << vhostd.log();
+    EXPECT_TRUE(contains(s_client(tls_port, "site.test", pki), "O = first"));
+
+    TlsClient before(tls_port, "site.test", pki.ca());  // stays open across the reload
+    pki.issue("site", {"site.test"}, "second");         // the same files, renewed
+    ASSERT_TRUE(vhostd.reload(config)) << vhostd.log();
+    EXPECT_TRUE(contains(s_client(tls_port, "site.test", pki), "O = second"));
+    EXPECT_TRUE(before.get("site.test").starts_with("200 test-worker site")) << "open connections are kept";
+}
+
+TEST_F(Tls, BadCertificateFilesAreConfigErrors) {
+    const auto a = pki.issue("a", {"a.test"});
+    const auto b = pki.issue("b", {"b.test"});
+    const auto not_pem = dir.write("not.pem", "hello\n");
+    const auto file = dir.write("bad.toml", listen_tls_on(8443) +
+                                                "[sites.a]\nhosts = [\"a.test\"]\ncommand = [\"/bin/true\"]\n"
+                                                "tls = [{ cert = \"" + a.cert + "\", key = \"" + b.key + "\" },\n"
+                                                "       { cert = \"" + not_pem.string() + "\", key = \"missing.key\" }]\n"
+                                                "tls_mode = \"relay\"\n");
+    const auto [status, output] = run_command({vhostd_binary, "--check", "-c", file.string()});
+    EXPECT_EQ(status, 1) << output;
+    EXPECT_TRUE(contains(output, file.string() + ":8:56: ") && contains(output, "sites.a.tls[0].key: \"" + b.key + "\" does not match the certificate"))
+        << output;
+    EXPECT_TRUE(contains(output, "sites.a.tls[1].cert: \"" + not_pem.string() + "\" holds no PEM certificate")) << output;
+    EXPECT_TRUE(contains(output, "sites.a.tls[1].key: cannot read \"" + (dir.path() / "missing.key").string() + "\": No such file or directory"))
+        << output;
+    EXPECT_TRUE(contains(output, "sites.a.tls_mode: must be \"terminate\" or \"passthrough\"")) << output;
+}
+
+}  // namespace
