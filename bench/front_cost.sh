@@ -3,13 +3,16 @@
 #  1. handoff latency (accept to fd sent; vhostd's own histogram, logged when it stops) with
 #     a new connection per request, at saturation and at about half that rate;
 #  2. front memory per connection waiting for its head: 10,000 connections that send half
-#     a head and stall (bench/half_heads.py), while a normal request is still served.
+#     a head and stall (bench/half_heads.py), while a normal request is still served;
+#  3. front memory per idle TLS connection it relays (terminate mode): 2,000 keep-alive
+#     connections, each after one request (bench/tls_idle.py).
 #   bench/front_cost.sh [--smoke]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=5
 pending=10000
-if [ "${1:-}" = "--smoke" ]; then duration=1; pending=1000; fi
+relayed=2000
+if [ "${1:-}" = "--smoke" ]; then duration=1; pending=1000; relayed=100; fi
 command -v wrk > /dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk > /dev/null; }
 ./scripts/build.sh > /dev/null
 
@@ -25,8 +28,13 @@ stop_vhostd() {
 }
 trap 'stop_vhostd; rm -rf "$work"' EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sed -e "s|@PORT@|$port|g" -e "s|@BIN@|$PWD/build/bin|g" bench/vhostd.toml.in > "$work/vhostd.toml"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+tls_port=$(free_port)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=hello.test \
+  -addext subjectAltName=DNS:hello.test -keyout "$work/hello.key" -out "$work/hello.pem" 2> /dev/null
+sed -e "s|@PORT@|$port|g" -e "s|@TLS_PORT@|$tls_port|g" -e "s|@TLS_MODE@|terminate|g" -e "s|@DIR@|$work|g" \
+    -e "s|@BIN@|$PWD/build/bin|g" bench/vhostd.toml.in > "$work/vhostd.toml"
 # Half heads must outlive the measurement: a long head_timeout.
 sed -i 's|^\[server\]$|[server]\nhead_timeout = "60s"|' "$work/vhostd.toml"
 
@@ -50,3 +58,4 @@ handoff_latency 2 "about half the rate"
 start_vhostd
 for _ in $(seq 50); do curl -fs -o /dev/null -H 'Host: hello.test' "http://127.0.0.1:$port/"; done
 python3 bench/half_heads.py "$vhostd_pid" "$port" "$pending"
+python3 bench/tls_idle.py "$vhostd_pid" "$tls_port" "$relayed"

@@ -7,6 +7,10 @@
 # for three workloads (keep-alive requests; a new connection per request; WebSocket setup:
 # connect, upgrade, one echo, close), alternating the targets and repeating so that drift
 # shows. Prints req/s (setups/s for WebSocket), p50/p99 and the ratios vhostd/other.
+# HTTPS (keep-alive and new connection per request, ECDSA P-256, TLS 1.3) compares
+#   vhostd       — vhostd terminating TLS and relaying to the worker over a socketpair
+#   passthrough  — a second vhostd with the site in passthrough mode: the worker terminates
+#   nginx        — nginx terminating TLS and proxying to the worker
 #
 #   bench/run.sh                 # full run: 3 rounds of 5 s per target and workload
 #   bench/run.sh --smoke         # seconds: proves the script works (CI)
@@ -45,30 +49,44 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-fill() { sed -e "s|@PORT@|$2|g" -e "s|@UPSTREAM_PORT@|${direct_port}|g" -e "s|@DIR@|$work|g" -e "s|@BIN@|$PWD/build/bin|g" "$1"; }
+# fill TEMPLATE PORT TLS_PORT [TLS_MODE]
+fill() {
+  sed -e "s|@PORT@|$2|g" -e "s|@TLS_PORT@|$3|g" -e "s|@TLS_MODE@|${4:-terminate}|g" -e "s|@UPSTREAM_PORT@|${direct_port}|g" \
+      -e "s|@DIR@|$work|g" -e "s|@BIN@|$PWD/build/bin|g" "$1"
+}
 
 direct_port=$(free_port); vhostd_port=$(free_port); nginx_port=$(free_port); haproxy_port=$(free_port)
+vhostd_tls_port=$(free_port); nginx_tls_port=$(free_port); passthrough_port=$(free_port); passthrough_tls_port=$(free_port)
+# One ECDSA certificate for every HTTPS target, made now: no key lives in the repository.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=hello.test \
+  -addext subjectAltName=DNS:hello.test -keyout "$work/hello.key" -out "$work/hello.pem" 2> /dev/null
 
 for _ in 1 2; do
   build/bin/hello-worker --listen "127.0.0.1:$direct_port" --reuse-port --site hello & pids+=($!)
 done
-fill bench/vhostd.toml.in "$vhostd_port" > "$work/vhostd.toml"
+fill bench/vhostd.toml.in "$vhostd_port" "$vhostd_tls_port" > "$work/vhostd.toml"
 build/bin/vhostd -c "$work/vhostd.toml" --log-level warn > "$work/vhostd.log" 2>&1 & pids+=($!)
-fill bench/nginx.conf.in "$nginx_port" > "$work/nginx.conf"
+fill bench/vhostd.toml.in "$passthrough_port" "$passthrough_tls_port" passthrough > "$work/passthrough.toml"
+build/bin/vhostd -c "$work/passthrough.toml" --log-level warn > "$work/passthrough.log" 2>&1 & pids+=($!)
+fill bench/nginx.conf.in "$nginx_port" "$nginx_tls_port" > "$work/nginx.conf"
 nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
-fill bench/haproxy.cfg.in "$haproxy_port" > "$work/haproxy.cfg"
+fill bench/haproxy.cfg.in "$haproxy_port" "" > "$work/haproxy.cfg"
 haproxy -f "$work/haproxy.cfg" -db > "$work/haproxy.log" 2>&1 & pids+=($!)
 
 declare -A port=([direct]=$direct_port [vhostd]=$vhostd_port [nginx]=$nginx_port [haproxy]=$haproxy_port)
+declare -A tls_port=([vhostd]=$vhostd_tls_port [passthrough]=$passthrough_tls_port [nginx]=$nginx_tls_port)
 targets=(direct vhostd nginx haproxy)
-for target in "${targets[@]}"; do
+https_targets=(vhostd passthrough nginx)
+wait_for() {  # URL
   for _ in $(seq 100); do
-    curl -fs -m 1 -H 'Host: hello.test' "http://127.0.0.1:${port[$target]}/" > /dev/null && continue 2
+    curl -fsk -m 1 -H 'Host: hello.test' "$1" > /dev/null && return 0
     sleep 0.1
   done
-  echo "$target did not answer on port ${port[$target]}" >&2
+  echo "no answer from $1" >&2
   exit 1
-done
+}
+for target in "${targets[@]}"; do wait_for "http://127.0.0.1:${port[$target]}/"; done
+for target in "${https_targets[@]}"; do wait_for "https://127.0.0.1:${tls_port[$target]}/"; done
 
 results="$work/results.tsv"
 for round in $(seq "$rounds"); do
@@ -80,6 +98,18 @@ for round in $(seq "$rounds"); do
         keepalive) output=$(wrk -t1 -c"$connections" -d"${duration}s" --latency -H 'Host: hello.test' "http://127.0.0.1:${port[$target]}/") ;;
         close) output=$(wrk -t1 -c"$connections" -d"${duration}s" --latency -H 'Host: hello.test' -H 'Connection: close' "http://127.0.0.1:${port[$target]}/") ;;
         websocket) output=$(build/bin/websocket_setup 127.0.0.1 "${port[$target]}" "$connections" "$duration") ;;
+      esac
+      printf '%s\t%s\t%s\t%s\n' "$round" "$workload" "$target" "$(echo "$output" | tr '\n' '|')" >> "$results"
+      echo "round $round $workload $target: $(echo "$output" | grep -E 'Requests/sec' | tr -s ' ')"
+    done
+  done
+  https_order=("${https_targets[@]:$(( (round - 1) % 3 ))}" "${https_targets[@]:0:$(( (round - 1) % 3 ))}")
+  for workload in https-keepalive https-close; do
+    for target in "${https_order[@]}"; do
+      url="https://127.0.0.1:${tls_port[$target]}/"
+      case $workload in
+        https-keepalive) output=$(wrk -t1 -c"$connections" -d"${duration}s" --latency -H 'Host: hello.test' "$url") ;;
+        https-close) output=$(wrk -t1 -c"$connections" -d"${duration}s" --latency -H 'Host: hello.test' -H 'Connection: close' "$url") ;;
       esac
       printf '%s\t%s\t%s\t%s\n' "$round" "$workload" "$target" "$(echo "$output" | tr '\n' '|')" >> "$results"
       echo "round $round $workload $target: $(echo "$output" | grep -E 'Requests/sec' | tr -s ' ')"

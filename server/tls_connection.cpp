@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
 
 namespace vhostd::server {
 
@@ -49,33 +51,66 @@ asio::awaitable<void> until_cancelled() {
     co_await never.async_wait(token);
 }
 
+// The relay holds no buffer while a connection is idle: each direction waits for readiness,
+// then moves what is there through one per-thread buffer without waiting. Only bytes the
+// other side cannot take at once are copied to the heap, until they are written. (Two
+// 16 KiB buffers per connection would be most of what an idle relay costs.)
+thread_local std::array<char, record_size> relay_buffer;
+
 // Client -> worker. Returns only when the client connection fails (the relay is over);
 // at the client's end of stream it passes the EOF on to the worker and lets the other
 // direction finish the response.
 asio::awaitable<void> client_to_worker(TlsStream& tls, WorkerEnd& worker, bool& client_finished) {
-    std::array<char, record_size> buffer;
+    auto wait = tcp::socket::wait_read;
     for (;;) {
-        const long got = co_await tls.read_some(buffer.data(), buffer.size());
-        if (got < 0) co_return;
-        boost::system::error_code ignored;
-        if (got == 0) {
+        if (wait != tcp::socket::wait_read || !tls.has_buffered()) {
+            auto [error] = co_await tls.socket().async_wait(wait, token);
+            if (error) co_return;
+        }
+        const TlsStream::Result read = tls.try_read(relay_buffer.data(), relay_buffer.size());
+        if (read.attempt == TlsStream::Attempt::failed) co_return;
+        wait = read.attempt == TlsStream::Attempt::want_write ? tcp::socket::wait_write : tcp::socket::wait_read;
+        if (read.attempt == TlsStream::Attempt::end) {
             client_finished = true;
+            boost::system::error_code ignored;
             worker.shutdown(WorkerEnd::shutdown_send, ignored);
             break;
         }
-        auto [error, written] = co_await asio::async_write(worker, asio::buffer(buffer.data(), static_cast<std::size_t>(got)), token);
-        if (error) break;  // the worker closed: what it wrote before is still to be relayed
+        if (read.attempt != TlsStream::Attempt::done) continue;
+        const ssize_t sent = ::send(worker.native_handle(), relay_buffer.data(), read.bytes, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (sent < 0 && errno != EAGAIN) break;  // the worker closed: what it wrote before is still to be relayed
+        const std::size_t taken = sent < 0 ? 0 : static_cast<std::size_t>(sent);
+        if (taken < read.bytes) {
+            const std::string rest(relay_buffer.data() + taken, read.bytes - taken);
+            auto [error, written] = co_await asio::async_write(worker, asio::buffer(rest), token);
+            if (error) break;
+        }
     }
     co_await until_cancelled();
 }
 
 // Worker -> client. True when the worker ended the stream (its response is complete).
 asio::awaitable<bool> worker_to_client(WorkerEnd& worker, TlsStream& tls) {
-    std::array<char, record_size> buffer;
     for (;;) {
-        auto [error, got] = co_await worker.async_read_some(asio::buffer(buffer), token);
-        if (error) co_return error == asio::error::eof;
-        if (!co_await tls.write_all(std::string_view(buffer.data(), got))) co_return false;
+        auto [error] = co_await worker.async_wait(WorkerEnd::wait_read, token);
+        if (error) co_return false;
+        const ssize_t got = ::recv(worker.native_handle(), relay_buffer.data(), relay_buffer.size(), MSG_DONTWAIT);
+        if (got == 0) co_return true;
+        if (got < 0) {
+            if (errno == EAGAIN || errno == EINTR) continue;
+            co_return false;
+        }
+        std::size_t written = 0;
+        TlsStream::Result result{TlsStream::Attempt::done};
+        while (written < static_cast<std::size_t>(got) && result.attempt == TlsStream::Attempt::done) {
+            result = tls.try_write(relay_buffer.data() + written, static_cast<std::size_t>(got) - written);
+            if (result.attempt == TlsStream::Attempt::done) written += result.bytes;
+        }
+        if (result.attempt == TlsStream::Attempt::failed || result.attempt == TlsStream::Attempt::end) co_return false;
+        if (written < static_cast<std::size_t>(got)) {
+            const std::string rest(relay_buffer.data() + written, static_cast<std::size_t>(got) - written);
+            if (!co_await tls.write_all(rest)) co_return false;
+        }
     }
 }
 
@@ -190,6 +225,7 @@ asio::awaitable<void> serve_tls(Arrival arrival, TlsStream tls, ClientHello hell
                                  .version = tls.version(), .cipher = tls.cipher()};
     std::string head(unread.substr(0, info.head_length));
     hand_over(arrival, std::move(worker_end), std::move(info), std::move(head));
+    std::string().swap(bytes);  // this frame lives as long as the relay: keep it small
     Front::Relay relaying(arrival.front);
     in_front.reset();
     co_await relay(tls, ours);

@@ -17,6 +17,9 @@ using asio::ip::tcp;
 TlsStream::TlsStream(tcp::socket socket, SSL_CTX* context) : socket_(std::move(socket)), ssl_(SSL_new(context), &SSL_free) {
     boost::system::error_code ignored;
     socket_.native_non_blocking(true, ignored);
+    // A relay forwards what it has at once; with Nagle, a small record written after an
+    // unacknowledged one (an answer after the session tickets) waits for a delayed ACK.
+    socket_.set_option(tcp::no_delay(true), ignored);
     if (ssl_) SSL_set_fd(ssl_.get(), socket_.native_handle());
 }
 
@@ -75,6 +78,32 @@ asio::awaitable<bool> TlsStream::write_all(std::string_view data) {
         data.remove_prefix(static_cast<std::size_t>(written));
     }
     co_return true;
+}
+
+namespace {
+
+TlsStream::Result attempt_of(SSL* ssl, int result) {
+    if (result > 0) return {TlsStream::Attempt::done, static_cast<std::size_t>(result)};
+    switch (SSL_get_error(ssl, result)) {
+        case SSL_ERROR_WANT_READ: return {TlsStream::Attempt::want_read};
+        case SSL_ERROR_WANT_WRITE: return {TlsStream::Attempt::want_write};
+        case SSL_ERROR_ZERO_RETURN: return {TlsStream::Attempt::end};
+        default:
+            ERR_clear_error();
+            return {TlsStream::Attempt::failed};
+    }
+}
+
+}  // namespace
+
+TlsStream::Result TlsStream::try_read(char* data, std::size_t size) {
+    ERR_clear_error();
+    return attempt_of(ssl_.get(), SSL_read(ssl_.get(), data, static_cast<int>(std::min<std::size_t>(size, std::numeric_limits<int>::max()))));
+}
+
+TlsStream::Result TlsStream::try_write(const char* data, std::size_t size) {
+    ERR_clear_error();
+    return attempt_of(ssl_.get(), SSL_write(ssl_.get(), data, static_cast<int>(std::min<std::size_t>(size, std::numeric_limits<int>::max()))));
 }
 
 void TlsStream::close_notify() {

@@ -30,6 +30,19 @@ public:
     // a cancel.
     boost::asio::awaitable<long> read_some(char* data, std::size_t size);
     boost::asio::awaitable<bool> write_all(std::string_view data);
+
+    // One SSL_read or SSL_write that never waits, for the relay, which keeps no buffer of
+    // its own while idle. After want_write from try_write, the next write must start with
+    // the same bytes (write_all does).
+    enum class Attempt { done, end, failed, want_read, want_write };
+    struct Result {
+        Attempt attempt;
+        std::size_t bytes = 0;
+    };
+    Result try_read(char* data, std::size_t size);
+    Result try_write(const char* data, std::size_t size);
+    // Decrypted bytes OpenSSL holds already: no need to wait for the socket.
+    bool has_buffered() const { return SSL_has_pending(ssl_.get()) == 1; }
     // Sends close_notify once, without waiting for the client's (a unidirectional shutdown).
     void close_notify();
 

@@ -167,6 +167,10 @@ asio::awaitable<void> serve(App& app, Stream socket, std::string routed_host, [[
 
 // A passthrough site's connection: the ClientHello is still unread in the socket.
 asio::awaitable<void> serve_tls(App& app, TlsStream stream, std::string routed_host, Worker::Lease lease) {
+    // TLS sends several small records in a row (session tickets, then the answer): without
+    // TCP_NODELAY, Nagle holds the answer back until the client's delayed ACK, 40 ms.
+    boost::system::error_code ignored;
+    stream.next_layer().set_option(tcp::no_delay(true), ignored);
     asio::steady_timer limit(stream.get_executor(), std::chrono::seconds(10));
     auto handshake = co_await (stream.async_handshake(asio::ssl::stream_base::server, token) || limit.async_wait(token));
     if (handshake.index() != 0 || std::get<0>(std::get<0>(handshake))) co_return;
@@ -251,7 +255,9 @@ int main(int argc, char** argv) {
                     std::cerr << "hello-worker: a passthrough connection, but vhostd passed no certificates\n";
                     return;
                 }
-                asio::co_spawn(io, serve_tls(app, TlsStream(std::move(socket), *tls), std::move(info.host), std::move(lease)), asio::detached);
+                // vhostd routed on SNI alone, which may be missing or an IP address (wrk
+                // sends one): no Host check against it here.
+                asio::co_spawn(io, serve_tls(app, TlsStream(std::move(socket), *tls), {}, std::move(lease)), asio::detached);
                 return;
             }
             asio::co_spawn(io, serve(app, std::move(socket), std::move(info.host), std::move(lease)), asio::detached);

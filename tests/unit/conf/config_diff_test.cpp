@@ -126,7 +126,20 @@ const std::vector<SiteChange> site_changes = {
     {"max_in_flight", [](Site& s) { s.max_in_flight = 1; }, false},
     {"queue_size", [](Site& s) { s.queue_size = 0; }, false},
     {"queue_timeout", [](Site& s) { s.queue_timeout = 1s; }, false},
+    // The front reads a terminate site's certificates; a passthrough site's workers do.
+    {"certificates (terminate)", [](Site& s) { s.certificates.push_back({"/etc/ssl/a.pem", "/etc/ssl/a.key"}); }, false},
+    {"https_redirect", [](Site& s) { s.https_redirect = true; }, false},
+    {"tls_mode", [](Site& s) { s.tls_mode = TlsMode::passthrough; }, true},
 };
+
+TEST(DiffConfigs, PassthroughCertificatePathsRestartTheWorkers) {
+    Site before = site("blog");
+    before.tls_mode = TlsMode::passthrough;
+    before.certificates = {{"/etc/ssl/a.pem", "/etc/ssl/a.key"}};
+    Site after = before;
+    after.certificates.push_back({"/etc/ssl/b.pem", "/etc/ssl/b.key"});
+    EXPECT_EQ(diff_configs(config_with({before}), config_with({after})).restarted_sites, Names{"blog"});
+}
 
 TEST(DiffConfigs, SortsEachSiteSettingIntoRestartedOrUpdated) {
     for (const SiteChange& change : site_changes) {

@@ -1180,6 +1180,44 @@ TEST(LoadConfigFile, ReadsAFileAndAnchorsPathsAtItsDirectory) {
     fs::remove_all(dir);
 }
 
+TEST(LoadConfig, TlsKeysAndTheirErrors) {
+    // Missing files are reported with the path as resolved against the config's directory.
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8443"
+tls = true
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+tls = { cert = "certs/blog.pem", key = "/nonexistent/blog.key", ca = "x" }
+tls_mode = "terminate"
+)"),
+              (std::vector<std::string>{
+                  "7:16: sites.blog.tls.cert: cannot read \"/tmp/x/certs/blog.pem\": No such file or directory",
+                  "7:40: sites.blog.tls.key: cannot read \"/nonexistent/blog.key\": No such file or directory",
+                  "7:65: sites.blog.tls.ca: unknown key",
+              }));
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+tls = []
+[sites.shop]
+hosts = ["shop.example"]
+command = ["./shop"]
+tls = [{ cert = "" }]
+tls_mode = "relay"
+https_redirect = true
+)"),
+              (std::vector<std::string>{
+                  "6:7: sites.blog.tls: must be a table { cert = \"…\", key = \"…\" } or a non-empty array of them",
+                  "10:8: sites.shop.tls[0].key: is required",
+                  "10:17: sites.shop.tls[0].cert: must not be empty",
+                  "11:12: sites.shop.tls_mode: must be \"terminate\" or \"passthrough\"",
+                  "12:18: sites.shop.https_redirect: needs a [[listen]] with tls = true to redirect to",
+              }));
+}
+
 TEST(LoadConfig, AccessLogResolvesAgainstTheConfigDir) {
     const Config config = load_valid(R"([[listen]]
 address = "127.0.0.1:8080"
