@@ -161,6 +161,16 @@ TEST_F(Tls, PostBodiesKeepAliveAndWebSocketGoThroughTheRelay) {
     EXPECT_EQ(other.websocket_echo("app.test", std::string(100'000, 'w')), std::string(100'000, 'w'));
 }
 
+TEST_F(Tls, ASiteWithoutAWorkerAnswers503ThroughTls) {
+    const auto site = pki.issue("down", {"down.test"});
+    VhostdProcess vhostd(dir, listen_tls_on(tls_port) +
+                                  test_site("down", R"(["down.test"])", "--never-ready", tls_of(site) + "queue_timeout = \"200ms\"\n"));
+    ASSERT_TRUE(vhostd.wait_for_log("(TLS)")) << vhostd.log();
+    const std::string answer = curl(tls_port, "down.test", pki, {"-i"});
+    EXPECT_TRUE(contains(answer, "Retry-After: ")) << answer;
+    EXPECT_TRUE(answer.ends_with("\n503")) << answer;
+}
+
 TEST_F(Tls, PassthroughSiteIsServedByAWorkerThatTerminatesTlsItself) {
     const auto site = pki.issue("direct", {"direct.test"}, "passthrough site");
     const std::uint16_t admin = free_port();
