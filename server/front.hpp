@@ -76,26 +76,23 @@ public:
     protocol::ConnectionDispatcher& dispatcher() { return dispatcher_; }
     std::uint64_t next_connection_id() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
-    // Keeps connections_in_front() right on every path out of a connection.
-    class Presence {
+    // One more in a counter for as long as it lives, on every path out of a scope.
+    class Counted {
     public:
-        explicit Presence(Front& front) : front_(front) { front_.in_front_.fetch_add(1, std::memory_order_relaxed); }
-        ~Presence() { front_.in_front_.fetch_sub(1, std::memory_order_relaxed); }
-        Presence(const Presence&) = delete;
-        Presence& operator=(const Presence&) = delete;
+        explicit Counted(std::atomic<std::size_t>& count) : count_(count) { count_.fetch_add(1, std::memory_order_relaxed); }
+        ~Counted() { count_.fetch_sub(1, std::memory_order_relaxed); }
+        Counted(const Counted&) = delete;
+        Counted& operator=(const Counted&) = delete;
     private:
-        Front& front_;
+        std::atomic<std::size_t>& count_;
     };
-
-    // Keeps relays() right while a TLS connection is relayed.
-    class Relay {
-    public:
-        explicit Relay(Front& front) : front_(front) { front_.relays_.fetch_add(1, std::memory_order_relaxed); }
-        ~Relay() { front_.relays_.fetch_sub(1, std::memory_order_relaxed); }
-        Relay(const Relay&) = delete;
-        Relay& operator=(const Relay&) = delete;
-    private:
-        Front& front_;
+    // A connection in the front: connections_in_front().
+    struct Presence : Counted {
+        explicit Presence(Front& front) : Counted(front.in_front_) {}
+    };
+    // A TLS connection being relayed: relays().
+    struct Relay : Counted {
+        explicit Relay(Front& front) : Counted(front.relays_) {}
     };
 
 private:
