@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <optional>
 #include <iostream>
 #include <vector>
@@ -260,5 +261,14 @@ int main(int argc, char** argv) {
     spdlog::info("vhostd {} serving {} sites from {}", vhostd_version, config.sites.size(), config.path);
     io.run();
     front.finish();
+    if (const std::size_t open = front.connections_in_front() + front.relays(); open > 0) {
+        // Connections still waiting or relayed when the time ran out: their coroutines
+        // refer to the front, which must not be destroyed under them. Leave without
+        // unwinding; the kernel closes their sockets.
+        spdlog::warn("exiting with {} connections still open", open);
+        vhostd::accesslog::close();
+        spdlog::shutdown();
+        std::_Exit(0);
+    }
     return 0;
 }

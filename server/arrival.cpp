@@ -83,9 +83,12 @@ void hand_over(const Arrival& arrival, protocol::FileDescriptor fd, protocol::Co
     pending.head = std::move(head);
     pending.accepted_at = arrival.accepted_at;
     // Called on the supervisor's thread: the answer goes back to this connection's thread.
-    pending.reject = [&front = arrival.front, &io = arrival.thread.io, protocol = arrival.remote.protocol()](
+    // A passthrough client waits for a ServerHello: plain text would only be a protocol
+    // error to it, so it is closed without an answer.
+    const bool answerable = !(pending.info.tls && pending.info.tls->passthrough);
+    pending.reject = [&front = arrival.front, &io = arrival.thread.io, protocol = arrival.remote.protocol(), answerable](
                          protocol::FileDescriptor connection, int retry_after, const char*) {
-        send_and_close(io, front, protocol, std::move(connection), error_response(503, retry_after));
+        if (answerable) send_and_close(io, front, protocol, std::move(connection), error_response(503, retry_after));
     };
     pending.socket = std::move(fd);
     arrival.front.dispatcher().dispatch(std::move(pending));

@@ -183,9 +183,8 @@ struct TlsHello {
             hand_over(arrival, std::move(fd), std::move(info), std::string(bytes.substr(0, hello.length)));
             return;
         }
-        SSL_CTX* context = routing.tls.for_site(site);
-        const auto sni_site = hello.server_name.empty() ? std::nullopt : site;
-        terminate_tls(arrival, std::move(fd), std::move(hello), sni_site, context);
+        const TlsContexts::Choice certificate = routing.tls.choose(site);
+        terminate_tls(arrival, std::move(fd), std::move(hello), certificate.site, certificate.context);
     }
 };
 

@@ -17,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -35,6 +36,7 @@ namespace {
 constexpr auto token = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t record_size = 16 * 1024;  // the largest TLS record: one read's worth
 constexpr auto answer_timeout = std::chrono::seconds(5);
+constexpr auto send_timeout = std::chrono::seconds(60);
 
 // One of the front's own answers, through TLS, then close_notify and a lingering close.
 asio::awaitable<void> answer_over_tls(TlsStream& tls, std::string response) {
@@ -62,10 +64,17 @@ thread_local std::array<char, record_size> relay_buffer;
 // direction finish the response.
 asio::awaitable<void> client_to_worker(TlsStream& tls, WorkerEnd& worker, bool& client_finished) {
     auto wait = tcp::socket::wait_read;
-    for (;;) {
-        if (wait != tcp::socket::wait_read || !tls.has_buffered()) {
+    for (bool ready = false;; ready = false) {
+        if (tls.write_pending()) {
+            // The other direction retries its record once the socket takes it; read after.
+            wait = tcp::socket::wait_write;
+        } else if (wait == tcp::socket::wait_read && tls.has_decrypted()) {
+            ready = true;
+        }
+        if (!ready) {
             auto [error] = co_await tls.socket().async_wait(wait, token);
             if (error) co_return;
+            if (tls.write_pending()) continue;
         }
         const TlsStream::Result read = tls.try_read(relay_buffer.data(), relay_buffer.size());
         if (read.attempt == TlsStream::Attempt::failed) co_return;
@@ -91,11 +100,14 @@ asio::awaitable<void> client_to_worker(TlsStream& tls, WorkerEnd& worker, bool& 
 
 // Worker -> client. True when the worker ended the stream (its response is complete).
 asio::awaitable<bool> worker_to_client(WorkerEnd& worker, TlsStream& tls) {
+    asio::steady_timer send_limit(worker.get_executor());
     for (;;) {
         auto [error] = co_await worker.async_wait(WorkerEnd::wait_read, token);
         if (error) co_return false;
         const ssize_t got = ::recv(worker.native_handle(), relay_buffer.data(), relay_buffer.size(), MSG_DONTWAIT);
-        if (got == 0) co_return true;
+        // A worker that closes with bytes of ours unread (it answered without reading an
+        // upload) makes the kernel report ECONNRESET after its last bytes: an end too.
+        if (got == 0 || (got < 0 && errno == ECONNRESET)) co_return true;
         if (got < 0) {
             if (errno == EAGAIN || errno == EINTR) continue;
             co_return false;
@@ -108,8 +120,11 @@ asio::awaitable<bool> worker_to_client(WorkerEnd& worker, TlsStream& tls) {
         }
         if (result.attempt == TlsStream::Attempt::failed || result.attempt == TlsStream::Attempt::end) co_return false;
         if (written < static_cast<std::size_t>(got)) {
+            // A client that takes nothing for this long is gone (nginx's send_timeout).
             const std::string rest(relay_buffer.data() + written, static_cast<std::size_t>(got) - written);
-            if (!co_await tls.write_all(rest)) co_return false;
+            send_limit.expires_after(send_timeout);
+            auto sent = co_await (tls.write_all(rest) || send_limit.async_wait(token));
+            if (sent.index() != 0 || !std::get<0>(sent)) co_return false;
         }
     }
 }
@@ -144,7 +159,7 @@ std::size_t leading_empty_line(std::string_view head) {
     return 0;
 }
 
-asio::awaitable<void> serve_tls(Arrival arrival, TlsStream tls, ClientHello hello, std::optional<std::size_t> sni_site) {
+asio::awaitable<void> serve_tls(Arrival arrival, TlsStream tls, ClientHello hello, std::optional<std::size_t> certificate_site) {
     std::optional<Front::Presence> in_front(std::in_place, arrival.front);
     const Routing& routing = *arrival.routing;
     std::optional<HeadDeadlines::Entry> deadline;
@@ -181,9 +196,9 @@ asio::awaitable<void> serve_tls(Arrival arrival, TlsStream tls, ClientHello hell
     } else if (site = routing.table.lookup(host); !site) {
         spdlog::info("{}: 404, no site for host '{}'", describe(arrival.remote), host);
         refusal = 404;
-    } else if ((!hello.server_name.empty() && site != sni_site) || routing.sites[*site].tls_mode == conf::TlsMode::passthrough) {
-        // The certificate was chosen for another site: that site's name must be asked for
-        // in SNI, or one site's certificate would front another's pages.
+    } else if (site != certificate_site || routing.sites[*site].tls_mode == conf::TlsMode::passthrough) {
+        // The certificate is another site's (SNI named another site, or none, or a site
+        // without a certificate): one site's certificate must never front another's pages.
         spdlog::info("{}: 421, Host '{}' is not served under TLS name '{}'", describe(arrival.remote), host, hello.server_name);
         refusal = 421;
     }
@@ -194,46 +209,54 @@ asio::awaitable<void> serve_tls(Arrival arrival, TlsStream tls, ClientHello hell
     }
 
     int ends[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, ends) != 0) {
         spdlog::error("{}: 503, no socketpair for the relay: {}", describe(arrival.remote), std::strerror(errno));
         note_answer(arrival, 503, host);
         co_await answer_over_tls(tls, error_response(503, 1));
         co_return;
     }
+    protocol::FileDescriptor our_end(ends[0]);
     protocol::FileDescriptor worker_end(ends[1]);
+    // The worker gets its end blocking, like every handed connection.
+    ::fcntl(worker_end.get(), F_SETFL, ::fcntl(worker_end.get(), F_GETFL) & ~O_NONBLOCK);
     WorkerEnd ours(arrival.thread.io);
     boost::system::error_code ec;
-    ours.assign(asio::local::stream_protocol(), ends[0], ec);
-    // What was read so far, without the optional empty line before the request, waits for
-    // the worker in its end of the pair (far below a socket buffer: one head and one record).
-    const std::string_view unread = std::string_view(bytes).substr(leading_empty_line(bytes));
-    ours.non_blocking(true, ec);
-    if (!ec && ::send(ours.native_handle(), unread.data(), unread.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(unread.size())) {
-        ec.assign(errno, boost::system::system_category());
-    }
+    ours.assign(asio::local::stream_protocol(), our_end.get(), ec);
     if (ec) {
-        spdlog::error("{}: 503, cannot fill the relay: {}", describe(arrival.remote), ec.message());
+        spdlog::error("{}: 503, cannot use the relay's socket: {}", describe(arrival.remote), ec.message());
         note_answer(arrival, 503, host);
         co_await answer_over_tls(tls, error_response(503, 1));
         co_return;
     }
+    our_end.release();
+    // What was read so far, without the optional empty line before the request, waits for
+    // the worker in its end of the pair. Usually all of it fits at once; the rest of a very
+    // large head (max_head_size allows 1 MiB) follows once the worker reads.
+    std::string_view unread = std::string_view(bytes).substr(leading_empty_line(bytes));
+    const ssize_t queued = ::send(ours.native_handle(), unread.data(), unread.size(), MSG_NOSIGNAL);
+    const std::size_t head_length = parsed.head.length - leading_empty_line(bytes);
+    std::string head(unread.substr(0, head_length));
+    unread.remove_prefix(queued > 0 ? static_cast<std::size_t>(queued) : 0);
 
     protocol::ConnectionInfo info = connection_info(arrival, tls.socket().native_handle(), *site, host);
     info.websocket = parsed.head.websocket_upgrade;
-    info.head_length = parsed.head.length - leading_empty_line(bytes);
+    info.head_length = head_length;
     info.tls = protocol::TlsInfo{.passthrough = false, .server_name = hello.server_name, .alpn = tls.alpn(),
                                  .version = tls.version(), .cipher = tls.cipher()};
-    std::string head(unread.substr(0, info.head_length));
     hand_over(arrival, std::move(worker_end), std::move(info), std::move(head));
-    std::string().swap(bytes);  // this frame lives as long as the relay: keep it small
     Front::Relay relaying(arrival.front);
     in_front.reset();
+    if (!unread.empty()) {
+        auto [error, written] = co_await asio::async_write(ours, asio::buffer(unread.data(), unread.size()), token);
+        if (error) co_return;
+    }
+    std::string().swap(bytes);  // this frame lives as long as the relay: keep it small
     co_await relay(tls, ours);
 }
 
 }  // namespace
 
-void terminate_tls(Arrival arrival, protocol::FileDescriptor fd, ClientHello hello, std::optional<std::size_t> sni_site,
+void terminate_tls(Arrival arrival, protocol::FileDescriptor fd, ClientHello hello, std::optional<std::size_t> certificate_site,
                    SSL_CTX* context) {
     tcp::socket socket(arrival.thread.io);
     boost::system::error_code ec;
@@ -241,7 +264,7 @@ void terminate_tls(Arrival arrival, protocol::FileDescriptor fd, ClientHello hel
     if (ec) return;
     fd.release();
     asio::io_context& io = arrival.thread.io;
-    asio::co_spawn(io, serve_tls(std::move(arrival), TlsStream(std::move(socket), context), std::move(hello), sni_site),
+    asio::co_spawn(io, serve_tls(std::move(arrival), TlsStream(std::move(socket), context), std::move(hello), certificate_site),
                    [](std::exception_ptr error) {
                        if (!error) return;
                        try {

@@ -14,9 +14,9 @@
 
 namespace vhostd::server {
 
-// `sni_site` is where the ClientHello's server name routed (nullopt without SNI); a Host
-// that routes elsewhere gets 421. `context` holds the certificate to present.
-void terminate_tls(Arrival arrival, protocol::FileDescriptor fd, ClientHello hello, std::optional<std::size_t> sni_site,
+// `context` holds the certificate to present, which is `certificate_site`'s: a Host that
+// routes to another site gets 421.
+void terminate_tls(Arrival arrival, protocol::FileDescriptor fd, ClientHello hello, std::optional<std::size_t> certificate_site,
                    SSL_CTX* context);
 
 }  // namespace vhostd::server

@@ -66,15 +66,16 @@ TlsContexts::TlsContexts(const std::vector<conf::Site>& sites, std::optional<std
     for (const conf::Site& site : sites) by_site_.push_back(site.certificates.empty() ? nullptr : site_context(site));
     if (default_site && by_site_[*default_site]) {
         fallback_ = by_site_[*default_site];
+        fallback_site_ = default_site;
     } else {
         fallback_ = new_context();
         SSL_CTX_set_client_hello_cb(fallback_.get(), refuse_unknown_name, nullptr);
     }
 }
 
-SSL_CTX* TlsContexts::for_site(std::optional<std::size_t> site) const {
-    if (site && *site < by_site_.size() && by_site_[*site]) return by_site_[*site].get();
-    return fallback_.get();
+TlsContexts::Choice TlsContexts::choose(std::optional<std::size_t> site) const {
+    if (site && *site < by_site_.size() && by_site_[*site]) return {by_site_[*site].get(), site};
+    return {fallback_.get(), fallback_site_};
 }
 
 }  // namespace vhostd::server

@@ -21,15 +21,20 @@ public:
     // Loads every site's certificates; throws std::runtime_error naming the site and file.
     TlsContexts(const std::vector<conf::Site>& sites, std::optional<std::size_t> default_site);
 
-    // For a ClientHello whose SNI routed to `site` (nullopt: no SNI, or a name no site has):
-    // the site's own context, else the default site's, else one without a certificate whose
-    // handshakes end in an unrecognized_name alert.
-    SSL_CTX* for_site(std::optional<std::size_t> site) const;
+    struct Choice {
+        SSL_CTX* context;
+        std::optional<std::size_t> site;  // whose certificate it presents; nullopt: none
+    };
+    // For a ClientHello whose SNI routed to `site` (nullopt: a name no site has and no
+    // default site): the site's own context, else the default site's, else one without a
+    // certificate whose handshakes end in an unrecognized_name alert.
+    Choice choose(std::optional<std::size_t> site) const;
 
 private:
     using Context = std::shared_ptr<SSL_CTX>;
     std::vector<Context> by_site_;  // null for sites without certificates
     Context fallback_;
+    std::optional<std::size_t> fallback_site_;
 };
 
 }  // namespace vhostd::server

@@ -73,7 +73,9 @@ asio::awaitable<long> TlsStream::read_some(char* data, std::size_t size) {
 asio::awaitable<bool> TlsStream::write_all(std::string_view data) {
     while (!data.empty()) {
         const int chunk = static_cast<int>(std::min<std::size_t>(data.size(), std::numeric_limits<int>::max()));
+        write_pending_ = true;
         auto [outcome, written] = co_await drive([&data, chunk](SSL* ssl) { return SSL_write(ssl, data.data(), chunk); });
+        write_pending_ = false;
         if (outcome != Outcome::done) co_return false;
         data.remove_prefix(static_cast<std::size_t>(written));
     }
@@ -103,7 +105,10 @@ TlsStream::Result TlsStream::try_read(char* data, std::size_t size) {
 
 TlsStream::Result TlsStream::try_write(const char* data, std::size_t size) {
     ERR_clear_error();
-    return attempt_of(ssl_.get(), SSL_write(ssl_.get(), data, static_cast<int>(std::min<std::size_t>(size, std::numeric_limits<int>::max()))));
+    const Result result = attempt_of(ssl_.get(), SSL_write(ssl_.get(), data, static_cast<int>(std::min<std::size_t>(size, std::numeric_limits<int>::max()))));
+    // Until the caller retries (write_all), the pending record blocks reads.
+    write_pending_ = result.attempt == Attempt::want_read || result.attempt == Attempt::want_write;
+    return result;
 }
 
 void TlsStream::close_notify() {

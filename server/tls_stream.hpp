@@ -41,8 +41,12 @@ public:
     };
     Result try_read(char* data, std::size_t size);
     Result try_write(const char* data, std::size_t size);
-    // Decrypted bytes OpenSSL holds already: no need to wait for the socket.
-    bool has_buffered() const { return SSL_has_pending(ssl_.get()) == 1; }
+    // Decrypted bytes of a record OpenSSL has read already: no need to wait for the socket.
+    // (Not SSL_has_pending(), which also counts part of a record, which needs the socket.)
+    bool has_decrypted() const { return SSL_pending(ssl_.get()) > 0; }
+    // An SSL_write waits to be retried with the same bytes. Reading meanwhile is unsafe: a
+    // TLS 1.3 KeyUpdate the read answers would write a record before the pending one.
+    bool write_pending() const { return write_pending_; }
     // Sends close_notify once, without waiting for the client's (a unidirectional shutdown).
     void close_notify();
 
@@ -61,6 +65,7 @@ private:
     boost::asio::ip::tcp::socket socket_;
     std::unique_ptr<SSL, decltype(&SSL_free)> ssl_;
     std::string failure_;
+    bool write_pending_ = false;
 };
 
 }  // namespace vhostd::server

@@ -115,6 +115,16 @@ TEST_F(Tls, UnknownOrMissingNameGetsTheDefaultSiteCertificate) {
     ASSERT_TRUE(vhostd.wait_for_log("(TLS)")) << vhostd.log();
     EXPECT_TRUE(contains(s_client(tls_port, "unknown.test", pki), "O = default site"));
     EXPECT_TRUE(contains(s_client(tls_port, "", pki), "O = default site"));
+
+    // Without SNI (curl sends none for an IP address) the default site's certificate
+    // answers, so only the default site's pages may be served on that connection.
+    auto without_sni = [&](const std::string& host) {
+        return run_command({"/usr/bin/curl", "-sS", "-k", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                            "Host: " + host, "https://127.0.0.1:" + std::to_string(tls_port) + "/"})
+            .second;
+    };
+    EXPECT_EQ(without_sni("main.test"), "200");
+    EXPECT_EQ(without_sni("other.test"), "421");
 }
 
 TEST_F(Tls, UnknownNameWithoutDefaultSiteGetsAnAlert) {
