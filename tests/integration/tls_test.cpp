@@ -83,6 +83,15 @@ TEST_F(Tls, EachSiteGetsItsOwnCertificateBySni) {
     EXPECT_TRUE(contains(answer, "tls terminate a.test http/1.1 TLSv1.3 TLS_")) << answer;
     EXPECT_TRUE(answer.ends_with("\n200")) << answer;
     EXPECT_TRUE(contains(curl(tls_port, "b.test", pki, {"--tls-max", "1.2"}), "tls terminate b.test http/1.1 TLSv1.2 ECDHE-RSA-"));
+
+    // Neither TLS 1.1 nor a TLS 1.2 suite without forward secrecy is accepted.
+    const std::string base = "127.0.0.1:" + std::to_string(tls_port);
+    const std::string old_version = run_command({"/usr/bin/openssl", "s_client", "-connect", base, "-servername", "a.test", "-tls1_1",
+                                                 "-cipher", "DEFAULT@SECLEVEL=0"}).second;
+    EXPECT_TRUE(contains(old_version, "alert protocol version")) << old_version;
+    const std::string static_rsa = run_command({"/usr/bin/openssl", "s_client", "-connect", base, "-servername", "b.test", "-tls1_2",
+                                                "-cipher", "AES128-SHA"}).second;
+    EXPECT_TRUE(contains(static_rsa, "alert handshake failure")) << static_rsa;
 }
 
 TEST_F(Tls, RsaAndEcdsaCertificatesServeOneSite) {
