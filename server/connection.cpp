@@ -82,12 +82,6 @@ void prepare_for_worker(int fd, const SlowHead& slow) {
     }
 }
 
-std::size_t leading_empty_line(std::string_view head) {
-    if (head.starts_with("\r\n")) return 2;
-    if (head.starts_with('\n')) return 1;
-    return 0;
-}
-
 // "https://host[:port]/path" for a site with https_redirect, or empty when the request
 // gives nothing to build it from.
 std::string https_location(const Routing& routing, const RequestHead& head) {

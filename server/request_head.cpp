@@ -146,12 +146,7 @@ public:
 
     HeadParseResult parse() {
         // RFC 9112 2.2: a server should ignore at least one empty line before the request line.
-        std::size_t pos = 0;
-        if (bytes_.starts_with("\r\n")) {
-            pos = 2;
-        } else if (bytes_.starts_with('\n')) {
-            pos = 1;
-        }
+        std::size_t pos = leading_empty_line(bytes_);
 
         // The whole head, final empty line included, must end within max_head_size.
         const std::size_t window = std::min(bytes_.size(), limits_.max_head_size);
@@ -390,6 +385,12 @@ private:
 };
 
 }  // namespace
+
+std::size_t leading_empty_line(std::string_view bytes) {
+    if (bytes.starts_with("\r\n")) return 2;
+    if (bytes.starts_with('\n')) return 1;
+    return 0;
+}
 
 HeadParseResult parse_request_head(std::string_view bytes, const HeadLimits& limits) {
     return HeadParser(bytes, limits).parse();

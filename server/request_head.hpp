@@ -45,4 +45,9 @@ struct HeadParseResult {
 // need_more is returned only when nothing seen so far is already an error.
 HeadParseResult parse_request_head(std::string_view bytes, const HeadLimits& limits);
 
+// The length of the one empty line (CRLF or a lone LF) RFC 9112 section 2.2 lets a client
+// send before the request line: 0, 1 or 2. It is not part of the request, and the front
+// takes it out before a worker reads (many parsers refuse it).
+std::size_t leading_empty_line(std::string_view bytes);
+
 }  // namespace vhostd::server

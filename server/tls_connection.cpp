@@ -153,12 +153,6 @@ asio::awaitable<HeadParseResult> read_head(TlsStream& tls, std::string& bytes, c
     co_return parsed;
 }
 
-std::size_t leading_empty_line(std::string_view head) {
-    if (head.starts_with("\r\n")) return 2;
-    if (head.starts_with('\n')) return 1;
-    return 0;
-}
-
 asio::awaitable<void> serve_tls(Arrival arrival, TlsStream tls, ClientHello hello, std::optional<std::size_t> certificate_site) {
     std::optional<Front::Presence> in_front(std::in_place, arrival.front);
     const Routing& routing = *arrival.routing;
