@@ -77,6 +77,8 @@ std::string render_metrics(const ServerInfo& server, const server::FrontTotals& 
     out.sample("vhostd_connections_accepted_total", {}, static_cast<double>(front.accepted));
     out.family("vhostd_connections_closed_without_answer_total", "counter", "Connections that left (or never sent a byte) before a complete head.");
     out.sample("vhostd_connections_closed_without_answer_total", {}, static_cast<double>(front.closed_without_answer));
+    out.family("vhostd_connections_refused_total", "counter", "Connections closed at once because a cap on waiting or per-client connections was reached.");
+    out.sample("vhostd_connections_refused_total", {}, static_cast<double>(front.refused_over_limit));
     out.family("vhostd_tls_handshake_failures_total", "counter", "TLS handshakes that failed (counted in closed_without_answer too).");
     out.sample("vhostd_tls_handshake_failures_total", {}, static_cast<double>(front.tls_handshake_failures));
     out.family("vhostd_tls_relays", "gauge", "TLS connections handed over in terminate mode whose bytes vhostd relays now.");

@@ -87,6 +87,7 @@ json::object render_status(const ServerInfo& server, const server::FrontTotals& 
         {"front", json::object{{"accepted", front.accepted},
                                {"in_front", server.in_front},
                                {"closed_without_answer", front.closed_without_answer},
+                               {"refused_over_limit", front.refused_over_limit},
                                {"tls_handshake_failures", front.tls_handshake_failures},
                                {"tls_relays", server.tls_relays},
                                {"answered", std::move(answered)}}},

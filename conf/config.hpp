@@ -34,6 +34,15 @@ struct ServerSettings {
     Duration head_timeout = std::chrono::seconds(10);
     std::size_t max_head_size = 16 * 1024;
     std::size_t max_header_fields = 100;
+    // What slow or hostile clients may hold of the front. A connection "waits" from accept
+    // until its head is complete (for TLS: handshake and head); one whose head is complete
+    // at the first peek never waits. Past a limit the new connection is closed and counted.
+    std::size_t max_waiting_heads = 10'000;        // all clients together
+    std::size_t max_waiting_heads_per_ip = 256;    // one client address
+    // Connections of one client address the front holds at once: waiting, or relayed (TLS
+    // terminate mode). Handed plain connections belong to the workers and do not count.
+    std::size_t max_connections_per_ip = 1024;
+    unsigned backlog = 4096;                       // listen(2) backlog; the kernel caps it at net.core.somaxconn
     // Where the workers' output is written, one set of files per site; empty = no such files.
     std::string log_dir;                   // absolute when set
     std::uint64_t log_max_size = 10 * 1024 * 1024;

@@ -498,6 +498,14 @@ void Reader::read_server(const toml::node& node) {
             }
         } else if (key.str() == "max_header_fields") {
             read_integer(value, path, 1, 1000, server.max_header_fields);
+        } else if (key.str() == "max_waiting_heads") {
+            read_integer(value, path, 1, 10'000'000, server.max_waiting_heads);
+        } else if (key.str() == "max_waiting_heads_per_ip") {
+            read_integer(value, path, 1, 10'000'000, server.max_waiting_heads_per_ip);
+        } else if (key.str() == "max_connections_per_ip") {
+            read_integer(value, path, 1, 10'000'000, server.max_connections_per_ip);
+        } else if (key.str() == "backlog") {
+            read_integer(value, path, 1, 65535, server.backlog);
         } else if (key.str() == "log_dir") {
             if (read_directory(value, path, server.log_dir) && !fs::path(server.log_dir).is_absolute()) {
                 report(value, path, "must resolve to an absolute path");

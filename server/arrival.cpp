@@ -9,6 +9,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
+#include <spdlog/spdlog.h>
+
 namespace vhostd::server {
 
 namespace asio = boost::asio;
@@ -37,6 +39,12 @@ void send_and_close(asio::io_context& io, Front& front, const tcp::endpoint::pro
 
 std::string describe(const tcp::endpoint& endpoint) {
     return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+void refuse(const Arrival& arrival, ClientCounts::Refusal refusal) {
+    // A flood would flood the log too: the count is in /status, the detail at debug level.
+    arrival.thread.stats.refused_over_limit();
+    spdlog::debug("{}: closed, {} reached", describe(arrival.remote), describe(refusal));
 }
 
 void note_answer(const Arrival& arrival, int status, std::string_view host) {

@@ -5,6 +5,7 @@
 
 #include "protocol/file_descriptor.hpp"
 #include "protocol/message.hpp"
+#include "server/client_counts.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -31,6 +32,9 @@ struct Arrival {
 
 // "127.0.0.1:40218", for log lines.
 std::string describe(const boost::asio::ip::tcp::endpoint& endpoint);
+
+// Closes a connection that a cap in ClientCounts refused, counting it.
+void refuse(const Arrival& arrival, ClientCounts::Refusal refusal);
 
 // Counts (and access-logs) an answer the front gives itself.
 void note_answer(const Arrival& arrival, int status, std::string_view host = {});

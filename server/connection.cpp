@@ -185,7 +185,7 @@ struct TlsHello {
 // The first bytes did not come whole with the first peek: wait for the rest, up to
 // head_timeout from the accept.
 template <typename Protocol>
-asio::awaitable<void> wait_for_more(Arrival arrival, tcp::socket socket, std::string bytes) {
+asio::awaitable<void> wait_for_more(Arrival arrival, tcp::socket socket, std::string bytes, ClientCounts::Slot waiting) {
     constexpr auto token = asio::as_tuple(asio::use_awaitable);
     Front::Presence presence(arrival.front);
     const int fd = socket.native_handle();
@@ -226,6 +226,7 @@ asio::awaitable<void> wait_for_more(Arrival arrival, tcp::socket socket, std::st
         }
     }
     deadline.reset();
+    waiting = {};  // complete: a TLS connection takes a slot of its own for its handshake
     set_receive_low_water(fd, 1);
     boost::system::error_code ignored;
     protocol::FileDescriptor owned(socket.release(ignored));
@@ -258,12 +259,19 @@ void serve(protocol::FileDescriptor fd, Arrival arrival) {
         }
     }
 
+    // From here the connection waits, which costs the front memory and a slot.
+    ClientCounts::Admission admission = arrival.front.clients().admit(arrival.remote.address(), arrival.routing->caps);
+    if (!admission.slot) {
+        refuse(arrival, admission.refusal);
+        return;
+    }
     tcp::socket socket(thread.io);
     boost::system::error_code ec;
     socket.assign(arrival.remote.protocol(), fd.get(), ec);
     if (ec) return;
     fd.release();
-    asio::co_spawn(thread.io, wait_for_more<Protocol>(std::move(arrival), std::move(socket), std::string(first)), [](std::exception_ptr error) {
+    asio::co_spawn(thread.io, wait_for_more<Protocol>(std::move(arrival), std::move(socket), std::string(first), std::move(admission.slot)),
+                   [](std::exception_ptr error) {
         if (!error) return;
         try {
             std::rethrow_exception(error);

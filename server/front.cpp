@@ -18,6 +18,7 @@ std::shared_ptr<const Routing> make_routing(const conf::Config& config) {
     routing->limits.max_head_size = config.server.max_head_size;
     routing->limits.max_request_line = std::min<std::size_t>(routing->limits.max_request_line, config.server.max_head_size);
     routing->limits.max_fields = config.server.max_header_fields;
+    routing->caps = {config.server.max_waiting_heads, config.server.max_waiting_heads_per_ip, config.server.max_connections_per_ip};
     const auto tls_listener = std::find_if(config.listeners.begin(), config.listeners.end(), [](const conf::Listener& l) { return l.tls; });
     if (tls_listener != config.listeners.end()) {
         routing->https_port = tls_listener->endpoint.port;
@@ -37,7 +38,7 @@ std::string endpoint_key(const conf::Listener& listener) {
 }  // namespace
 
 Front::Front(const conf::Config& config, protocol::ConnectionDispatcher& dispatcher, boost::asio::io_context& main_loop)
-    : dispatcher_(dispatcher), listener_configs_(config.listeners), routing_(make_routing(config)) {
+    : dispatcher_(dispatcher), listener_configs_(config.listeners), routing_(make_routing(config)), backlog_(config.server.backlog) {
     threads_.emplace_back(main_loop);
     for (unsigned i = 1; i < config.server.threads; ++i) threads_.emplace_back(own_loops_.emplace_back(1));
 }
@@ -48,7 +49,7 @@ Front::ListenerMap Front::bind_missing(const std::vector<conf::Listener>& wanted
     ListenerMap bound;
     for (const conf::Listener& config : wanted) {
         const std::string key = endpoint_key(config);
-        if (!listeners_.contains(key) && !bound.contains(key)) bound.emplace(key, std::make_unique<Listener>(*this, config, threads_));
+        if (!listeners_.contains(key) && !bound.contains(key)) bound.emplace(key, std::make_unique<Listener>(*this, config, backlog_, threads_));
     }
     return bound;
 }
@@ -68,8 +69,9 @@ void Front::finish() {
 }
 
 void Front::bind_for(const conf::Config& config) {
-    // Both throw before anything changed.
+    // Both throw before anything changed. A new backlog applies to listeners opened from now.
     routing_for_reload_ = make_routing(config);
+    backlog_ = config.server.backlog;
     bound_for_reload_ = bind_missing(config.listeners);
 }
 

@@ -5,6 +5,7 @@
 #include "conf/config.hpp"
 #include "protocol/handoff.hpp"
 #include "router/site_table.hpp"
+#include "server/client_counts.hpp"
 #include "server/front_thread.hpp"
 #include "server/request_head.hpp"
 #include "server/tls_contexts.hpp"
@@ -34,6 +35,7 @@ struct Routing {
     std::vector<SiteRoute> sites;
     HeadLimits limits;
     std::chrono::milliseconds head_timeout;
+    ClientCaps caps;
     std::optional<std::uint16_t> https_port;  // of the first tls listener: where redirects go
     TlsContexts tls;                          // empty when no listener has tls = true
 };
@@ -74,6 +76,7 @@ public:
     // Used by each connection.
     std::shared_ptr<const Routing> routing() const { return routing_.load(std::memory_order_acquire); }
     protocol::ConnectionDispatcher& dispatcher() { return dispatcher_; }
+    ClientCounts& clients() { return clients_; }
     std::uint64_t next_connection_id() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
     // One more in a counter for as long as it lives, on every path out of a scope.
@@ -111,6 +114,8 @@ private:
     std::atomic<std::shared_ptr<const Routing>> routing_;
     std::atomic<std::size_t> in_front_{0};
     std::atomic<std::size_t> relays_{0};
+    ClientCounts clients_;
+    unsigned backlog_;
     bool stopped_accepting_ = false;
     std::atomic<std::uint64_t> next_id_{1};
 };

@@ -25,6 +25,7 @@ struct FrontTotals {
     std::uint64_t accepted = 0;
     std::uint64_t closed_without_answer = 0;  // the client left, or never said a word
     std::uint64_t tls_handshake_failures = 0;  // of those, in a TLS handshake
+    std::uint64_t refused_over_limit = 0;     // closed at once: a cap on waiting or per-client connections
     std::map<int, std::uint64_t> answered;  // by status
     std::map<std::string, SiteFrontTotals> sites;
 };
@@ -33,6 +34,7 @@ class FrontStats {
 public:
     void accepted() { accepted_.fetch_add(1, std::memory_order_relaxed); }
     void closed_without_answer() { closed_.fetch_add(1, std::memory_order_relaxed); }
+    void refused_over_limit() { refused_.fetch_add(1, std::memory_order_relaxed); }
     void tls_handshake_failed() {
         closed_without_answer();
         tls_failed_.fetch_add(1, std::memory_order_relaxed);
@@ -51,6 +53,7 @@ private:
     std::atomic<std::uint64_t> accepted_{0};
     std::atomic<std::uint64_t> closed_{0};
     std::atomic<std::uint64_t> tls_failed_{0};
+    std::atomic<std::uint64_t> refused_{0};
     std::array<std::atomic<std::uint64_t>, front_statuses.size()> answered_{};
     std::mutex sites_mutex_;  // guards the map's shape only; the counters are atomics
     std::unordered_map<std::string, std::unique_ptr<SiteCounters>> sites_;

@@ -26,8 +26,6 @@ using asio::ip::tcp;
 
 namespace {
 
-constexpr int listen_backlog = 4096;  // the kernel caps it at net.core.somaxconn
-
 tcp::endpoint endpoint_of(const conf::Listener& config) {
     boost::system::error_code ec;
     auto address = asio::ip::make_address(config.endpoint.host, ec);
@@ -54,7 +52,7 @@ void refuse_if_taken(const tcp::endpoint& endpoint) {
 
 }  // namespace
 
-Listener::Listener(Front& front, const conf::Listener& config, std::deque<FrontThread>& threads)
+Listener::Listener(Front& front, const conf::Listener& config, unsigned backlog, std::deque<FrontThread>& threads)
     : front_(front), address_(config.address), tls_(config.tls) {
     const tcp::endpoint endpoint = endpoint_of(config);
     refuse_if_taken(endpoint);
@@ -69,7 +67,7 @@ Listener::Listener(Front& front, const conf::Listener& config, std::deque<FrontT
         if (!ec && !set_int_option(socket, SOL_SOCKET, SO_REUSEPORT, 1)) ec.assign(errno, boost::system::system_category());
         if (!ec && endpoint.address().is_v6()) socket.set_option(asio::ip::v6_only(true), ec);
         if (!ec) socket.bind(endpoint, ec);
-        if (!ec) socket.listen(listen_backlog, ec);
+        if (!ec) socket.listen(static_cast<int>(backlog), ec);  // the kernel caps it at net.core.somaxconn
         if (ec) throw std::runtime_error("cannot listen on " + address_ + ": " + ec.message());
         // Accept a connection only once its first bytes are there (nginx's "deferred"): the
         // head is then usually complete at the first peek, which saves a wait per

@@ -21,7 +21,7 @@ class Front;
 class Listener {
 public:
     // Binds on every thread now; throws std::runtime_error naming the address on failure.
-    Listener(Front& front, const conf::Listener& config, std::deque<FrontThread>& threads);
+    Listener(Front& front, const conf::Listener& config, unsigned backlog, std::deque<FrontThread>& threads);
 
     void start();
     // Thread-safe: each socket is closed on its own thread.

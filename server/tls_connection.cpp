@@ -156,6 +156,12 @@ asio::awaitable<HeadParseResult> read_head(TlsStream& tls, std::string& bytes, c
 asio::awaitable<void> serve_tls(Arrival arrival, TlsStream tls, ClientHello hello, std::optional<std::size_t> certificate_site) {
     std::optional<Front::Presence> in_front(std::in_place, arrival.front);
     const Routing& routing = *arrival.routing;
+    // Waiting from here (handshake and head), then held while relayed.
+    ClientCounts::Admission admission = arrival.front.clients().admit(arrival.remote.address(), routing.caps);
+    if (!admission.slot) {
+        refuse(arrival, admission.refusal);
+        co_return;
+    }
     std::optional<HeadDeadlines::Entry> deadline;
     deadline.emplace(arrival.thread.deadlines, tls.socket(), arrival.accepted_at + routing.head_timeout);
 
@@ -240,6 +246,7 @@ asio::awaitable<void> serve_tls(Arrival arrival, TlsStream tls, ClientHello hell
     hand_over(arrival, std::move(worker_end), std::move(info), std::move(head));
     Front::Relay relaying(arrival.front);
     in_front.reset();
+    admission.slot.stop_waiting();
     if (!unread.empty()) {
         auto [error, written] = co_await asio::async_write(ours, asio::buffer(unread.data(), unread.size()), token);
         if (error) co_return;

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <memory>
 
 using namespace vhostd::test;
 namespace json = boost::json;
@@ -223,6 +224,27 @@ TEST_F(Tls, PlainHttpRedirectsToHttpsWith308) {
                                               "http://shop.test:" + std::to_string(plain_port) + "/"})
                                      .second;
     EXPECT_TRUE(contains(followed, "tls terminate shop.test")) << followed;
+}
+
+TEST_F(Tls, RelayedConnectionsCountAgainstTheCapPerClient) {
+    const auto site = pki.issue("app", {"app.test"});
+    VhostdProcess vhostd(dir, listen_tls_on(tls_port) + "[server]\nmax_connections_per_ip = 3\n\n" +
+                                  hello_site("app", R"(["app.test"])", 1, tls_of(site)));
+    ASSERT_TRUE(vhostd.wait_for_log("ready after")) << vhostd.log();
+    std::vector<std::unique_ptr<TlsClient>> held;
+    for (int i = 0; i < 3; ++i) {
+        held.push_back(std::make_unique<TlsClient>(tls_port, "app.test", pki.ca()));
+        EXPECT_TRUE(held.back()->get("app.test").starts_with("200 "));
+    }
+    EXPECT_THROW(TlsClient(tls_port, "app.test", pki.ca()), std::exception) << "a fourth is closed before its handshake";
+    held.pop_back();
+    ASSERT_TRUE(wait_until([&] {
+        try {
+            return TlsClient(tls_port, "app.test", pki.ca()).get("app.test").starts_with("200 ");
+        } catch (const std::exception&) {
+            return false;
+        }
+    })) << "a slot is free again once a relayed connection ends";
 }
 
 TEST_F(Tls, ReloadSwapsTheCertificateForNewHandshakes) {

@@ -1180,6 +1180,37 @@ TEST(LoadConfigFile, ReadsAFileAndAnchorsPathsAtItsDirectory) {
     fs::remove_all(dir);
 }
 
+TEST(LoadConfig, CapsOnSlowClients) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[server]
+max_waiting_heads = 500
+max_waiting_heads_per_ip = 20
+max_connections_per_ip = 40
+backlog = 128
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)");
+    EXPECT_EQ(config.server.max_waiting_heads, 500u);
+    EXPECT_EQ(config.server.max_waiting_heads_per_ip, 20u);
+    EXPECT_EQ(config.server.max_connections_per_ip, 40u);
+    EXPECT_EQ(config.server.backlog, 128u);
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[server]
+max_waiting_heads = 0
+backlog = 70000
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)"),
+              (std::vector<std::string>{
+                  "4:21: server.max_waiting_heads: must be between 1 and 10000000",
+                  "5:11: server.backlog: must be between 1 and 65535",
+              }));
+}
+
 TEST(LoadConfig, TlsKeysAndTheirErrors) {
     // Missing files are reported with the path as resolved against the config's directory.
     EXPECT_EQ(load_errors(R"([[listen]]
