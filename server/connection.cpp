@@ -97,6 +97,8 @@ std::string https_location(const Routing& routing, const RequestHead& head) {
     return location.append(target);
 }
 
+constexpr char tls_handshake_record = 0x16;  // the first byte of every ClientHello
+
 // The first bytes of a plain-HTTP connection: a request head.
 struct PlainHttp {
     using Parsed = HeadParseResult;
@@ -108,6 +110,12 @@ struct PlainHttp {
     // The head is complete or wrong: answer it, or hand the connection to its site's worker.
     static void decide(const Arrival& arrival, protocol::FileDescriptor fd, std::string_view head, Parsed& parsed, const SlowHead& slow) {
         const Routing& routing = *arrival.routing;
+        if (parsed.status == HeadStatus::error && head.front() == tls_handshake_record) {
+            // A TLS client at a plain port cannot read a plain-text answer: close quietly.
+            spdlog::debug("{}: closed, a TLS handshake at a plain-HTTP port", describe(arrival.remote));
+            arrival.thread.stats.closed_without_answer();
+            return;
+        }
         if (parsed.status == HeadStatus::error) {
             spdlog::info("{}: {}, {}", describe(arrival.remote), parsed.http_status, parsed.reason);
             answer(arrival, std::move(fd), parsed.http_status);

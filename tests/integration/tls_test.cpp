@@ -209,6 +209,17 @@ TEST_F(Tls, PassthroughSiteIsServedByAWorkerThatTerminatesTlsItself) {
     EXPECT_EQ(client.websocket_echo("direct.test", "end to end"), "end to end");
 }
 
+TEST_F(Tls, AClientHelloAtAPlainPortIsClosedQuietly) {
+    VhostdProcess vhostd(dir, listen_on(plain_port) + test_site("a", R"(["a.test"])", ""));
+    ASSERT_TRUE(vhostd.wait_until_serving(plain_port, "a.test")) << vhostd.log();
+    // The start of a ClientHello record: a plain-text 400 would be garbage to a TLS client.
+    const Exchange answer = round_trip(plain_port, std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11) + std::string(64, 'r'));
+    EXPECT_EQ(answer.response, "");
+    EXPECT_TRUE(answer.closed || answer.reset);
+    // Plain HTTP still gets its 400.
+    EXPECT_EQ(round_trip(plain_port, "GET / HTTP/1.1\r\nHost: a b\r\n\r\n").status(), 400);
+}
+
 TEST_F(Tls, PlainHttpRedirectsToHttpsWith308) {
     const auto site = pki.issue("shop", {"shop.test"});
     VhostdProcess vhostd(dir, listen_on(plain_port) + listen_tls_on(tls_port) +

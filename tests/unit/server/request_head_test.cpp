@@ -25,18 +25,25 @@ struct HeadCase {
     std::string host;    // when complete
     std::string reason;  // when error
     HeadLimits limits{};
+    std::string rfc;     // the section that decides the case
 };
 
+// The cases of one group, with the RFC sections that decide them.
+std::vector<HeadCase> in_section(const std::string& rfc, std::vector<HeadCase> cases) {
+    for (HeadCase& c : cases) c.rfc = rfc;
+    return cases;
+}
+
 HeadCase ok(std::string name, std::string raw, std::string host) {
-    return {std::move(name), std::move(raw), HeadStatus::complete, 0, std::move(host), "", {}};
+    return {std::move(name), std::move(raw), HeadStatus::complete, 0, std::move(host), "", {}, ""};
 }
 
 HeadCase more(std::string name, std::string raw) {
-    return {std::move(name), std::move(raw), HeadStatus::need_more, 0, "", "", {}};
+    return {std::move(name), std::move(raw), HeadStatus::need_more, 0, "", "", {}, ""};
 }
 
 HeadCase bad(std::string name, std::string raw, int http_status, std::string reason) {
-    return {std::move(name), std::move(raw), HeadStatus::error, http_status, "", std::move(reason), {}};
+    return {std::move(name), std::move(raw), HeadStatus::error, http_status, "", std::move(reason), {}, ""};
 }
 
 // Small limits keep the limit cases readable: request line <= 32, head <= 64, fields <= 3.
@@ -54,12 +61,13 @@ HeadCase with_small_limits(HeadCase c) {
 }
 
 // Failure messages show the case, not a byte dump of the struct.
-void PrintTo(const HeadCase& c, std::ostream* os) { *os << c.name << " " << testing::PrintToString(c.raw); }
+void PrintTo(const HeadCase& c, std::ostream* os) { *os << c.name << " " << testing::PrintToString(c.raw) << " (" << c.rfc << ")"; }
 
 class ParseRequestHead : public testing::TestWithParam<HeadCase> {};
 
 TEST_P(ParseRequestHead, GivesTheExpectedOutcome) {
     const HeadCase& c = GetParam();
+    SCOPED_TRACE(c.rfc);
     const HeadParseResult result = parse_request_head(c.raw, c.limits);
     ASSERT_EQ(result.status, c.status) << "reason: " << result.reason;
     EXPECT_EQ(result.http_status, c.http_status);
@@ -80,7 +88,8 @@ TEST_P(ParseRequestHead, GivesTheExpectedOutcome) {
 
 std::string case_name(const testing::TestParamInfo<HeadCase>& info) { return info.param.name; }
 
-INSTANTIATE_TEST_SUITE_P(Valid, ParseRequestHead, testing::Values(
+INSTANTIATE_TEST_SUITE_P(Valid, ParseRequestHead, testing::ValuesIn(in_section(
+    "RFC 9112 §2.2 (one leading empty line; a lone LF ends a line), §3 (request line), §5 (field lines); RFC 9110 §7.2 (Host)", {
     ok("minimal", get_with("Host: example.com\r\n"), "example.com"),
     ok("host_case_port_and_dot_ignored", get_with("Host: Example.COM.:8080\r\n"), "example.com"),
     ok("host_name_any_case", get_with("hOsT: example.com\r\n"), "example.com"),
@@ -102,10 +111,11 @@ INSTANTIATE_TEST_SUITE_P(Valid, ParseRequestHead, testing::Values(
     ok("every_tchar_in_name", get_with("Host: a.example\r\n!#$%&'*+-.^_`|~09azAZ: v\r\n"), "a.example"),
     ok("extension_method", "M-SEARCH /x HTTP/1.1\r\nHost: a.example\r\n\r\n", "a.example"),
     ok("options_asterisk", "OPTIONS * HTTP/1.1\r\nHost: a.example\r\n\r\n", "a.example"),
-    ok("target_with_query_and_escapes", "GET /a%20b?c=d&e=%ff HTTP/1.1\r\nHost: a.example\r\n\r\n", "a.example")),
+    ok("target_with_query_and_escapes", "GET /a%20b?c=d&e=%ff HTTP/1.1\r\nHost: a.example\r\n\r\n", "a.example")})),
     case_name);
 
-INSTANTIATE_TEST_SUITE_P(AbsoluteForm, ParseRequestHead, testing::Values(
+INSTANTIATE_TEST_SUITE_P(AbsoluteForm, ParseRequestHead, testing::ValuesIn(in_section(
+    "RFC 9112 §3.2.2 (absolute-form; stricter than the RFC: a Host that differs from the target is refused, so front and worker cannot disagree)", {
     ok("matches_host", "GET http://example.com/x HTTP/1.1\r\nHost: example.com\r\n\r\n", "example.com"),
     ok("matches_after_normalisation", "GET HTTP://Example.COM.:80/x?y HTTP/1.1\r\nHost: example.com:8080\r\n\r\n",
        "example.com"),
@@ -129,20 +139,22 @@ INSTANTIATE_TEST_SUITE_P(AbsoluteForm, ParseRequestHead, testing::Values(
     bad("other_scheme", "GET ftp://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n", 400,
         "invalid request target"),
     bad("scheme_without_slashes", "GET http:example.com HTTP/1.1\r\nHost: example.com\r\n\r\n", 400,
-        "invalid request target")),
+        "invalid request target")})),
     case_name);
 
-INSTANTIATE_TEST_SUITE_P(OtherTargetForms, ParseRequestHead, testing::Values(
+INSTANTIATE_TEST_SUITE_P(OtherTargetForms, ParseRequestHead, testing::ValuesIn(in_section(
+    "RFC 9112 §3.2 (request-target), §3.2.3 (authority-form is for CONNECT only), §3.2.4 (asterisk-form is for OPTIONS only)", {
     bad("asterisk_without_options", "GET * HTTP/1.1\r\nHost: a.example\r\n\r\n", 400,
         "asterisk-form target without OPTIONS"),
     bad("connect", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 400,
         "CONNECT not supported"),
     bad("authority_form_without_connect", "GET example.com:80 HTTP/1.1\r\nHost: example.com\r\n\r\n", 400,
         "invalid request target"),
-    bad("relative_target", "GET index.html HTTP/1.1\r\nHost: a.example\r\n\r\n", 400, "invalid request target")),
+    bad("relative_target", "GET index.html HTTP/1.1\r\nHost: a.example\r\n\r\n", 400, "invalid request target")})),
     case_name);
 
-INSTANTIATE_TEST_SUITE_P(Host, ParseRequestHead, testing::Values(
+INSTANTIATE_TEST_SUITE_P(Host, ParseRequestHead, testing::ValuesIn(in_section(
+    "RFC 9112 §3.2: 400 for HTTP/1.1 without Host, more than one Host, or an invalid Host; RFC 3986 §3.2.2 (host syntax)", {
     bad("missing", get_with("Accept: */*\r\n"), 400, "missing Host"),
     bad("missing_no_fields", "GET / HTTP/1.1\r\n\r\n", 400, "missing Host"),
     bad("two", get_with("Host: a.example\r\nHost: a.example\r\n"), 400, "more than one Host"),
@@ -160,10 +172,11 @@ INSTANTIATE_TEST_SUITE_P(Host, ParseRequestHead, testing::Values(
     bad("unclosed_ipv6", get_with("Host: [::1\r\n"), 400, "invalid Host"),
     bad("bad_ipv6", get_with("Host: [1::2::3]\r\n"), 400, "invalid Host"),
     bad("empty_label", get_with("Host: a..example\r\n"), 400, "invalid Host"),
-    bad("two_trailing_dots", get_with("Host: a.example..\r\n"), 400, "invalid Host")),
+    bad("two_trailing_dots", get_with("Host: a.example..\r\n"), 400, "invalid Host")})),
     case_name);
 
-INSTANTIATE_TEST_SUITE_P(FieldSyntax, ParseRequestHead, testing::Values(
+INSTANTIATE_TEST_SUITE_P(FieldSyntax, ParseRequestHead, testing::ValuesIn(in_section(
+    "RFC 9112 §5.1 (no whitespace before the colon: 400), §5.2 (obs-fold: 400), §2.2 (bare CR); RFC 9110 §5.1 (field names are tokens), §5.5 (no CR, LF, NUL in values)", {
     bad("space_before_colon", get_with("Host : a.example\r\n"), 400, "whitespace before colon"),
     bad("tab_before_colon", get_with("Host: a.example\r\nX-A\t: b\r\n"), 400, "whitespace before colon"),
     bad("obs_fold", get_with("Host: a.example\r\nX-A: b\r\n c\r\n"), 400, "obs-fold"),
@@ -187,10 +200,11 @@ INSTANTIATE_TEST_SUITE_P(FieldSyntax, ParseRequestHead, testing::Values(
     bad("cr_cr_lf", get_with("Host: a.example\r\r\n"), 400, "CR without LF"),
     bad("bare_cr_line_end", "GET / HTTP/1.1\rHost: a.example\r\n\r\n", 400, "CR without LF"),
     bad("bare_cr_before_end", get_with("Host: a.example\r\n\r"), 400, "CR without LF"),
-    bad("cr_starting_a_line", "GET / HTTP/1.1\r\nHost: a.example\r\n\rX: y\r\n\r\n", 400, "CR without LF")),
+    bad("cr_starting_a_line", "GET / HTTP/1.1\r\nHost: a.example\r\n\rX: y\r\n\r\n", 400, "CR without LF")})),
     case_name);
 
-INSTANTIATE_TEST_SUITE_P(RequestLine, ParseRequestHead, testing::Values(
+INSTANTIATE_TEST_SUITE_P(RequestLine, ParseRequestHead, testing::ValuesIn(in_section(
+    "RFC 9112 §3 (method SP target SP version, single spaces), §2.3 (HTTP-version); RFC 9110 §15.6.6 (505); RFC 9113 §3.4 (the HTTP/2 preface is not HTTP/1.1)", {
     bad("two_spaces_before_target", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400, "empty target"),
     bad("two_spaces_before_version", "GET /  HTTP/1.1\r\nHost: a\r\n\r\n", 400, "invalid HTTP version"),
     bad("trailing_space", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400, "invalid HTTP version"),
@@ -221,7 +235,7 @@ INSTANTIATE_TEST_SUITE_P(RequestLine, ParseRequestHead, testing::Values(
     bad("http09", "GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505, "unsupported HTTP version"),
     bad("http2_preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, "unsupported HTTP version"),
     bad("http2_preface_first_line_only", "PRI * HTTP/2.0\r\n", 505, "unsupported HTTP version"),
-    ok("http11_values", "DELETE /items/1 HTTP/1.1\r\nHost: a\r\n\r\n", "a")),
+    ok("http11_values", "DELETE /items/1 HTTP/1.1\r\nHost: a\r\n\r\n", "a")})),
     case_name);
 
 // Small limits: request line <= 32, head <= 64, fields <= 3.
@@ -229,7 +243,8 @@ INSTANTIATE_TEST_SUITE_P(RequestLine, ParseRequestHead, testing::Values(
 const std::string line_32 = "GET /" + std::string(18, 'a') + " HTTP/1.1";
 const std::string line_33 = "GET /" + std::string(19, 'a') + " HTTP/1.1";
 
-INSTANTIATE_TEST_SUITE_P(Limits, ParseRequestHead, testing::Values(
+INSTANTIATE_TEST_SUITE_P(Limits, ParseRequestHead, testing::ValuesIn(in_section(
+    "RFC 9112 §3 and RFC 9110 §15.5.15 (414 for a long request line); RFC 6585 §5 (431 for fields too large or too many)", {
     with_small_limits(ok("request_line_at_limit", line_32 + "\r\nHost: a\r\n\r\n", "a")),
     with_small_limits(ok("request_line_at_limit_lf", line_32 + "\nHost: a\n\n", "a")),
     with_small_limits(bad("request_line_over_limit", line_33 + "\r\nHost: a\r\n\r\n", 414, "request line too long")),
@@ -266,7 +281,7 @@ INSTANTIATE_TEST_SUITE_P(Limits, ParseRequestHead, testing::Values(
         std::string fields = "Host: a\r\n";
         for (int i = 0; i < 100; ++i) fields += "X: 1\r\n";
         return get_with(fields);
-    }(), 431, "too many fields")),
+    }(), 431, "too many fields")})),
     case_name);
 
 // ---------------------------------------------------------------------------------------------
