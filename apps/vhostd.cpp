@@ -6,6 +6,7 @@
 #include "conf/config_diff.hpp"
 #include "conf/loader.hpp"
 #include "server/front.hpp"
+#include "supervisor/privileges.hpp"
 #include "supervisor/supervisor.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -146,6 +147,9 @@ vhostd::admin::ReloadOutcome reload(const std::string& path, vhostd::conf::Confi
     }
     if (next.server.threads != running.server.threads) spdlog::warn("reload: [server] threads takes effect at the next start");
     if (diff.admin_changed) spdlog::warn("reload: [admin] takes effect at the next start");
+    if (next.server.user != running.server.user || next.server.group != running.server.group) {
+        spdlog::warn("reload: [server] user and group take effect at the next start");
+    }
     // Pools first (queued on the supervisor's strand), routes second: a connection routed
     // to a new site finds its pool.
     supervisor.reload(next, diff);
@@ -228,7 +232,6 @@ int main(int argc, char** argv) {
         spdlog::error("{}", e.what());
         return 1;
     }
-    supervisor.start();
     bool stopping = false;
     std::optional<vhostd::admin::AdminServer> admin;
     if (config.admin) {
@@ -240,6 +243,17 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
+    // Every socket is open: from here vhostd needs root no more, and no worker runs yet.
+    if (!config.server.user.empty()) {
+        try {
+            vhostd::supervisor::drop_privileges(config.server.user, config.server.group);
+            spdlog::info("running as user {} (uid {}), keeping CAP_SETUID, CAP_SETGID, CAP_KILL, CAP_NET_BIND_SERVICE", config.server.user, ::getuid());
+        } catch (const std::exception& e) {
+            spdlog::error("{}", e.what());
+            return 1;
+        }
+    }
+    supervisor.start();
 
     asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
     std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int signal) {

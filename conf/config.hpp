@@ -43,6 +43,9 @@ struct ServerSettings {
     // terminate mode). Handed plain connections belong to the workers and do not count.
     std::size_t max_connections_per_ip = 1024;
     unsigned backlog = 4096;                       // listen(2) backlog; the kernel caps it at net.core.somaxconn
+    // Started as root, vhostd runs as this user once its sockets are open; empty = stay.
+    std::string user;
+    std::string group;
     // Where the workers' output is written, one set of files per site; empty = no such files.
     std::string log_dir;                   // absolute when set
     std::uint64_t log_max_size = 10 * 1024 * 1024;

@@ -506,6 +506,10 @@ void Reader::read_server(const toml::node& node) {
             read_integer(value, path, 1, 10'000'000, server.max_connections_per_ip);
         } else if (key.str() == "backlog") {
             read_integer(value, path, 1, 65535, server.backlog);
+        } else if (key.str() == "user") {
+            read_nonempty_string(value, path, server.user);
+        } else if (key.str() == "group") {
+            read_nonempty_string(value, path, server.group);
         } else if (key.str() == "log_dir") {
             if (read_directory(value, path, server.log_dir) && !fs::path(server.log_dir).is_absolute()) {
                 report(value, path, "must resolve to an absolute path");

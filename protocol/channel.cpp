@@ -17,6 +17,16 @@ namespace asio = boost::asio;
 
 namespace {
 
+// A control-message buffer aligned for cmsghdr by its type. (alignas on a plain char array
+// is not enough: GCC 12 drops it for a local that lives in a coroutine frame, which UBSan
+// caught as a misaligned cmsghdr.)
+template <std::size_t Size>
+union ControlBuffer {
+    std::size_t alignment;  // cmsghdr's (whose flexible array cannot sit in a union)
+    char bytes[Size];
+};
+static_assert(alignof(ControlBuffer<64>) >= alignof(cmsghdr));
+
 constexpr int max_fds_per_read = 16;
 
 boost::system::error_code last_error() { return {errno, boost::system::system_category()}; }
@@ -57,13 +67,13 @@ boost::system::error_code Channel::send(std::string_view line, int fd) {
 
     // A line with an fd must not overtake lines still waiting in the outbox.
     if (!outbox_.empty()) return boost::system::errc::make_error_code(boost::system::errc::operation_would_block);
-    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control{};
+    ControlBuffer<CMSG_SPACE(sizeof(int))> control{};
     iovec iov{const_cast<char*>(line.data()), line.size()};
     msghdr header{};
     header.msg_iov = &iov;
     header.msg_iovlen = 1;
-    header.msg_control = control.data();
-    header.msg_controllen = control.size();
+    header.msg_control = control.bytes;
+    header.msg_controllen = sizeof control.bytes;
     cmsghdr* cmsg = CMSG_FIRSTHDR(&header);
     cmsg->cmsg_level = SOL_SOCKET;
     cmsg->cmsg_type = SCM_RIGHTS;
@@ -99,7 +109,7 @@ asio::awaitable<void> Channel::flush_outbox() {
 
 asio::awaitable<boost::system::error_code> Channel::receive(IncomingMessage& out) {
     std::array<char, 16 * 1024> data;
-    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * max_fds_per_read)> control;
+    ControlBuffer<CMSG_SPACE(sizeof(int) * max_fds_per_read)> control;
     for (;;) {
         switch (decoder_.next(out)) {
             case MessageDecoder::Status::message: co_return boost::system::error_code{};
@@ -114,8 +124,8 @@ asio::awaitable<boost::system::error_code> Channel::receive(IncomingMessage& out
         msghdr header{};
         header.msg_iov = &iov;
         header.msg_iovlen = 1;
-        header.msg_control = control.data();
-        header.msg_controllen = control.size();
+        header.msg_control = control.bytes;
+        header.msg_controllen = sizeof control.bytes;
         const ssize_t received = ::recvmsg(socket_.native_handle(), &header, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (received < 0) {
             if (errno == EINTR) continue;

@@ -181,7 +181,9 @@ struct TlsHello {
             // of the ClientHello still unread, and vhostd stays out of the data path.
             protocol::ConnectionInfo info = connection_info(arrival, fd.get(), *site, hello.server_name);
             info.head_length = hello.length;
-            info.tls = protocol::TlsInfo{.passthrough = true, .server_name = hello.server_name};
+            info.tls.emplace();
+            info.tls->passthrough = true;
+            info.tls->server_name = hello.server_name;
             hand_over(arrival, std::move(fd), std::move(info), std::string(bytes.substr(0, hello.length)));
             return;
         }

@@ -1,5 +1,7 @@
 #include "supervisor/process.hpp"
 
+#include "supervisor/privileges.hpp"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -57,7 +59,7 @@ struct Identity {
 Identity resolve_identity(const ProcessSpec& spec) {
     Identity identity;
     if (spec.user.empty() && spec.group.empty()) return identity;
-    if (::geteuid() != 0) throw std::runtime_error("user/group need vhostd to run as root");
+    if (!can_switch_users()) throw std::runtime_error("user/group need vhostd to run as root");
     identity.change = true;
     identity.uid = ::getuid();
     identity.gid = ::getgid();

@@ -268,7 +268,11 @@ void SitePool::tick(Clock::time_point now, bool sample_memory) {
                 }
                 break;
             case WorkerState::draining:
-                if (now >= worker->deadline()) apply(*worker, WorkerEvent::drain_timed_out, now);
+                if (now >= worker->deadline()) {
+                    apply(*worker, WorkerEvent::drain_timed_out, now);
+                } else if (now - worker->last_heard() >= site_.heartbeat_timeout) {
+                    apply(*worker, WorkerEvent::went_silent, now);
+                }
                 break;
             case WorkerState::stopping:
                 if (now >= worker->deadline()) apply(*worker, WorkerEvent::kill_timed_out, now);

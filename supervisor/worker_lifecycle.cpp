@@ -34,8 +34,11 @@ WorkerTransition transition(WorkerState state, WorkerEvent event) {
                 default: return stay(state);
             }
         case S::draining:
-            // A draining worker closes its channel when it is done: that is expected.
+            // A draining worker closes its channel when it is done: that is expected. One
+            // that hangs (or is stopped) while draining would hold its clients until
+            // drain_timeout: its silence gives it away as when it was ready.
             if (event == E::drain_timed_out) return {S::stopping, A::send_sigkill};
+            if (event == E::went_silent) return {S::stopping, A::send_sigterm};
             return stay(state);
         case S::stopping:
             if (event == E::kill_timed_out) return {S::stopping, A::send_sigkill};

@@ -15,7 +15,7 @@ enum class WorkerState {
 enum class WorkerEvent {
     said_ready,       // "vhostd:ready" arrived
     start_timed_out,  // still starting after start_timeout
-    went_silent,      // ready, but nothing heard for heartbeat_timeout (hung, or SIGSTOPped)
+    went_silent,      // ready or draining, but nothing heard for heartbeat_timeout (hung, or SIGSTOPped)
     channel_lost,     // the channel closed or carried garbage
     retire,           // graceful replacement: age, memory, requests, reload, idle, shutdown
     drain_timed_out,  // still draining after drain_timeout

@@ -2,15 +2,22 @@
 // worker, output goes to the site's own log file, limits and the user apply.
 #include "tests/integration/support/configs.hpp"
 #include "tests/integration/support/http_client.hpp"
+#include "tests/integration/support/test_pki.hpp"
 #include "tests/integration/support/vhostd_process.hpp"
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pwd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <set>
 #include <regex>
 #include <sstream>
 
@@ -107,6 +114,131 @@ TEST(Isolation, UnknownUserIsLoggedAsAStartFailure) {
     VhostdProcess vhostd(dir, listen_on(port) + hello_site("blog", R"(["blog.example"])", 1, "user = \"no-such-user-here\""));
     EXPECT_TRUE(vhostd.wait_for_log(::geteuid() == 0 ? "unknown user 'no-such-user-here'" : "user/group need vhostd to run as root"))
         << vhostd.log();
+}
+
+}  // namespace
+
+namespace {
+
+// The socket inodes a process holds ("socket:[1234]" links in /proc/PID/fd).
+std::set<std::string> socket_inodes(pid_t pid) {
+    std::set<std::string> inodes;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+        const std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
+        if (target.starts_with("socket:")) inodes.insert(target);
+    }
+    return inodes;
+}
+
+std::string environment_of(pid_t pid) {
+    std::string text = read_text("/proc/" + std::to_string(pid) + "/environ");
+    std::replace(text.begin(), text.end(), '\0', '\n');
+    return text;
+}
+
+std::string status_line(pid_t pid, const std::string& key) {
+    std::istringstream status(read_text("/proc/" + std::to_string(pid) + "/status"));
+    for (std::string line; std::getline(status, line);) {
+        if (line.starts_with(key + ":")) return line;
+    }
+    return {};
+}
+
+// A port below 1024 that is free on 127.0.0.1 now (binding it needs root).
+std::uint16_t free_privileged_port() {
+    for (std::uint16_t port = 1000; port > 600; --port) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(port);
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+        ::close(fd);
+        if (bound) return port;
+    }
+    return 0;
+}
+
+TEST(Isolation, WorkersHoldNoneOfTheFrontsSocketsNorAnotherSitesChannelNorKeys) {
+    TempDir dir;
+    const TestPki pki(dir.path());
+    const auto blog_cert = pki.issue("blog", {"blog.example"});
+    const auto shop_cert = pki.issue("shop", {"shop.example"});
+    const std::uint16_t port = free_port();
+    const std::uint16_t tls_port = free_port();
+    VhostdProcess vhostd(dir, listen_on(port) + "[[listen]]\naddress = \"127.0.0.1:" + std::to_string(tls_port) + "\"\ntls = true\n\n" +
+                                  hello_site("blog", R"(["blog.example"])", 2,
+                                             "tls = { cert = \"" + blog_cert.cert + "\", key = \"" + blog_cert.key + "\" }") +
+                                  hello_site("shop", R"(["shop.example"])", 1,
+                                             "tls = { cert = \"" + shop_cert.cert + "\", key = \"" + shop_cert.key +
+                                                 "\" }\ntls_mode = \"passthrough\""));
+    ASSERT_TRUE(vhostd.wait_until_serving(port, "blog.example", 2)) << vhostd.log();
+    ASSERT_TRUE(vhostd.wait_until_serving(port, "shop.example")) << vhostd.log();
+
+    const std::set<std::string> front = socket_inodes(vhostd.pid());
+    std::set<std::string> seen;
+    for (const pid_t worker : vhostd.workers()) {
+        const std::set<std::string> own = socket_inodes(worker);
+        EXPECT_FALSE(own.empty()) << "the channel at fd 3";
+        for (const std::string& inode : own) {
+            EXPECT_FALSE(front.contains(inode)) << "worker " << worker << " holds one of vhostd's sockets: " << inode;
+            EXPECT_TRUE(seen.insert(inode).second) << "two workers share a socket: " << inode;
+        }
+        const std::string environment = environment_of(worker);
+        if (environment.find("VHOSTD_SITE=blog\n") != std::string::npos) {
+            // Terminate mode: vhostd does TLS; the worker learns no key path.
+            EXPECT_EQ(environment.find("VHOSTD_TLS_KEY="), std::string::npos) << environment;
+        } else {
+            EXPECT_NE(environment.find("VHOSTD_TLS_KEY=" + shop_cert.key + "\n"), std::string::npos) << environment;
+            EXPECT_EQ(environment.find(blog_cert.key), std::string::npos) << "another site's key";
+        }
+    }
+}
+
+TEST(Isolation, VhostdBindsAPrivilegedPortThenRunsAsAnUnprivilegedUser) {
+    // getpwnam() returns a static buffer: take each uid before the next call.
+    const passwd* nobody = ::getpwnam("nobody");
+    const uid_t nobody_uid = nobody ? nobody->pw_uid : 0;
+    const passwd* daemon_user = ::getpwnam("daemon");
+    const uid_t daemon_uid = daemon_user ? daemon_user->pw_uid : 0;
+    if (::geteuid() != 0 || nobody == nullptr || daemon_user == nullptr) GTEST_SKIP() << "needs root and the users nobody and daemon";
+    const std::uint16_t port = free_privileged_port();
+    const std::uint16_t second_port = free_privileged_port() - 1;
+    ASSERT_GT(second_port, 0) << "no free port below 1024";
+    TempDir dir;
+    std::filesystem::permissions(dir.path(), std::filesystem::perms::all);  // the workers' cwd
+    const std::string sites = hello_site("blog", R"(["blog.example"])", 1) +                      // runs as vhostd's user
+                              hello_site("shop", R"(["shop.example"])", 1, "user = \"daemon\"");  // switched by CAP_SETUID
+    const std::string config = listen_on(port) + "[server]\nuser = \"nobody\"\n\n" + sites;
+    VhostdProcess vhostd(dir, config);
+    ASSERT_TRUE(vhostd.wait_until_serving(port, "blog.example")) << vhostd.log();
+    ASSERT_TRUE(vhostd.wait_until_serving(port, "shop.example")) << vhostd.log();
+
+    const std::string uid = std::to_string(nobody_uid);
+    EXPECT_TRUE(std::regex_search(status_line(vhostd.pid(), "Uid"), std::regex("Uid:\\s+" + uid + "\\s+" + uid + "\\s+" + uid)))
+        << status_line(vhostd.pid(), "Uid");
+    // CAP_KILL (5), CAP_SETGID (6), CAP_SETUID (7), CAP_NET_BIND_SERVICE (10): nothing else.
+    EXPECT_EQ(status_line(vhostd.pid(), "CapEff"), "CapEff:\t00000000000004e0");
+    for (const pid_t worker : vhostd.workers()) {
+        EXPECT_EQ(status_line(worker, "CapEff"), "CapEff:\t0000000000000000") << "worker " << worker;
+        const bool shop = environment_of(worker).find("VHOSTD_SITE=shop\n") != std::string::npos;
+        const std::string expected = std::to_string(shop ? daemon_uid : nobody_uid);
+        EXPECT_TRUE(std::regex_search(status_line(worker, "Uid"), std::regex("Uid:\\s+" + expected + "\\s"))) << status_line(worker, "Uid");
+    }
+
+    // A reload can still open a privileged port, and a worker of another user is replaced.
+    ASSERT_TRUE(vhostd.reload(listen_on(port) + listen_on(second_port) + "[server]\nuser = \"nobody\"\n\n" + sites)) << vhostd.log();
+    EXPECT_TRUE(vhostd.wait_until_serving(second_port, "blog.example")) << vhostd.log();
+    for (const pid_t worker : vhostd.workers()) ::kill(worker, SIGKILL);
+    EXPECT_TRUE(vhostd.wait_until_serving(port, "shop.example")) << vhostd.log();
+
+    // Shutdown signals workers of both users and ends cleanly.
+    const std::vector<pid_t> workers = vhostd.workers();
+    const auto status = vhostd.stop(SIGTERM);
+    ASSERT_TRUE(status && WIFEXITED(*status)) << vhostd.log();
+    EXPECT_EQ(WEXITSTATUS(*status), 0) << vhostd.log();
+    for (const pid_t worker : workers) EXPECT_TRUE(wait_until_gone(worker));
 }
 
 }  // namespace

@@ -1188,6 +1188,8 @@ max_waiting_heads = 500
 max_waiting_heads_per_ip = 20
 max_connections_per_ip = 40
 backlog = 128
+user = "vhostd"
+group = "vhostd"
 [sites.blog]
 hosts = ["blog.example"]
 command = ["./blog"]
@@ -1196,6 +1198,8 @@ command = ["./blog"]
     EXPECT_EQ(config.server.max_waiting_heads_per_ip, 20u);
     EXPECT_EQ(config.server.max_connections_per_ip, 40u);
     EXPECT_EQ(config.server.backlog, 128u);
+    EXPECT_EQ(config.server.user, "vhostd");
+    EXPECT_EQ(config.server.group, "vhostd");
     EXPECT_EQ(load_errors(R"([[listen]]
 address = "127.0.0.1:8080"
 [server]

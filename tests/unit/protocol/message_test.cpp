@@ -7,7 +7,7 @@ namespace protocol = vhostd::protocol;
 TEST(Message, HandleIsNodeIpcShapedAndRoundTrips) {
     protocol::ConnectionInfo info{.id = 42, .site = "blog", .remote_address = "::1", .remote_port = 5555,
                                   .local_address = "::1", .local_port = 8080, .host = "blog.example",
-                                  .websocket = true, .head_length = 77};
+                                  .websocket = true, .head_length = 77, .tls = {}};
     const std::string line = protocol::encode_handle(info);
     ASSERT_EQ(line.back(), '\n');
     EXPECT_EQ(line.find('\n'), line.size() - 1) << "one message, one line";
@@ -29,10 +29,13 @@ TEST(Message, HandleIsNodeIpcShapedAndRoundTrips) {
 }
 
 TEST(Message, TlsMetadataRoundTripsAndIsAbsentForPlainHttp) {
-    protocol::ConnectionInfo plain{.id = 1, .site = "blog"};
+    protocol::ConnectionInfo plain;
+    plain.id = 1;
+    plain.site = "blog";
     EXPECT_EQ(protocol::encode_handle(plain).find("\"tls\""), std::string::npos);
 
-    protocol::ConnectionInfo info{.id = 2, .site = "shop", .host = "shop.test"};
+    protocol::ConnectionInfo info = plain;
+    info.id = 2;
     info.tls = protocol::TlsInfo{.passthrough = false, .server_name = "shop.test", .alpn = "http/1.1",
                                  .version = "TLSv1.3", .cipher = "TLS_AES_256_GCM_SHA384"};
     const std::string line = protocol::encode_handle(info);
@@ -41,7 +44,9 @@ TEST(Message, TlsMetadataRoundTripsAndIsAbsentForPlainHttp) {
     ASSERT_TRUE(decoded && decoded->tls);
     EXPECT_EQ(*decoded->tls, *info.tls);
 
-    info.tls = protocol::TlsInfo{.passthrough = true, .server_name = "shop.test"};
+    info.tls = protocol::TlsInfo{};
+    info.tls->passthrough = true;
+    info.tls->server_name = "shop.test";
     const std::string passthrough = protocol::encode_handle(info);
     decoded = protocol::connection_info_of(*protocol::decode_message(std::string_view(passthrough).substr(0, passthrough.size() - 1)));
     ASSERT_TRUE(decoded && decoded->tls);

@@ -33,7 +33,7 @@ const Row rows[] = {
     {S::ready, E::said_ready, S::ready, A::none, false},
     {S::draining, E::drain_timed_out, S::stopping, A::send_sigkill, false},
     {S::draining, E::channel_lost, S::draining, A::none, false},
-    {S::draining, E::went_silent, S::draining, A::none, false},
+    {S::draining, E::went_silent, S::stopping, A::send_sigterm, false},
     {S::draining, E::exited, S::exited, A::none, false},
     {S::stopping, E::kill_timed_out, S::stopping, A::send_sigkill, false},
     {S::stopping, E::retire, S::stopping, A::none, false},
