@@ -20,7 +20,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         IncomingMessage message;
         MessageDecoder::Status status;
         while ((status = decoder.next(message)) == MessageDecoder::Status::message) {
-            if (command_of(message.message).empty()) __builtin_trap();  // only objects with a "cmd" get out
+            // Only objects with a string "cmd" get out (it may be empty: an unknown command).
+            const auto* cmd = message.message.if_contains("cmd");
+            if (cmd == nullptr || !cmd->is_string()) __builtin_trap();
             if (command_of(message.message) == command::handle) connection_info_of(message.message);
             if (command_of(message.message) == command::heartbeat) heartbeat_of(message.message);
         }

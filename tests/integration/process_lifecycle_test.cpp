@@ -56,8 +56,10 @@ TEST(ProcessLifecycle, WorkerGetsOnlyTheChannelStdioEnvAndCwd) {
     }
     ASSERT_EQ(workers.size(), 1u) << vhostd.log();
     const pid_t worker = workers[0];
-    // Wait until exec has happened (the child is no longer a copy of vhostd).
-    while (std::filesystem::read_symlink("/proc/" + std::to_string(worker) + "/exe") != "/usr/bin/sleep" &&
+    // Wait until exec has happened (the child is no longer a copy of vhostd) and its new
+    // environment is readable (under a sanitizer build the exec takes a while to settle).
+    while ((std::filesystem::read_symlink("/proc/" + std::to_string(worker) + "/exe") != "/usr/bin/sleep" ||
+            environment_of(worker).find("VHOSTD_SITE=") == std::string::npos) &&
            std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }

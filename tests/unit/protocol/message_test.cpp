@@ -65,6 +65,19 @@ TEST(Message, CommandsAndHeartbeats) {
     EXPECT_EQ(heartbeat.websockets, 2u);
 }
 
+// Found by fuzz_message_decoder: a number too large for a counter was cast with undefined
+// behaviour. Out-of-range and negative counters read as 0.
+TEST(Message, CountersOutOfRangeReadAsZero) {
+    const auto message = protocol::decode_message(
+        R"({"cmd":"vhostd:heartbeat","active":1e93,"requests":-5,"websockets":1.8446744073709552e19})");
+    ASSERT_TRUE(message);
+    const protocol::Heartbeat heartbeat = protocol::heartbeat_of(*message);
+    EXPECT_EQ(heartbeat.active_connections, 0u);
+    EXPECT_EQ(heartbeat.requests, 0u);
+    EXPECT_EQ(heartbeat.websockets, 0u);
+    EXPECT_EQ(protocol::heartbeat_of(*protocol::decode_message(R"({"cmd":"vhostd:heartbeat","requests":12.0})")).requests, 12u);
+}
+
 TEST(Message, RejectsWhatIsNotACommandObject) {
     EXPECT_FALSE(protocol::decode_message("not json"));
     EXPECT_FALSE(protocol::decode_message("[1,2]"));
