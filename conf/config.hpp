@@ -2,6 +2,8 @@
 // everything else takes these structs.
 #pragma once
 
+#include "conf/address_range.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -25,6 +27,10 @@ struct Listener {
     std::string address;  // as written, for messages
     Endpoint endpoint;
     bool tls = false;
+    // Connections start with a PROXY protocol header (v1 or v2) from a load balancer in
+    // front; only sources in proxy_from may connect, and the client address is the header's.
+    bool proxy_protocol = false;
+    std::vector<AddressRange> proxy_from;
 
     bool operator==(const Listener&) const = default;
 };

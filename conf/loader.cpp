@@ -369,6 +369,7 @@ private:
 
     void read_listeners(const toml::node& node);
     void read_listener(const toml::table& table, const std::string& path);
+    void read_address_ranges(const toml::node& node, const std::string& path, std::vector<AddressRange>& into);
     void read_server(const toml::node& node);
     void read_admin(const toml::node& node);
     void read_sites(const toml::node& node);
@@ -466,6 +467,10 @@ void Reader::read_listener(const toml::table& table, const std::string& path) {
             }
         } else if (key.str() == "tls") {
             read_bool(node, key_path, listener.tls);
+        } else if (key.str() == "proxy_protocol") {
+            read_bool(node, key_path, listener.proxy_protocol);
+        } else if (key.str() == "proxy_from") {
+            read_address_ranges(node, key_path, listener.proxy_from);
         } else {
             report_unknown(key, key_path);
         }
@@ -473,7 +478,35 @@ void Reader::read_listener(const toml::table& table, const std::string& path) {
     if (!table.contains("address")) {
         report_missing(table, child(path, "address"));
     }
+    // Accepting a PROXY header from anyone would let any client claim any address.
+    if (listener.proxy_protocol && !table.contains("proxy_from")) {
+        report(table.source().begin, child(path, "proxy_from"), "is required with proxy_protocol = true: the load balancers' addresses");
+    } else if (!listener.proxy_protocol && table.contains("proxy_from")) {
+        report(*table.get("proxy_from"), child(path, "proxy_from"), "needs proxy_protocol = true");
+    }
     config_.listeners.push_back(std::move(listener));
+}
+
+void Reader::read_address_ranges(const toml::node& node, const std::string& path, std::vector<AddressRange>& into) {
+    const auto* ranges = array_at(node, path);
+    if (!ranges) {
+        return;
+    }
+    if (ranges->empty()) {
+        report(node, path, "must list at least one address or range");
+    }
+    for (std::size_t index = 0; index < ranges->size(); ++index) {
+        const std::string entry_path = element(path, index);
+        std::string text;
+        if (!read_string((*ranges)[index], entry_path, text)) {
+            continue;
+        }
+        if (auto range = parse_address_range(text)) {
+            into.push_back(*range);
+        } else {
+            report((*ranges)[index], entry_path, "must be an IP address or a range like \"10.0.0.0/8\"");
+        }
+    }
 }
 
 void Reader::read_server(const toml::node& node) {

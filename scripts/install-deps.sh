@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev
   libtomlplusplus-dev libspdlog-dev libssl-dev libgtest-dev libbenchmark-dev
-  curl openssl python3
+  curl openssl haproxy python3
 )
 
 missing=()

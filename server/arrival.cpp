@@ -58,11 +58,11 @@ void note_answer(const Arrival& arrival, int status, std::string_view host) {
 
 void answer(const Arrival& arrival, protocol::FileDescriptor fd, int status, std::string_view host) {
     note_answer(arrival, status, host);
-    send_and_close(arrival.thread.io, arrival.front, arrival.remote.protocol(), std::move(fd), error_response(status));
+    send_and_close(arrival.thread.io, arrival.front, arrival.transport, std::move(fd), error_response(status));
 }
 
 void answer_with(const Arrival& arrival, protocol::FileDescriptor fd, std::string response) {
-    send_and_close(arrival.thread.io, arrival.front, arrival.remote.protocol(), std::move(fd), std::move(response));
+    send_and_close(arrival.thread.io, arrival.front, arrival.transport, std::move(fd), std::move(response));
 }
 
 protocol::ConnectionInfo connection_info(const Arrival& arrival, int fd, std::size_t site, std::string host) {
@@ -94,7 +94,7 @@ void hand_over(const Arrival& arrival, protocol::FileDescriptor fd, protocol::Co
     // A passthrough client waits for a ServerHello: plain text would only be a protocol
     // error to it, so it is closed without an answer.
     const bool answerable = !(pending.info.tls && pending.info.tls->passthrough);
-    pending.reject = [&front = arrival.front, &io = arrival.thread.io, protocol = arrival.remote.protocol(), answerable](
+    pending.reject = [&front = arrival.front, &io = arrival.thread.io, protocol = arrival.transport, answerable](
                          protocol::FileDescriptor connection, int retry_after, const char*) {
         if (answerable) send_and_close(io, front, protocol, std::move(connection), error_response(503, retry_after));
     };

@@ -24,7 +24,9 @@ struct Routing;
 struct Arrival {
     Front& front;
     FrontThread& thread;
+    // The client: the TCP peer, or the address a trusted PROXY protocol header gave.
     boost::asio::ip::tcp::endpoint remote;
+    boost::asio::ip::tcp transport;  // the family of the socket itself, for Asio
     std::optional<boost::asio::ip::tcp::endpoint> local;  // unset when the listener is bound to a wildcard address
     std::chrono::steady_clock::time_point accepted_at;
     std::shared_ptr<const Routing> routing;  // one version for the whole connection

@@ -6,6 +6,7 @@
 #include "server/error_response.hpp"
 #include "server/front.hpp"
 #include "server/front_thread.hpp"
+#include "server/proxy_header.hpp"
 #include "server/tls_connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -17,6 +18,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <optional>
 
@@ -192,6 +194,45 @@ struct TlsHello {
     }
 };
 
+template <typename Protocol>
+void serve(protocol::FileDescriptor fd, Arrival arrival);
+
+// The first bytes of a connection from a load balancer: a PROXY protocol header, then the
+// client's own bytes, which `Next` serves once the header is read out of the socket.
+template <typename Next>
+struct Proxied {
+    using Parsed = ProxyHeaderParse;
+    static constexpr bool answers_timeout = false;  // a balancer that stalls gets no HTTP answer
+
+    static Parsed parse(std::string_view bytes, const Routing&) { return parse_proxy_header(bytes); }
+    static bool need_more(const Parsed& parsed) { return parsed.status == ProxyHeaderStatus::need_more; }
+
+    static void decide(const Arrival& arrival, protocol::FileDescriptor fd, std::string_view, Parsed& parsed, const SlowHead& slow) {
+        if (parsed.status == ProxyHeaderStatus::invalid) {
+            spdlog::info("{}: closed, {}", describe(arrival.remote), parsed.reason);
+            arrival.thread.stats.closed_without_answer();
+            return;
+        }
+        prepare_for_worker(fd.get(), slow);  // back to a plain socket: the next peek starts afresh
+        std::array<char, 256> discard;       // a header is at most 16 + 216 bytes with TLVs we skip in chunks
+        for (std::size_t left = parsed.header.length; left > 0;) {
+            const ssize_t got = ::recv(fd.get(), discard.data(), std::min(left, discard.size()), MSG_DONTWAIT);
+            if (got <= 0) {
+                arrival.thread.stats.closed_without_answer();
+                return;
+            }
+            left -= static_cast<std::size_t>(got);
+        }
+        Arrival client = arrival;
+        if (!parsed.header.source_address.empty()) {
+            boost::system::error_code ec;
+            const auto address = asio::ip::make_address(parsed.header.source_address, ec);
+            if (!ec) client.remote = tcp::endpoint(address, parsed.header.source_port);
+        }
+        serve<Next>(std::move(fd), std::move(client));
+    }
+};
+
 // The first bytes did not come whole with the first peek: wait for the rest, up to
 // head_timeout from the accept.
 template <typename Protocol>
@@ -277,7 +318,7 @@ void serve(protocol::FileDescriptor fd, Arrival arrival) {
     }
     tcp::socket socket(thread.io);
     boost::system::error_code ec;
-    socket.assign(arrival.remote.protocol(), fd.get(), ec);
+    socket.assign(arrival.transport, fd.get(), ec);
     if (ec) return;
     fd.release();
     asio::co_spawn(thread.io, wait_for_more<Protocol>(std::move(arrival), std::move(socket), std::string(first), std::move(admission.slot)),
@@ -293,16 +334,26 @@ void serve(protocol::FileDescriptor fd, Arrival arrival) {
 
 }  // namespace
 
-void serve_accepted(protocol::FileDescriptor fd, const tcp::endpoint& remote, const std::optional<tcp::endpoint>& local, bool tls,
-                    Front& front, FrontThread& thread) {
+void serve_accepted(protocol::FileDescriptor fd, const tcp::endpoint& remote, const std::optional<tcp::endpoint>& local,
+                    const conf::Listener& listener, Front& front, FrontThread& thread) {
     Front::Presence presence(front);
     thread.stats.accepted();
-    Arrival arrival{front, thread, remote, local, std::chrono::steady_clock::now(), front.routing()};
-    if (tls) {
-        serve<TlsHello>(std::move(fd), std::move(arrival));
-    } else {
-        serve<PlainHttp>(std::move(fd), std::move(arrival));
+    Arrival arrival{front, thread, remote, remote.protocol(), local, std::chrono::steady_clock::now(), front.routing()};
+    if (!listener.proxy_protocol) {
+        listener.tls ? serve<TlsHello>(std::move(fd), std::move(arrival)) : serve<PlainHttp>(std::move(fd), std::move(arrival));
+        return;
     }
+    // Only the balancers may say who the client is.
+    const auto source = remote.address().is_v4() ? asio::ip::make_address_v6(asio::ip::v4_mapped, remote.address().to_v4()).to_bytes()
+                                                 : remote.address().to_v6().to_bytes();
+    const bool trusted = std::any_of(listener.proxy_from.begin(), listener.proxy_from.end(),
+                                     [&source](const conf::AddressRange& range) { return range.contains(source); });
+    if (!trusted) {
+        spdlog::info("{}: closed, not in proxy_from", describe(remote));
+        thread.stats.refused_over_limit();
+        return;
+    }
+    listener.tls ? serve<Proxied<TlsHello>>(std::move(fd), std::move(arrival)) : serve<Proxied<PlainHttp>>(std::move(fd), std::move(arrival));
 }
 
 }  // namespace vhostd::server

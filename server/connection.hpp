@@ -2,6 +2,7 @@
 // them, then hand it to the dispatcher or answer it.
 #pragma once
 
+#include "conf/config.hpp"
 #include "protocol/file_descriptor.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -15,8 +16,11 @@ struct FrontThread;
 
 // Takes a connection just accepted on `thread`, where it stays. Plain HTTP: peeks the
 // request head and routes by Host. `tls`: peeks the ClientHello and routes by SNI, then
-// passes the connection through or terminates TLS (tls_connection.hpp).
+// passes the connection through or terminates TLS (tls_connection.hpp). With
+// proxy_protocol, the connection must come from `proxy_from` and start with a PROXY header,
+// which is read out first; the client is then the one the header names.
 void serve_accepted(protocol::FileDescriptor fd, const boost::asio::ip::tcp::endpoint& remote,
-                    const std::optional<boost::asio::ip::tcp::endpoint>& local, bool tls, Front& front, FrontThread& thread);
+                    const std::optional<boost::asio::ip::tcp::endpoint>& local, const conf::Listener& listener, Front& front,
+                    FrontThread& thread);
 
 }  // namespace vhostd::server

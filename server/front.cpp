@@ -82,7 +82,7 @@ void Front::apply(const conf::Config& config) {
     for (auto it = listeners_.begin(); it != listeners_.end();) {
         const auto kept = std::find_if(wanted.begin(), wanted.end(), [&](const conf::Listener& l) { return endpoint_key(l) == it->first; });
         if (kept != wanted.end()) {
-            it->second->set_tls(kept->tls);
+            it->second->set_config(*kept);
             ++it;
             continue;
         }

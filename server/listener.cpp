@@ -53,7 +53,7 @@ void refuse_if_taken(const tcp::endpoint& endpoint) {
 }  // namespace
 
 Listener::Listener(Front& front, const conf::Listener& config, unsigned backlog, std::deque<FrontThread>& threads)
-    : front_(front), address_(config.address), tls_(config.tls) {
+    : front_(front), address_(config.address), config_(std::make_shared<const conf::Listener>(config)) {
     const tcp::endpoint endpoint = endpoint_of(config);
     refuse_if_taken(endpoint);
     for (FrontThread& thread : threads) {
@@ -79,7 +79,8 @@ Listener::Listener(Front& front, const conf::Listener& config, unsigned backlog,
 }
 
 void Listener::start() {
-    spdlog::info("listening on {}{}", address_, tls_.load() ? " (TLS)" : "");
+    const auto config = config_.load();
+    spdlog::info("listening on {}{}{}", address_, config->tls ? " (TLS)" : "", config->proxy_protocol ? " (PROXY protocol)" : "");
     for (auto& acceptor : acceptors_) asio::co_spawn(acceptor->thread.io, accept_loop(*acceptor), asio::detached);
 }
 
@@ -118,8 +119,7 @@ asio::awaitable<void> Listener::accept_loop(Acceptor& acceptor) {
             }
             remote.resize(length);
             try {
-                serve_accepted(protocol::FileDescriptor(fd), remote, acceptor.local, tls_.load(std::memory_order_relaxed), front_,
-                               acceptor.thread);
+                serve_accepted(protocol::FileDescriptor(fd), remote, acceptor.local, *config_.load(), front_, acceptor.thread);
             } catch (const std::exception& e) {
                 spdlog::error("{}: connection ended by an unexpected error: {}", address_, e.what());
             }

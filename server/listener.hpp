@@ -26,8 +26,9 @@ public:
     void start();
     // Thread-safe: each socket is closed on its own thread.
     void close();
-    // A reload may turn TLS on or off for an address that stays open. Any thread.
-    void set_tls(bool tls) { tls_.store(tls, std::memory_order_relaxed); }
+    // A reload may change how an address that stays open is served (tls, proxy_protocol,
+    // proxy_from). Any thread.
+    void set_config(const conf::Listener& config) { config_.store(std::make_shared<const conf::Listener>(config)); }
 
 private:
     struct Acceptor {
@@ -39,7 +40,7 @@ private:
 
     Front& front_;
     std::string address_;
-    std::atomic<bool> tls_;
+    std::atomic<std::shared_ptr<const conf::Listener>> config_;
     std::vector<std::unique_ptr<Acceptor>> acceptors_;
 };
 

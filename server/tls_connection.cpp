@@ -261,7 +261,7 @@ void terminate_tls(Arrival arrival, protocol::FileDescriptor fd, ClientHello hel
                    SSL_CTX* context) {
     tcp::socket socket(arrival.thread.io);
     boost::system::error_code ec;
-    socket.assign(arrival.remote.protocol(), fd.get(), ec);
+    socket.assign(arrival.transport, fd.get(), ec);
     if (ec) return;
     fd.release();
     asio::io_context& io = arrival.thread.io;

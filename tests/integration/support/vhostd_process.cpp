@@ -82,6 +82,17 @@ VhostdProcess::~VhostdProcess() {
 
 std::string VhostdProcess::log() const { return read_file(log_path_); }
 
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, const std::string& output_path)
+    : pid_(spawn(argv, output_path)) {}
+
+BackgroundProcess::~BackgroundProcess() {
+    ::kill(pid_, SIGTERM);
+    if (!wait_for_exit(pid_, 5s)) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+    }
+}
+
 std::vector<pid_t> VhostdProcess::workers() const {
     std::vector<pid_t> current = children_of(pid_);
     for (pid_t worker : current) {

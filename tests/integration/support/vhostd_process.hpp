@@ -47,6 +47,20 @@ private:
     mutable std::vector<pid_t> seen_workers_;
 };
 
+// Another program a test starts (HAProxy, say), stopped by pid when the guard goes: SIGTERM,
+// then SIGKILL if it is still there after 5 s. Output goes to `output_path`.
+class BackgroundProcess {
+public:
+    BackgroundProcess(const std::vector<std::string>& argv, const std::string& output_path);
+    ~BackgroundProcess();
+    BackgroundProcess(const BackgroundProcess&) = delete;
+    BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+    pid_t pid() const { return pid_; }
+
+private:
+    pid_t pid_;
+};
+
 // Run a command (no shell), capture stdout+stderr, return {exit status, output}.
 std::pair<int, std::string> run_command(const std::vector<std::string>& argv);
 

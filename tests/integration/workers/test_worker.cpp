@@ -1,6 +1,7 @@
 // test-worker: a worker that misbehaves on request, for the supervisor's integration tests.
-// Answers "test-worker SITE (pid PID) generation GEN requests N" to every request, followed on
-// a TLS listener by what vhostd said of the connection: "tls MODE SNI ALPN VERSION CIPHER".
+// Answers "test-worker SITE (pid PID) generation GEN requests N" to every request, then the
+// client vhostd named ("client ADDRESS:PORT") and, on a TLS listener, what vhostd said of
+// the connection: "tls MODE SNI ALPN VERSION CIPHER".
 //   --crash-at-start       exit 3 before saying ready
 //   --crash-in-slot N      exit 3 before saying ready when started as VHOSTD_WORKER_SLOT N
 //   --never-ready          never say ready
@@ -58,7 +59,7 @@ struct State {
 
 constexpr auto token = asio::as_tuple(asio::use_awaitable);
 
-asio::awaitable<void> serve(State& state, tcp::socket socket, std::string tls_note, [[maybe_unused]] Worker::Lease lease) {
+asio::awaitable<void> serve(State& state, tcp::socket socket, std::string connection_note, [[maybe_unused]] Worker::Lease lease) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     for (;;) {
@@ -77,7 +78,7 @@ asio::awaitable<void> serve(State& state, tcp::socket socket, std::string tls_no
         }
         http::response<http::string_body> response(http::status::ok, request.version());
         response.set(http::field::content_type, "text/plain");
-        response.body() = state.identity + " requests " + std::to_string(state.requests) + "\n" + tls_note;
+        response.body() = state.identity + " requests " + std::to_string(state.requests) + "\n" + connection_note;
         response.keep_alive(request.keep_alive() && !(state.worker && state.worker->draining()));
         response.prepare_payload();
         co_await http::async_write(stream, response, token);
@@ -134,12 +135,12 @@ int main(int argc, char** argv) {
 
     asio::io_context io(1);
     Worker worker(io, [&](tcp::socket socket, vhostd::sdk::ConnectionInfo info, Worker::Lease lease) {
-        std::string tls_note;
+        std::string connection_note = "client " + info.remote_address + ":" + std::to_string(info.remote_port) + "\n";
         if (info.tls) {
-            tls_note = "tls " + std::string(info.tls->passthrough ? "passthrough " : "terminate ") + info.tls->server_name + " " +
+            connection_note += "tls " + std::string(info.tls->passthrough ? "passthrough " : "terminate ") + info.tls->server_name + " " +
                        info.tls->alpn + " " + info.tls->version + " " + info.tls->cipher + "\n";
         }
-        asio::co_spawn(io, serve(state, std::move(socket), std::move(tls_note), std::move(lease)), asio::detached);
+        asio::co_spawn(io, serve(state, std::move(socket), std::move(connection_note), std::move(lease)), asio::detached);
     });
     state.worker = &worker;
     const char* generation = std::getenv("VHOSTD_GENERATION");

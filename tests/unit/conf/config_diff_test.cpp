@@ -24,7 +24,7 @@ Site site(std::string name) {
 Listener listener(std::string host, std::uint16_t port, bool tls = false) {
     const std::string address = (host.find(':') == std::string::npos ? host : "[" + host + "]") + ":" +
                                 std::to_string(port);
-    return Listener{address, Endpoint{std::move(host), port}, tls};
+    return Listener{address, Endpoint{std::move(host), port}, tls, false, {}};
 }
 
 Config config_with(std::vector<Site> sites) {

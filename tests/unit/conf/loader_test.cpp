@@ -1180,6 +1180,45 @@ TEST(LoadConfigFile, ReadsAFileAndAnchorsPathsAtItsDirectory) {
     fs::remove_all(dir);
 }
 
+TEST(LoadConfig, ProxyProtocolNeedsTrustedSources) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+proxy_protocol = true
+proxy_from = ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"]
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)");
+    ASSERT_EQ(config.listeners.size(), 1u);
+    EXPECT_TRUE(config.listeners[0].proxy_protocol);
+    ASSERT_EQ(config.listeners[0].proxy_from.size(), 3u);
+    const auto ten = parse_address_range("10.9.8.7/32");
+    const auto other = parse_address_range("11.0.0.1");
+    ASSERT_TRUE(ten && other);
+    EXPECT_TRUE(config.listeners[0].proxy_from[0].contains(ten->network));
+    EXPECT_FALSE(config.listeners[0].proxy_from[0].contains(other->network));
+    EXPECT_TRUE(config.listeners[0].proxy_from[2].contains(parse_address_range("2001:db8:1::5")->network));
+    EXPECT_FALSE(config.listeners[0].proxy_from[2].contains(parse_address_range("2001:db9::5")->network));
+
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+proxy_protocol = true
+[[listen]]
+address = "127.0.0.1:8081"
+proxy_from = ["10.0.0.0/33", "host.example", "::1/129"]
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)"),
+              (std::vector<std::string>{
+                  "1:1: listen[0].proxy_from: is required with proxy_protocol = true: the load balancers' addresses",
+                  "6:14: listen[1].proxy_from: needs proxy_protocol = true",
+                  "6:15: listen[1].proxy_from[0]: must be an IP address or a range like \"10.0.0.0/8\"",
+                  "6:30: listen[1].proxy_from[1]: must be an IP address or a range like \"10.0.0.0/8\"",
+                  "6:46: listen[1].proxy_from[2]: must be an IP address or a range like \"10.0.0.0/8\"",
+              }));
+}
+
 TEST(LoadConfig, CapsOnSlowClients) {
     const Config config = load_valid(R"([[listen]]
 address = "127.0.0.1:8080"
