@@ -18,6 +18,6 @@ cmake --build "$dir" --parallel "${VHOSTD_BUILD_JOBS:-$(nproc)}"
 # integration tests print when they fail); halt_on_error keeps a report from scrolling away.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp}
 cd "$dir"
 ctest --output-on-failure --timeout 300 "$@"

@@ -72,8 +72,8 @@ TEST(Isolation, SiteLogFilesRotateBySize) {
 }
 
 TEST(Isolation, ResourceLimitsApplyToTheWorker) {
-#if defined(__SANITIZE_ADDRESS__)
-    GTEST_SKIP() << "an ASan build's workers reserve terabytes of shadow memory, which RLIMIT_AS forbids";
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    GTEST_SKIP() << "a sanitizer build's workers reserve terabytes of shadow memory, which RLIMIT_AS forbids";
 #endif
     TempDir dir;
     const std::uint16_t port = free_port();
