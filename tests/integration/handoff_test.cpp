@@ -104,8 +104,11 @@ TEST_F(Handoff, KeptAliveConnectionCannotSwitchToAnotherHost) {
 }
 
 TEST_F(Handoff, ConnectionsSpreadOverTheWorkers) {
+    // The least busy worker gets each connection. Connections left open by the suite's
+    // earlier tests weigh on one worker until its next heartbeat, so the spread is judged
+    // over up to 200 requests, not a fixed few.
     std::set<int> pids;
-    for (int i = 0; i < 20; ++i) {
+    for (int i = 0; i < 200 && pids.size() < 2; ++i) {
         if (auto pid = pid_in(get(port, "blog.example").body())) pids.insert(*pid);
     }
     EXPECT_EQ(pids.size(), 2u);
