@@ -65,9 +65,18 @@ TEST(Isolation, SiteLogFilesRotateBySize) {
                          {"--log-level", "warn"});
     const auto current = dir.path() / "logs" / "chatty.log";
     const auto rotated = dir.path() / "logs" / "chatty.1.log";
-    ASSERT_TRUE(wait_until([&] { return std::filesystem::exists(rotated); })) << vhostd.log();
-    EXPECT_LE(std::filesystem::file_size(rotated), 64u * 1024);
-    EXPECT_LE(std::filesystem::file_size(current), 64u * 1024);
+    // Rotation renames files while the worker still writes: read both sizes in one moment
+    // when both files are there (failed once in CI between the two calls).
+    std::uintmax_t rotated_size = 0;
+    std::uintmax_t current_size = 0;
+    ASSERT_TRUE(wait_until([&] {
+        std::error_code rotated_error, current_error;
+        rotated_size = std::filesystem::file_size(rotated, rotated_error);
+        current_size = std::filesystem::file_size(current, current_error);
+        return !rotated_error && !current_error;
+    })) << vhostd.log();
+    EXPECT_LE(rotated_size, 64u * 1024);
+    EXPECT_LE(current_size, 64u * 1024);
     EXPECT_FALSE(std::filesystem::exists(dir.path() / "logs" / "chatty.2.log")) << "log_files = 2 keeps two files";
 }
 
