@@ -45,6 +45,11 @@ public:
         }
         out_ << ' ' << number(value) << '\n';
     }
+    // A family with one unlabelled sample.
+    void single(const std::string& name, const char* type, const char* help, double value) {
+        family(name, type, help);
+        sample(name, {}, value);
+    }
     std::string text() const { return out_.str(); }
 
 private:
@@ -69,22 +74,14 @@ std::string render_metrics(const ServerInfo& server, const server::FrontTotals& 
     Exposition out;
     out.family("vhostd_info", "gauge", "vhostd's version, as a label.");
     out.sample("vhostd_info", {{"version", server.version}}, 1);
-    out.family("vhostd_uptime_seconds", "gauge", "Seconds since vhostd started.");
-    out.sample("vhostd_uptime_seconds", {}, server.uptime_seconds);
-    out.family("vhostd_reloads_total", "counter", "Configuration reloads applied.");
-    out.sample("vhostd_reloads_total", {}, server.reloads);
-    out.family("vhostd_connections_accepted_total", "counter", "Connections accepted on the public listeners.");
-    out.sample("vhostd_connections_accepted_total", {}, static_cast<double>(front.accepted));
-    out.family("vhostd_connections_closed_without_answer_total", "counter", "Connections that left (or never sent a byte) before a complete head.");
-    out.sample("vhostd_connections_closed_without_answer_total", {}, static_cast<double>(front.closed_without_answer));
-    out.family("vhostd_connections_refused_total", "counter", "Connections closed at once because a cap on waiting or per-client connections was reached.");
-    out.sample("vhostd_connections_refused_total", {}, static_cast<double>(front.refused_over_limit));
-    out.family("vhostd_tls_handshake_failures_total", "counter", "TLS handshakes that failed (counted in closed_without_answer too).");
-    out.sample("vhostd_tls_handshake_failures_total", {}, static_cast<double>(front.tls_handshake_failures));
-    out.family("vhostd_tls_relays", "gauge", "TLS connections handed over in terminate mode whose bytes vhostd relays now.");
-    out.sample("vhostd_tls_relays", {}, static_cast<double>(server.tls_relays));
-    out.family("vhostd_connections_in_front", "gauge", "Connections accepted and not yet handed over or answered.");
-    out.sample("vhostd_connections_in_front", {}, static_cast<double>(server.in_front));
+    out.single("vhostd_uptime_seconds", "gauge", "Seconds since vhostd started.", server.uptime_seconds);
+    out.single("vhostd_reloads_total", "counter", "Configuration reloads applied.", server.reloads);
+    out.single("vhostd_connections_accepted_total", "counter", "Connections accepted on the public listeners.", static_cast<double>(front.accepted));
+    out.single("vhostd_connections_closed_without_answer_total", "counter", "Connections that left (or never sent a byte) before a complete head.", static_cast<double>(front.closed_without_answer));
+    out.single("vhostd_connections_refused_total", "counter", "Connections closed at once because a cap on waiting or per-client connections was reached.", static_cast<double>(front.refused_over_limit));
+    out.single("vhostd_tls_handshake_failures_total", "counter", "TLS handshakes that failed (counted in closed_without_answer too).", static_cast<double>(front.tls_handshake_failures));
+    out.single("vhostd_tls_relays", "gauge", "TLS connections handed over in terminate mode whose bytes vhostd relays now.", static_cast<double>(server.tls_relays));
+    out.single("vhostd_connections_in_front", "gauge", "Connections accepted and not yet handed over or answered.", static_cast<double>(server.in_front));
     out.family("vhostd_front_answers_total", "counter", "Connections the front answered itself before routing, by status.");
     for (const auto& [status, count] : front.answered) out.sample("vhostd_front_answers_total", {{"status", std::to_string(status)}}, static_cast<double>(count));
 

@@ -84,6 +84,15 @@ protocol::ConnectionInfo connection_info(const Arrival& arrival, int fd, std::si
     return info;
 }
 
+void log_if_failed(std::exception_ptr error) {
+    if (!error) return;
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        spdlog::error("connection ended by an unexpected error: {}", e.what());
+    }
+}
+
 void hand_over(const Arrival& arrival, protocol::FileDescriptor fd, protocol::ConnectionInfo info, std::string head) {
     arrival.thread.stats.routed(info.site, info.websocket);
     protocol::PendingConnection pending;

@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,10 @@ void answer_with(const Arrival& arrival, protocol::FileDescriptor fd, std::strin
 
 // The ConnectionInfo for a connection routed to `site` on `host`.
 protocol::ConnectionInfo connection_info(const Arrival& arrival, int fd, std::size_t site, std::string host);
+
+// The completion handler of a connection's coroutine: an exception that escaped it is
+// logged (the connection itself is gone with the coroutine frame).
+void log_if_failed(std::exception_ptr error);
 
 // Hands `fd`, whose first unread bytes are `head`, to the site named in `info` and counts it.
 // If no worker can take it, the dispatcher has it answered 503 on this connection's thread.

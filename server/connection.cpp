@@ -322,14 +322,7 @@ void serve(protocol::FileDescriptor fd, Arrival arrival) {
     if (ec) return;
     fd.release();
     asio::co_spawn(thread.io, wait_for_more<Protocol>(std::move(arrival), std::move(socket), std::string(first), std::move(admission.slot)),
-                   [](std::exception_ptr error) {
-        if (!error) return;
-        try {
-            std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-            spdlog::error("connection ended by an unexpected error: {}", e.what());
-        }
-    });
+                   log_if_failed);
 }
 
 }  // namespace

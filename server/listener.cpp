@@ -103,6 +103,7 @@ asio::awaitable<void> Listener::accept_loop(Acceptor& acceptor) {
     while (acceptor.socket.is_open()) {
         auto [wait_error] = co_await acceptor.socket.async_wait(tcp::acceptor::wait_read, asio::as_tuple(asio::use_awaitable));
         if (wait_error || !acceptor.socket.is_open()) break;
+        const std::shared_ptr<const conf::Listener> config = config_.load();  // once per wake-up, not per accept
         for (int i = 0; i < max_accepts_per_wake; ++i) {
             tcp::endpoint remote;
             socklen_t length = static_cast<socklen_t>(remote.capacity());
@@ -119,7 +120,7 @@ asio::awaitable<void> Listener::accept_loop(Acceptor& acceptor) {
             }
             remote.resize(length);
             try {
-                serve_accepted(protocol::FileDescriptor(fd), remote, acceptor.local, *config_.load(), front_, acceptor.thread);
+                serve_accepted(protocol::FileDescriptor(fd), remote, acceptor.local, *config, front_, acceptor.thread);
             } catch (const std::exception& e) {
                 spdlog::error("{}: connection ended by an unexpected error: {}", address_, e.what());
             }

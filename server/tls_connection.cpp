@@ -266,14 +266,7 @@ void terminate_tls(Arrival arrival, protocol::FileDescriptor fd, ClientHello hel
     fd.release();
     asio::io_context& io = arrival.thread.io;
     asio::co_spawn(io, serve_tls(std::move(arrival), TlsStream(std::move(socket), context), std::move(hello), certificate_site),
-                   [](std::exception_ptr error) {
-                       if (!error) return;
-                       try {
-                           std::rethrow_exception(error);
-                       } catch (const std::exception& e) {
-                           spdlog::error("TLS connection ended by an unexpected error: {}", e.what());
-                       }
-                   });
+                   log_if_failed);
 }
 
 }  // namespace vhostd::server
