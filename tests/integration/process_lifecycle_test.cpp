@@ -25,9 +25,12 @@ using namespace vhostd::test;
 namespace {
 
 std::vector<std::string> open_fds(pid_t pid) {
+    // Error codes, not exceptions: a descriptor may close between listing and reading it.
     std::vector<std::string> fds;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
-        fds.push_back(entry.path().filename().string() + " -> " + std::filesystem::read_symlink(entry.path()).string());
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error)) {
+        const auto target = std::filesystem::read_symlink(entry.path(), error);
+        if (!error) fds.push_back(entry.path().filename().string() + " -> " + target.string());
     }
     std::sort(fds.begin(), fds.end());
     return fds;
@@ -56,16 +59,21 @@ TEST(ProcessLifecycle, WorkerGetsOnlyTheChannelStdioEnvAndCwd) {
     }
     ASSERT_EQ(workers.size(), 1u) << vhostd.log();
     const pid_t worker = workers[0];
-    // Wait until exec has happened (the child is no longer a copy of vhostd) and its new
-    // environment is readable (under a sanitizer build the exec takes a while to settle).
-    while ((std::filesystem::read_symlink("/proc/" + std::to_string(worker) + "/exe") != "/usr/bin/sleep" ||
-            environment_of(worker).find("VHOSTD_SITE=") == std::string::npos) &&
-           std::chrono::steady_clock::now() < deadline) {
+    const std::string proc = "/proc/" + std::to_string(worker);
+    // Wait for the whole settled state rather than one sign of it: exec switches the binary,
+    // closes the close-on-exec descriptors and installs the new environment in separate steps.
+    auto settled = [&] {
+        std::error_code gone;
+        return std::filesystem::read_symlink(proc + "/exe", gone) == "/usr/bin/sleep" &&
+               environment_of(worker).find("VHOSTD_SITE=") != std::string::npos && open_fds(worker).size() == 4;
+    };
+    while (!settled() && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
 
     const auto fds = open_fds(worker);
-    ASSERT_EQ(fds.size(), 4u) << ::testing::PrintToString(fds);
+    ASSERT_EQ(fds.size(), 4u) << ::testing::PrintToString(fds) << "\nworkers now: "
+                              << ::testing::PrintToString(vhostd.workers()) << "\n" << vhostd.log();
     EXPECT_EQ(fds[0], "0 -> /dev/null");
     EXPECT_EQ(fds[1].rfind("1 -> pipe:", 0), 0u) << fds[1];
     EXPECT_EQ(fds[2].rfind("2 -> pipe:", 0), 0u) << fds[2];
