@@ -15,6 +15,9 @@ namespace vhostd::protocol {
 namespace command {
 inline constexpr std::string_view handle = "NODE_HANDLE";          // vhostd -> worker, carries an fd
 inline constexpr std::string_view handle_ack = "NODE_HANDLE_ACK";  // worker -> vhostd, one per handle, in order
+// worker -> vhostd, instead of an ack: the line came without its fd (Node.js sends it when
+// the kernel truncated the ancillary data, e.g. the worker is out of file descriptors).
+inline constexpr std::string_view handle_nack = "NODE_HANDLE_NACK";
 inline constexpr std::string_view ready = "vhostd:ready";          // worker -> vhostd, once
 inline constexpr std::string_view heartbeat = "vhostd:heartbeat";  // worker -> vhostd, periodically
 inline constexpr std::string_view drain = "vhostd:drain";          // vhostd -> worker: finish and exit

@@ -46,6 +46,13 @@ bool Worker::on_acknowledged() {
     return true;
 }
 
+std::optional<protocol::PendingConnection> Worker::on_refused() {
+    if (in_flight_.empty()) return std::nullopt;
+    protocol::PendingConnection connection = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    return connection;
+}
+
 void Worker::on_heartbeat(const protocol::Heartbeat& heartbeat, Clock::time_point now) {
     heartbeat_ = heartbeat;
     active_estimate_ = heartbeat.active_connections;

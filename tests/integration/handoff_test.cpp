@@ -114,4 +114,29 @@ TEST_F(Handoff, ConnectionsSpreadOverTheWorkers) {
     EXPECT_EQ(pids.size(), 2u);
 }
 
+// Node.js answers a handle whose fd did not arrive with NODE_HANDLE_NACK. vhostd still holds
+// the connection, unread, so it hands it again; after three refusals the client gets 503.
+TEST(HandleRefusal, ARefusedConnectionIsHandedAgainAndThenAnswered503) {
+    TempDir dir;
+    const std::uint16_t port = free_port();
+    auto site = [](const std::string& name, int refusals) {
+        return "[sites." + name + "]\nhosts = [\"" + name + ".example\"]\ncommand = [\"python3\", \"" + refusing_worker_script +
+               "\", \"" + std::to_string(refusals) + "\"]\n";
+    };
+    VhostdProcess vhostd(dir, listen_on(port) + site("twice", 2) + site("always", 1000));
+    ASSERT_TRUE(wait_until([&] {
+        try {
+            return get(port, "twice.example").status() == 200;
+        } catch (const std::exception&) {
+            return false;  // not listening yet
+        }
+    }, 10s)) << vhostd.log();
+    EXPECT_NE(get(port, "twice.example").body().find("after 2 refusals"), std::string::npos) << "refused, refused, served";
+    EXPECT_NE(vhostd.log().find("did not receive connection"), std::string::npos);
+
+    const Exchange refused = get(port, "always.example");
+    EXPECT_EQ(refused.status(), 503) << refused.response << vhostd.log();
+    EXPECT_TRUE(vhostd.wait_for_log("workers did not receive its descriptor")) << vhostd.log();
+}
+
 }  // namespace
