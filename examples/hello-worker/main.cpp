@@ -148,7 +148,8 @@ asio::awaitable<void> serve(App& app, Stream socket, std::string routed_host, [[
         const bool keep_alive = request.keep_alive() && !app.draining;
         boost::system::error_code write_error;
         if (request.body().empty()) {
-            const std::string& answer = app.canned[request.version() == 10 ? 0 : 1][keep_alive ? 1 : 0];
+            std::string_view answer = app.canned[request.version() == 10 ? 0 : 1][keep_alive ? 1 : 0];
+            if (request.method() == http::verb::head) answer = answer.substr(0, answer.find("\r\n\r\n") + 4);  // no body
             std::tie(write_error, std::ignore) = co_await asio::async_write(socket, asio::buffer(answer), token);
         } else {
             http::response<http::string_body> response(http::status::ok, request.version());

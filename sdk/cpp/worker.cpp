@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cstdlib>
@@ -28,7 +29,10 @@ std::string env_or(const char* name, const char* fallback) {
 protocol::FileDescriptor channel_from_environment() {
     const char* value = std::getenv(protocol::env_channel_fd);
     if (value == nullptr) throw std::runtime_error(std::string(protocol::env_channel_fd) + " is not set: not started by vhostd");
-    return protocol::FileDescriptor(std::atoi(value));
+    const int fd = std::atoi(value);
+    // Programs the worker starts must not inherit the channel (nor pose as its worker).
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return protocol::FileDescriptor(fd);
 }
 
 std::chrono::milliseconds heartbeat_interval_from_environment() {
