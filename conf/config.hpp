@@ -109,10 +109,18 @@ struct Certificate {
 // and the worker terminates TLS itself.
 enum class TlsMode { terminate, passthrough };
 
+// What the site's program speaks on the channel. `node` workers also get Node.js's own IPC
+// variables, so that `process.on('message', (msg, socket) => ...)` receives connections.
+enum class Runtime { native, node };
+
 struct Site {
     std::string name;
     std::vector<std::string> hosts;        // lower-case; "*.suffix" for wildcards
-    std::vector<std::string> command;      // command[0] resolved against the config dir if it has a '/'
+    // command[0] resolved against the config dir if it has a '/'. `static = "DIR"` and
+    // `upstream = [...]` in the file become ["vhostd-static", "--root", DIR] and
+    // ["vhostd-upstream", "--", ...]: the bundled workers, found beside vhostd.
+    std::vector<std::string> command;
+    Runtime runtime = Runtime::native;     // `runtime`, else node when command[0] is node/nodejs
     std::string cwd;                       // absolute; defaults to the config file's directory
     std::map<std::string, std::string> env;
     // Account the workers run as, looked up when they are started; empty = vhostd's own.

@@ -16,7 +16,7 @@ namespace {
 // site's certificate paths) and its rlimits.
 bool starts_the_same(const Site& a, const Site& b) {
     const bool same_tls = a.tls_mode == b.tls_mode && (a.tls_mode == TlsMode::terminate || a.certificates == b.certificates);
-    return a.command == b.command && a.cwd == b.cwd && a.env == b.env && a.user == b.user &&
+    return a.command == b.command && a.runtime == b.runtime && a.cwd == b.cwd && a.env == b.env && a.user == b.user &&
            a.group == b.group && a.limits == b.limits && a.heartbeat_timeout == b.heartbeat_timeout && same_tls;
 }
 

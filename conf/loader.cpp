@@ -383,6 +383,9 @@ private:
     void read_tls(const toml::node& node, const std::string& path, Site& site);
     void read_certificate(const toml::table& table, const std::string& path, Site& site);
     void read_tls_mode(const toml::node& node, const std::string& path, Site& site);
+    void read_runtime(const toml::node& node, const std::string& path, std::optional<Runtime>& runtime);
+    void read_static_root(const toml::node& node, const std::string& path, Site& site);
+    void settle_program(const toml::table& table, const std::string& path, std::optional<Runtime> runtime, Site& site);
     void check_redirects_have_https();
     void settle_pool(const PoolKeys& keys, const std::string& path, Site& site);
     void claim_host(const std::string& host, Place place);
@@ -632,6 +635,7 @@ void Reader::read_site(std::string_view name, const toml::table& table, const st
     const toml::node* hosts = nullptr;
     const toml::node* cwd = nullptr;
     PoolKeys pool;
+    std::optional<Runtime> runtime;
     for (const auto& [key, node] : table) {
         const std::string_view key_name = key.str();
         const std::string key_path = child(path, key_name);
@@ -639,6 +643,13 @@ void Reader::read_site(std::string_view name, const toml::table& table, const st
             hosts = &node;  // checked once `default` is known, wherever it was written
         } else if (key_name == "command") {
             read_command(node, key_path, site);
+        } else if (key_name == "static") {
+            read_static_root(node, key_path, site);
+        } else if (key_name == "upstream") {
+            read_command(node, key_path, site);
+            if (!site.command.empty()) site.command.insert(site.command.begin(), {"vhostd-upstream", "--"});
+        } else if (key_name == "runtime") {
+            read_runtime(node, key_path, runtime);
         } else if (key_name == "workers") {
             pool.workers = &key;
             if (unsigned count = 0; read_integer(node, key_path, 1, 256, count)) {
@@ -708,9 +719,7 @@ void Reader::read_site(std::string_view name, const toml::table& table, const st
             report_unknown(key, key_path);
         }
     }
-    if (!table.contains("command")) {
-        report_missing(table, child(path, "command"));
-    }
+    settle_program(table, path, runtime, site);
     settle_pool(pool, path, site);
     if (hosts) {
         read_hosts(*hosts, child(path, "hosts"), site);
@@ -910,6 +919,46 @@ void Reader::read_tls_mode(const toml::node& node, const std::string& path, Site
         site.tls_mode = TlsMode::passthrough;
     } else {
         report(node, path, "must be \"terminate\" or \"passthrough\"");
+    }
+}
+
+void Reader::read_runtime(const toml::node& node, const std::string& path, std::optional<Runtime>& runtime) {
+    std::string name;
+    if (!read_string(node, path, name)) return;
+    if (name == "node") {
+        runtime = Runtime::node;
+    } else if (name == "native") {
+        runtime = Runtime::native;
+    } else {
+        report(node, path, "must be \"node\" or \"native\"");
+    }
+}
+
+void Reader::read_static_root(const toml::node& node, const std::string& path, Site& site) {
+    std::string root;
+    if (!read_directory(node, path, root)) return;
+    std::error_code error;
+    if (!fs::is_directory(root, error)) {
+        report(node, path, "'" + root + "' is not a directory");
+        return;
+    }
+    site.command = {"vhostd-static", "--root", root};
+}
+
+// Exactly one of command, static and upstream says what runs; the runtime follows from it
+// unless given.
+void Reader::settle_program(const toml::table& table, const std::string& path, std::optional<Runtime> runtime, Site& site) {
+    const int programs = table.contains("command") + table.contains("static") + table.contains("upstream");
+    if (programs == 0) {
+        report(table.source().begin, child(path, "command"), "is required (or static = \"DIR\", or upstream = [COMMAND...])");
+    } else if (programs > 1) {
+        report(table.source().begin, path, "command, static and upstream are alternatives: give one of them");
+    }
+    if (runtime) {
+        site.runtime = *runtime;
+    } else if (!site.command.empty()) {
+        const std::string program = fs::path(site.command.front()).filename().string();
+        site.runtime = program == "node" || program == "nodejs" ? Runtime::node : Runtime::native;
     }
 }
 

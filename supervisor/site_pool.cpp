@@ -1,8 +1,11 @@
 #include "supervisor/site_pool.hpp"
 
+#include "supervisor/bundled_program.hpp"
+
 #include "accesslog/access_log.hpp"
 #include "protocol/environment.hpp"
 #include "protocol/message.hpp"
+#include "supervisor/bundled_program.hpp"
 #include "supervisor/output_log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -132,6 +135,11 @@ std::vector<std::string> SitePool::environment(unsigned slot) const {
     variables[protocol::env_worker_slot] = std::to_string(slot);
     variables[protocol::env_generation] = std::to_string(generation_);
     variables[protocol::env_heartbeat_interval_ms] = std::to_string(heartbeat_interval.count());
+    if (site_.runtime == conf::Runtime::node) {
+        // Node.js then opens the channel as its own IPC channel, in its JSON framing.
+        variables["NODE_CHANNEL_FD"] = std::to_string(protocol::channel_fd);
+        variables["NODE_CHANNEL_SERIALIZATION_MODE"] = "json";
+    }
     // Only a passthrough site's workers terminate TLS, so only they learn where the keys are.
     if (site_.tls_mode == conf::TlsMode::passthrough && !site_.certificates.empty()) {
         std::string certs;
@@ -165,6 +173,7 @@ void SitePool::spawn(Clock::time_point now) {
     try {
         ProcessSpec spec;
         spec.argv = site_.command;
+        spec.argv.front() = bundled_program(spec.argv.front());
         spec.environment = environment(slot);
         spec.cwd = site_.cwd;
         spec.channel_fd = theirs.get();
@@ -375,6 +384,8 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
         if (command == protocol::command::handle_ack) {
             if (!worker->on_acknowledged()) spdlog::warn("{}: acknowledged a connection it was not sent", describe(*worker));
             if (!waiting_.empty()) hand_waiting();
+        } else if (command == protocol::command::handle_nack) {
+            if (auto refused = worker->on_refused()) on_refused(*worker, std::move(*refused), now);
         } else if (command == protocol::command::ready) {
             if (worker->state() != WorkerState::starting) continue;
             apply(*worker, WorkerEvent::said_ready, now);
@@ -423,6 +434,22 @@ void SitePool::on_exit(const std::shared_ptr<Worker>& worker, int wait_status) {
     reconcile(now);
     hand_waiting();
     check_stopped();
+}
+
+// The fd never reached the worker, so nothing read it: vhostd's copy can go to a worker
+// again, a few times, before the client gets a 503 rather than a loop.
+void SitePool::on_refused(const Worker& worker, PendingConnection connection, Clock::time_point now) {
+    constexpr unsigned max_refusals = 3;
+    spdlog::warn("{}: did not receive connection {} (NODE_HANDLE_NACK; out of file descriptors?)", describe(worker),
+                 connection.info.id);
+    connection.handed_before = true;
+    if (++connection.refusals >= max_refusals) {
+        reject(std::move(connection), 1, "workers did not receive its descriptor");
+        return;
+    }
+    waiting_.push_front({std::move(connection), now + site_.queue_timeout, now});
+    if (waiting_.size() == 1) arm_queue_timer();
+    hand_waiting();
 }
 
 bool SitePool::try_hand(PendingConnection& connection) {

@@ -81,6 +81,7 @@ private:
     void on_exit(const std::shared_ptr<Worker>& worker, int wait_status);
 
     bool try_hand(protocol::PendingConnection& connection);
+    void on_refused(const Worker& worker, protocol::PendingConnection connection, Clock::time_point now);
     void hand_waiting();
     void expire_waiting();
     void arm_queue_timer();

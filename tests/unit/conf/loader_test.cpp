@@ -738,7 +738,7 @@ command = ["./shop"]
               (Errors{
                   "3:1: listen[1].address: is required",
                   "5:1: admin.listen: is required",
-                  "6:1: sites.blog.command: is required",
+                  "6:1: sites.blog.command: is required (or static = \"DIR\", or upstream = [COMMAND...])",
                   "8:1: sites.shop.hosts: is required unless default = true",
               }));
 }
@@ -1361,6 +1361,75 @@ restart_backoff = { initial = "2s", max = "1s", step = 2 }
               (Errors{
                   "6:43: sites.blog.restart_backoff.max: must not be less than initial",
                   "6:49: sites.blog.restart_backoff.step: unknown key",
+              }));
+}
+
+TEST(LoadConfig, StaticAndUpstreamBecomeTheBundledWorkers) {
+    const fs::path root = fs::temp_directory_path() / "vhostd-loader-static";
+    fs::create_directories(root / "public");
+    const std::string path = (root / "site.toml").string();
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.docs]
+hosts = ["docs.example"]
+static = "public/"
+[sites.legacy]
+hosts = ["legacy.example"]
+upstream = ["bin/app", "--port", "$PORT"]
+)", path);
+    ASSERT_EQ(config.sites.size(), 2u);
+    EXPECT_EQ(config.sites[0].command, (std::vector<std::string>{"vhostd-static", "--root", (root / "public").string()}));
+    EXPECT_EQ(config.sites[1].command,
+              (std::vector<std::string>{"vhostd-upstream", "--", (root / "bin/app").string(), "--port", "$PORT"}));
+    EXPECT_EQ(config.sites[1].runtime, Runtime::native);
+    fs::remove_all(root);
+}
+
+TEST(LoadConfig, RuntimeIsNodeWhenGivenOrWhenTheProgramIsNode) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.a]
+hosts = ["a.example"]
+command = ["node", "server.js"]
+[sites.b]
+hosts = ["b.example"]
+command = ["/usr/bin/nodejs", "server.js"]
+[sites.c]
+hosts = ["c.example"]
+command = ["./start.sh"]
+runtime = "node"
+[sites.d]
+hosts = ["d.example"]
+command = ["node", "server.js"]
+runtime = "native"
+[sites.e]
+hosts = ["e.example"]
+command = ["python3", "app.py"]
+)");
+    ASSERT_EQ(config.sites.size(), 5u);
+    EXPECT_EQ(config.sites[0].runtime, Runtime::node);
+    EXPECT_EQ(config.sites[1].runtime, Runtime::node);
+    EXPECT_EQ(config.sites[2].runtime, Runtime::node);
+    EXPECT_EQ(config.sites[3].runtime, Runtime::native);
+    EXPECT_EQ(config.sites[4].runtime, Runtime::native);
+}
+
+TEST(LoadConfig, ReportsConflictingProgramsAndBadRuntimes) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.a]
+hosts = ["a.example"]
+command = ["x"]
+upstream = ["y"]
+runtime = "java"
+[sites.b]
+hosts = ["b.example"]
+static = "/nonexistent/vhostd-root"
+)"),
+              (Errors{
+                  "3:1: sites.a: command, static and upstream are alternatives: give one of them",
+                  "7:11: sites.a.runtime: must be \"node\" or \"native\"",
+                  "10:10: sites.b.static: '/nonexistent/vhostd-root' is not a directory",
               }));
 }
 
