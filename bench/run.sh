@@ -11,6 +11,10 @@
 #   vhostd       — vhostd terminating TLS and relaying to the worker over a socketpair
 #   passthrough  — a second vhostd with the site in passthrough mode: the worker terminates
 #   nginx        — nginx terminating TLS and proxying to the worker
+# Node.js (keep-alive and new connection per request) compares the same app, examples/node-site
+# (2 processes), served two ways:
+#   node-vhostd  — behind vhostd, connections handed to it through sdk/node
+#   node-cluster — under Node's own cluster module (the primary accepts, round-robin)
 #
 #   bench/run.sh                 # full run: 3 rounds of 5 s per target and workload
 #   bench/run.sh --smoke         # seconds: proves the script works (CI)
@@ -25,11 +29,12 @@ connections=${CONNECTIONS:-50}
 if [ "${1:-}" = "--smoke" ]; then rounds=1; duration=1; fi
 
 missing=()
-for tool in wrk nginx haproxy; do command -v "$tool" > /dev/null || missing+=("$tool"); done
+for tool in wrk nginx haproxy node; do command -v "$tool" > /dev/null || missing+=("$tool"); done
 [ -n "${RESULTS_DIR:-}" ] && ! command -v gnuplot > /dev/null && missing+=(gnuplot)
 if [ ${#missing[@]} -gt 0 ]; then
   packages=("${missing[@]/nginx/nginx-light}")
   packages=("${packages[@]/gnuplot/gnuplot-nox}")
+  packages=("${packages[@]/#node/nodejs}")
   echo "installing: ${packages[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" > /dev/null
@@ -52,11 +57,12 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # fill TEMPLATE PORT TLS_PORT [TLS_MODE]
 fill() {
   sed -e "s|@PORT@|$2|g" -e "s|@TLS_PORT@|$3|g" -e "s|@TLS_MODE@|${4:-terminate}|g" -e "s|@UPSTREAM_PORT@|${direct_port}|g" \
-      -e "s|@DIR@|$work|g" -e "s|@BIN@|$PWD/build/bin|g" "$1"
+      -e "s|@DIR@|$work|g" -e "s|@BIN@|$PWD/build/bin|g" -e "s|@REPO@|$PWD|g" -e "s|@NODE@|$(command -v node)|g" "$1"
 }
 
 direct_port=$(free_port); vhostd_port=$(free_port); nginx_port=$(free_port); haproxy_port=$(free_port)
 vhostd_tls_port=$(free_port); nginx_tls_port=$(free_port); passthrough_port=$(free_port); passthrough_tls_port=$(free_port)
+node_vhostd_port=$(free_port); node_cluster_port=$(free_port)
 # One ECDSA certificate for every HTTPS target, made now: no key lives in the repository.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=hello.test \
   -addext subjectAltName=DNS:hello.test -keyout "$work/hello.key" -out "$work/hello.pem" 2> /dev/null
@@ -72,11 +78,16 @@ fill bench/nginx.conf.in "$nginx_port" "$nginx_tls_port" > "$work/nginx.conf"
 nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
 fill bench/haproxy.cfg.in "$haproxy_port" "" > "$work/haproxy.cfg"
 haproxy -f "$work/haproxy.cfg" -db > "$work/haproxy.log" 2>&1 & pids+=($!)
+fill bench/vhostd-node.toml.in "$node_vhostd_port" "" > "$work/vhostd-node.toml"
+build/bin/vhostd -c "$work/vhostd-node.toml" --log-level warn > "$work/vhostd-node.log" 2>&1 & pids+=($!)
+node examples/node-site/server.js --cluster 2 --listen "127.0.0.1:$node_cluster_port" --site hello > "$work/node-cluster.log" 2>&1 & pids+=($!)
 
 declare -A port=([direct]=$direct_port [vhostd]=$vhostd_port [nginx]=$nginx_port [haproxy]=$haproxy_port)
 declare -A tls_port=([vhostd]=$vhostd_tls_port [passthrough]=$passthrough_tls_port [nginx]=$nginx_tls_port)
+declare -A node_port=([node-vhostd]=$node_vhostd_port [node-cluster]=$node_cluster_port)
 targets=(direct vhostd nginx haproxy)
 https_targets=(vhostd passthrough nginx)
+node_targets=(node-vhostd node-cluster)
 wait_for() {  # URL
   for _ in $(seq 100); do
     curl -fsk -m 1 -H 'Host: hello.test' "$1" > /dev/null && return 0
@@ -87,6 +98,7 @@ wait_for() {  # URL
 }
 for target in "${targets[@]}"; do wait_for "http://127.0.0.1:${port[$target]}/"; done
 for target in "${https_targets[@]}"; do wait_for "https://127.0.0.1:${tls_port[$target]}/"; done
+for target in "${node_targets[@]}"; do wait_for "http://127.0.0.1:${node_port[$target]}/"; done
 
 results="$work/results.tsv"
 for round in $(seq "$rounds"); do
@@ -110,6 +122,19 @@ for round in $(seq "$rounds"); do
       case $workload in
         https-keepalive) output=$(wrk -t1 -c"$connections" -d"${duration}s" --latency -H 'Host: hello.test' "$url") ;;
         https-close) output=$(wrk -t1 -c"$connections" -d"${duration}s" --latency -H 'Host: hello.test' -H 'Connection: close' "$url") ;;
+      esac
+      printf '%s\t%s\t%s\t%s\n' "$round" "$workload" "$target" "$(echo "$output" | tr '\n' '|')" >> "$results"
+      echo "round $round $workload $target: $(echo "$output" | grep -E 'Requests/sec' | tr -s ' ')"
+    done
+  done
+  # The same Node app, each way in turn; which one goes first alternates with the round.
+  node_order=("${node_targets[@]:$(( (round - 1) % 2 ))}" "${node_targets[@]:0:$(( (round - 1) % 2 ))}")
+  for workload in node-keepalive node-close; do
+    for target in "${node_order[@]}"; do
+      url="http://127.0.0.1:${node_port[$target]}/"
+      case $workload in
+        node-keepalive) output=$(wrk -t1 -c"$connections" -d"${duration}s" --latency -H 'Host: hello.test' "$url") ;;
+        node-close) output=$(wrk -t1 -c"$connections" -d"${duration}s" --latency -H 'Host: hello.test' -H 'Connection: close' "$url") ;;
       esac
       printf '%s\t%s\t%s\t%s\n' "$round" "$workload" "$target" "$(echo "$output" | tr '\n' '|')" >> "$results"
       echo "round $round $workload $target: $(echo "$output" | grep -E 'Requests/sec' | tr -s ' ')"

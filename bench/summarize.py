@@ -35,9 +35,9 @@ def parse(path):
 def main(path, chart_data=None):
     runs = parse(path)
     chart_rows = []
-    order = ["keepalive", "close", "websocket", "https-keepalive", "https-close"]
+    order = ["keepalive", "close", "websocket", "https-keepalive", "https-close", "node-keepalive", "node-close"]
     workloads = sorted({w for _, w in runs}, key=order.index)
-    targets = ["direct", "vhostd", "passthrough", "nginx", "haproxy"]
+    targets = ["direct", "vhostd", "passthrough", "nginx", "haproxy", "node-vhostd", "node-cluster"]
     for workload in workloads:
         rounds = [targets_ for (r, w), targets_ in sorted(runs.items()) if w == workload]
         print(f"### {workload}  ({len(rounds)} rounds)\n")
@@ -55,7 +55,8 @@ def main(path, chart_data=None):
         medians = {t: statistics.median(r[t]["rps"] for r in rounds if t in r) for t in targets if any(t in r for r in rounds)}
         if medians.get("direct"):
             chart_rows.append(f"{workload} " + " ".join(f"{medians.get(t, 0) / medians['direct']:.3f}" for t in ["direct", "vhostd", "nginx", "haproxy"]))
-        for mine, other in [("vhostd", "direct"), ("vhostd", "nginx"), ("vhostd", "haproxy"), ("passthrough", "nginx"), ("vhostd", "passthrough")]:
+        for mine, other in [("vhostd", "direct"), ("vhostd", "nginx"), ("vhostd", "haproxy"), ("passthrough", "nginx"), ("vhostd", "passthrough"),
+                            ("node-vhostd", "node-cluster")]:
             ratios = [r[mine]["rps"] / r[other]["rps"] for r in rounds if r.get(mine, {}).get("rps") and r.get(other, {}).get("rps")]
             if ratios:
                 print(f"- {mine}/{other}: median {statistics.median(ratios):.2f} (rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
