@@ -13,6 +13,9 @@ missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
+# Node.js for the Node SDK's tests: the machine's own when it has one (these machines come
+# with Node 20, which the tests pin); Debian's otherwise.
+command -v node > /dev/null || missing+=(nodejs)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing: ${missing[*]}"
