@@ -264,9 +264,8 @@ let tls = null;   // { cert, key } when openssl could make them
 const children = new Set();   // fake-parent children, stopped in after()
 
 function writeConfig(generation) {
-  // What runtime = "node" gives a site; spelled out so that the test also runs with a vhostd
-  // that predates it.
-  const ipc = 'NODE_CHANNEL_FD = "3", NODE_CHANNEL_SERIALIZATION_MODE = "json"';
+  // No runtime key: vhostd sees that command[0] is node and gives the workers Node's IPC
+  // variables itself (the test fails without them).
   fs.writeFileSync(config, `
 [[listen]]
 address = "127.0.0.1:${ports.http}"
@@ -283,7 +282,6 @@ hosts = ["node.test"]
 command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(exampleServer)}]
 workers = 2
 heartbeat_timeout = "2s"
-env = { ${ipc} }
 
 [sites.app]
 hosts = ["app.test"]
@@ -291,7 +289,7 @@ command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(testApp)}]
 workers = 1
 heartbeat_timeout = "2s"
 drain_timeout = "15s"
-env = { ${ipc}, APP_GENERATION = "${generation}" }
+env = { APP_GENERATION = "${generation}" }
 ${tls ? `tls = { cert = "${tls.cert}", key = "${tls.key}" }
 
 [sites.secure]
@@ -299,8 +297,7 @@ hosts = ["secure.test"]
 command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(testApp)}]
 workers = 1
 tls = { cert = "${tls.cert}", key = "${tls.key}" }
-tls_mode = "passthrough"
-env = { ${ipc} }` : ''}
+tls_mode = "passthrough"` : ''}
 `);
 }
 
