@@ -954,11 +954,16 @@ void Reader::settle_program(const toml::table& table, const std::string& path, s
     } else if (programs > 1) {
         report(table.source().begin, path, "command, static and upstream are alternatives: give one of them");
     }
-    if (runtime) {
+    if (runtime && !table.contains("command")) {
+        report(*table.get("runtime"), child(path, "runtime"), "applies to command only: static and upstream run vhostd's own workers");
+    } else if (runtime) {
         site.runtime = *runtime;
     } else if (!site.command.empty()) {
         const std::string program = fs::path(site.command.front()).filename().string();
         site.runtime = program == "node" || program == "nodejs" ? Runtime::node : Runtime::native;
+    }
+    if (table.contains("static") && site.tls_mode == TlsMode::passthrough) {
+        report(*table.get("tls_mode"), child(path, "tls_mode"), "must be \"terminate\" for a static site: vhostd-static does not terminate TLS");
     }
 }
 

@@ -19,6 +19,7 @@ struct PendingConnection {
     std::chrono::steady_clock::time_point accepted_at;
     bool handed_before = false;         // a worker died before reading it: counted already
     unsigned refusals = 0;              // workers that said its fd did not reach them
+    int refused_by = 0;                 // the pid of the last of them
     // Called when no worker can take the connection (queue full, queue timeout, site down):
     // the front answers 503 with Retry-After and closes. May be called from any thread.
     std::function<void(FileDescriptor socket, int retry_after_seconds, const char* why)> reject;

@@ -1,6 +1,5 @@
 #include "supervisor/site_pool.hpp"
 
-#include "supervisor/bundled_program.hpp"
 
 #include "accesslog/access_log.hpp"
 #include "protocol/environment.hpp"
@@ -385,7 +384,11 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
             if (!worker->on_acknowledged()) spdlog::warn("{}: acknowledged a connection it was not sent", describe(*worker));
             if (!waiting_.empty()) hand_waiting();
         } else if (command == protocol::command::handle_nack) {
-            if (auto refused = worker->on_refused()) on_refused(*worker, std::move(*refused), now);
+            if (auto refused = worker->on_refused()) {
+                on_refused(*worker, std::move(*refused), now);
+            } else {
+                spdlog::warn("{}: refused a connection it was not sent", describe(*worker));
+            }
         } else if (command == protocol::command::ready) {
             if (worker->state() != WorkerState::starting) continue;
             apply(*worker, WorkerEvent::said_ready, now);
@@ -443,11 +446,16 @@ void SitePool::on_refused(const Worker& worker, PendingConnection connection, Cl
     spdlog::warn("{}: did not receive connection {} (NODE_HANDLE_NACK; out of file descriptors?)", describe(worker),
                  connection.info.id);
     connection.handed_before = true;
+    connection.refused_by = worker.pid();
     if (++connection.refusals >= max_refusals) {
         reject(std::move(connection), 1, "workers did not receive its descriptor");
         return;
     }
-    waiting_.push_front({std::move(connection), now + site_.queue_timeout, now});
+    // First in line, and due no later than the one it goes before: the queue timer watches
+    // only the front.
+    auto deadline = now + site_.queue_timeout;
+    if (!waiting_.empty()) deadline = std::min(deadline, waiting_.front().deadline);
+    waiting_.push_front({std::move(connection), deadline, now});
     if (waiting_.size() == 1) arm_queue_timer();
     hand_waiting();
 }
@@ -457,12 +465,19 @@ bool SitePool::try_hand(PendingConnection& connection) {
     std::vector<bool> failed;  // allocated only when a send fails
     for (std::size_t attempt = 0; attempt < workers_.size(); ++attempt) {
         std::size_t best = workers_.size();
+        std::size_t refuser = workers_.size();
         for (std::size_t k = 0; k < workers_.size(); ++k) {
             const std::size_t i = (round_robin_ + k) % workers_.size();
             const Worker& candidate = *workers_[i];
             if (!candidate.available(site_.max_in_flight) || (!failed.empty() && failed[i])) continue;
+            // A worker that just refused it (out of descriptors, say) is the last choice.
+            if (candidate.pid() == connection.refused_by) {
+                refuser = i;
+                continue;
+            }
             if (best == workers_.size() || candidate.load() < workers_[best]->load()) best = i;
         }
+        if (best == workers_.size()) best = refuser;
         if (best == workers_.size()) return false;
         Worker& worker = *workers_[best];
         const auto accepted_at = connection.accepted_at;

@@ -58,9 +58,9 @@ public:
     boost::system::error_code hand(protocol::PendingConnection& connection, Clock::time_point now);
 
     // The oldest connection in flight has arrived; false if nothing was in flight.
+    bool on_acknowledged();
     // The oldest unacknowledged connection, which the worker says it never got.
     std::optional<protocol::PendingConnection> on_refused();
-    bool on_acknowledged();
     void on_heartbeat(const protocol::Heartbeat& heartbeat, Clock::time_point now);
     void on_channel_lost() { channel_usable_ = false; }
     // Returns the connections it never acknowledged, for another worker.

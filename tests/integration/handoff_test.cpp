@@ -139,4 +139,25 @@ TEST(HandleRefusal, ARefusedConnectionIsHandedAgainAndThenAnswered503) {
     EXPECT_TRUE(vhostd.wait_for_log("workers did not receive its descriptor")) << vhostd.log();
 }
 
+// A worker that refuses every handle must not take its site down: a refused connection goes
+// to another worker first.
+TEST(HandleRefusal, ARefusingWorkerIsPassedOverForTheOthers) {
+    TempDir dir;
+    const std::uint16_t port = free_port();
+    VhostdProcess vhostd(dir, listen_on(port) + "[sites.half]\nhosts = [\"half.example\"]\nworkers = 2\ncommand = [\"python3\", \"" +
+                                  refusing_worker_script + "\", \"1000000\", \"slot0\"]\n");
+    ASSERT_TRUE(wait_until([&] {
+        try {
+            return get(port, "half.example").status() == 200;
+        } catch (const std::exception&) {
+            return false;  // not listening yet
+        }
+    }, 10s)) << vhostd.log();
+    for (int i = 0; i < 10; ++i) {
+        const Exchange answer = get(port, "half.example");
+        EXPECT_EQ(answer.status(), 200) << answer.response << vhostd.log();
+        EXPECT_NE(answer.body().find("after 0 refusals"), std::string::npos) << answer.body();
+    }
+}
+
 }  // namespace

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -32,6 +34,7 @@ struct StaticSite {
     StaticSite() {
         write_file(root / "index.html", "<h1>home</h1>\n");
         write_file(root / "docs" / "index.html", "<h1>docs</h1>\n");
+        write_file(root / "100% a" / "index.html", "<h1>percent</h1>\n");
         write_file(root / "style.css", "body { color: red }\n");
         write_file(root / "a b.txt", "spaced\n");
         write_file(root / ".env", "DOT_FILE_CONTENT\n");
@@ -101,6 +104,8 @@ TEST(StaticSite, ServesFilesWithTypesValidatorsAndIndexes) {
     const std::string redirect = site.curl("/docs?x=1").second;
     EXPECT_NE(redirect.find("HTTP/1.1 301"), std::string::npos) << redirect;
     EXPECT_EQ(header_value(redirect, "Location"), "/docs/?x=1");
+    EXPECT_EQ(header_value(site.curl("/100%25%20a").second, "Location"), "/100%25%20a/") << "the client's encoding is kept";
+    EXPECT_NE(site.curl("/100%25%20a/").second.find("<h1>percent</h1>"), std::string::npos);
     EXPECT_NE(site.curl("/missing.html").second.find("HTTP/1.1 404"), std::string::npos);
     EXPECT_NE(site.curl("/", {"-X", "POST", "--data", "x"}).second.find("HTTP/1.1 413"), std::string::npos);
     const std::string put = site.curl("/", {"-X", "DELETE"}).second;
@@ -135,6 +140,9 @@ TEST(StaticSite, ConditionalRequestsAndRanges) {
     const std::string beyond = site.curl("/style.css", {"-r", "500-"}).second;
     EXPECT_NE(beyond.find("HTTP/1.1 416"), std::string::npos);
     EXPECT_EQ(header_value(beyond, "Content-Range"), "bytes */20");
+    const std::string head = site.curl("/large.bin", {"-I", "-r", "0-9"}).second;
+    EXPECT_NE(head.find("HTTP/1.1 200"), std::string::npos) << "Range applies to GET only:\n" << head;
+    EXPECT_EQ(header_value(head, "Content-Length"), std::to_string(site.large.size()));
     const std::string stale = site.curl("/large.bin", {"-r", "0-9", "-H", "If-Range: \"stale\""}).second;
     EXPECT_NE(stale.find("HTTP/1.1 200"), std::string::npos) << "If-Range that does not match: the whole file";
 }
@@ -158,6 +166,26 @@ TEST(StaticSite, LargeFilesArriveWholeOverKeepAlive) {
         EXPECT_EQ(got.size(), site.large.size());
         EXPECT_TRUE(got == site.large);
     }
+}
+
+// A client that resets mid-download makes sendfile fail with EPIPE, which raises SIGPIPE
+// unless the worker ignores it: the worker must survive and keep serving.
+TEST(StaticSite, AClientThatResetsMidDownloadDoesNotKillTheWorker) {
+    StaticSite site;
+    VhostdProcess vhostd(site.dir, site.config("static = \"public\""));
+    ASSERT_TRUE(serving(site.port)) << vhostd.log();
+    const auto workers = vhostd.workers();
+    ASSERT_EQ(workers.size(), 1u);
+    for (int i = 0; i < 3; ++i) {
+        Connection connection(site.port);
+        connection.send("GET /large.bin HTTP/1.1\r\nHost: files.example\r\n\r\n");
+        connection.read_until([](const std::string& received) { return received.size() > 100'000; });
+        const linger reset{1, 0};  // close with RST, leaving most of the file unsent
+        ::setsockopt(connection.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    }
+    EXPECT_EQ(get(site.port, "files.example").status(), 200);
+    EXPECT_EQ(vhostd.workers(), workers) << vhostd.log();
+    EXPECT_EQ(vhostd.log().find("killed by signal"), std::string::npos) << vhostd.log();
 }
 
 TEST(StaticSite, NoPathLeavesTheRoot) {

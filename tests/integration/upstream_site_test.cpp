@@ -43,6 +43,8 @@ TEST(UpstreamSite, AnAppOnAFreePortIsServedThroughTheRelay) {
     ASSERT_TRUE(wait_until([&] { return answered_by_app(port); }, 20s)) << vhostd.log();
 
     // The port was put into the environment and into "$PORT" arguments; "${SOCKET}" is not set.
+    // The app's output reaches vhostd's log through a pipe: wait for it.
+    ASSERT_TRUE(vhostd.wait_for_log("', '--socket=${SOCKET}'])")) << vhostd.log();
     std::smatch match;
     const std::string log = vhostd.log();
     ASSERT_TRUE(std::regex_search(log, match, std::regex("port-app listening \\(\\['--port=(\\d+)', '--socket=\\$\\{SOCKET\\}'\\]\\)")))

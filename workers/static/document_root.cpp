@@ -18,10 +18,12 @@ int open_beneath_raw(int directory, const char* relative) {
     open_how how{};
     how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;  // O_NONBLOCK: a FIFO must not block us
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    int fd;
-    do {
+    int fd = -1;
+    // The kernel asks for a retry when a rename raced the lookup; a few are plenty.
+    for (int attempt = 0; attempt < 4; ++attempt) {
         fd = static_cast<int>(::syscall(SYS_openat2, directory, relative, &how, sizeof how));
-    } while (fd < 0 && errno == EAGAIN);  // the kernel asks for a retry when a rename raced it
+        if (fd >= 0 || errno != EAGAIN) break;
+    }
     return fd;
 }
 
@@ -34,6 +36,10 @@ Lookup::Outcome outcome_of(int error) {
 DocumentRoot::DocumentRoot(const std::string& path, std::vector<std::string> index_names)
     : root_(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)), index_names_(std::move(index_names)) {
     if (!root_) throw std::runtime_error("cannot open the root " + path + ": " + std::strerror(errno));
+    // Without openat2 (Linux < 5.6, or a seccomp filter that forbids it) every request would
+    // fail: say so once, at start.
+    const FileDescriptor probe(open_beneath_raw(root_.get(), "."));
+    if (!probe) throw std::runtime_error(std::string("openat2 is not available: ") + std::strerror(errno) + " (Linux 5.6 or later is needed)");
 }
 
 Lookup DocumentRoot::open_beneath(int directory, const std::string& relative) const {

@@ -18,6 +18,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <signal.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
 
@@ -93,6 +94,7 @@ private:
 
 struct Answer {
     std::string bytes;       // head, and the body when it is small
+    bool keep_alive = false; // what the head told the client
     int file = -1;           // then `length` bytes from `offset` of this file follow
     std::uint64_t offset = 0;
     std::uint64_t length = 0;
@@ -105,9 +107,17 @@ Answer plain_answer(unsigned status, std::string_view reason, unsigned version, 
     ResponseHead response(status, reason, version);
     response.add("Content-Type", "text/plain; charset=utf-8").add("Content-Length", std::to_string(body.size()));
     for (const auto& [name, value] : extra) response.add(name, value);
-    Answer answer{response.finish(keep_alive, version)};
+    Answer answer{response.finish(keep_alive, version), keep_alive};
     if (!head_only) answer.bytes += body;
     return answer;
+}
+
+// "http://host/a?b" -> "/a?b"; an origin-form target as it is.
+std::string_view origin_form(std::string_view target) {
+    if (target.starts_with('/')) return target;
+    const auto scheme_end = target.find("://");
+    const auto path = scheme_end == std::string_view::npos ? std::string_view::npos : target.find('/', scheme_end + 3);
+    return path == std::string_view::npos ? std::string_view("/") : target.substr(path);
 }
 
 // Decides the answer to one request; reads a small body into it. Pure of socket I/O.
@@ -127,9 +137,12 @@ Answer answer_for(App& app, const http::request<http::empty_body>& request, bool
         case Lookup::Outcome::not_found: return plain_answer(404, "Not Found", version, keep_alive, head_only);
         case Lookup::Outcome::forbidden: return plain_answer(403, "Forbidden", version, keep_alive, head_only);
         case Lookup::Outcome::add_slash: {
-            const auto query = target.find('?');
-            const std::string location = "/" + path->relative + "/" +
-                                         (query == std::string_view::npos ? std::string() : std::string(target.substr(query)));
+            // The client's own spelling, still percent-encoded: a decoded name ("100%", "a?b")
+            // would make another URL.
+            const std::string_view raw = origin_form(target);
+            const auto query = raw.find('?');
+            const std::string location = std::string(raw.substr(0, query)) + "/" +
+                                         (query == std::string_view::npos ? std::string() : std::string(raw.substr(query)));
             return plain_answer(301, "Moved Permanently", version, keep_alive, head_only, {{"Location", location}});
         }
     }
@@ -150,12 +163,14 @@ Answer answer_for(App& app, const http::request<http::empty_body>& request, bool
         case Precondition::not_modified: {
             ResponseHead response(304, "Not Modified", version);
             response.add("ETag", tag).add("Last-Modified", last_modified);
-            return Answer{response.finish(keep_alive, version)};
+            return Answer{response.finish(keep_alive, version), keep_alive};
         }
     }
 
     RangeRequest range;
-    if (const auto range_header = header(http::field::range); !range_header.empty() && range_allowed(conditions.if_range, tag, modified)) {
+    // Range is defined for GET only (RFC 9110 section 14.2): HEAD describes the whole file.
+    if (const auto range_header = header(http::field::range);
+        !head_only && !range_header.empty() && range_allowed(conditions.if_range, tag, modified)) {
         range = parse_range(range_header, lookup.size);
     }
     if (range.kind == RangeRequest::Kind::unsatisfiable) {
@@ -177,6 +192,7 @@ Answer answer_for(App& app, const http::request<http::empty_body>& request, bool
                                           std::to_string(lookup.size));
     }
     answer.bytes = response.finish(keep_alive, version);
+    answer.keep_alive = keep_alive;
     if (head_only || answer.length == 0) {
         answer.length = 0;
         return answer;
@@ -245,7 +261,7 @@ asio::awaitable<void> serve(App& app, tcp::socket socket, std::string routed_hos
         Answer answer = answer_for(app, request, keep_alive);
         const bool sent = co_await send(socket, answer, *session);
         app.worker->request_served();
-        if (!sent || !keep_alive) break;
+        if (!sent || !answer.keep_alive) break;
     }
     app.sessions.erase(session);
     boost::system::error_code ignored;
@@ -260,6 +276,9 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // sendfile, unlike Asio's writes, is not MSG_NOSIGNAL: a client that resets mid-download
+    // must cost an EPIPE, not the whole worker. vhostd starts workers with default signals.
+    ::signal(SIGPIPE, SIG_IGN);
     std::string root_path;
     std::vector<std::string> index_names;
     App app;

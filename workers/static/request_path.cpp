@@ -44,7 +44,8 @@ std::optional<RequestPath> parse_request_path(std::string_view target, bool allo
             if (segments.empty()) return false;
             segments.pop_back();
         } else if (!segment.empty() && segment != ".") {
-            if (segment.front() == '.' && !allow_dot_files) return false;
+            // ".well-known" (RFC 8615) holds what is meant to be fetched: ACME challenges.
+            if (segment.front() == '.' && !allow_dot_files && !(segments.empty() && segment == ".well-known")) return false;
             segments.push_back(std::move(segment));
         }
         segment.clear();

@@ -15,7 +15,8 @@ struct RequestPath {
 // Percent-decodes the path of an origin-form ("/a/b?q") or absolute-form target and resolves
 // "." and ".." segments. nullopt for anything that is not a plain path: a bad or NUL escape,
 // an encoded '/', a ".." that climbs above the root. Dot files (".git", ".env") are refused
-// unless `allow_dot_files`: they are almost never meant to be published.
+// unless `allow_dot_files`: they are almost never meant to be published. The top-level
+// "/.well-known/" is the exception: it exists to be fetched (ACME challenges, security.txt).
 std::optional<RequestPath> parse_request_path(std::string_view target, bool allow_dot_files = false);
 
 }  // namespace vhostd::static_files

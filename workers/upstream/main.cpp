@@ -42,7 +42,8 @@ constexpr std::size_t relay_buffer_size = 16 * 1024;
 struct Options {
     bool unix_socket = false;
     bool proxy_protocol = false;
-    std::chrono::seconds ready_timeout{60};
+    std::chrono::seconds ready_timeout{25};  // under vhostd's default start_timeout (30 s), so ours speaks first
+    std::chrono::seconds idle_timeout{600};  // a relay with no byte either way for this long is closed
     std::vector<std::string> command;
 };
 
@@ -62,7 +63,8 @@ struct Upstream {
 };
 
 int usage() {
-    std::cerr << "usage: vhostd-upstream [--unix] [--proxy-protocol] [--ready-timeout SECONDS] -- COMMAND [ARG...]\n"
+    std::cerr << "usage: vhostd-upstream [--unix] [--proxy-protocol] [--ready-timeout SECONDS] [--idle-timeout SECONDS]\n"
+                 "                       -- COMMAND [ARG...]\n"
                  "  starts COMMAND with PORT (or, with --unix, SOCKET) in its environment and in \"$PORT\"/\"$SOCKET\"\n"
                  "  arguments, waits until it accepts, then relays the connections vhostd hands over.\n";
     return 2;
@@ -82,12 +84,14 @@ std::optional<Options> parse_options(int argc, char** argv) {
             options.proxy_protocol = true;
         } else if (arg == "--ready-timeout" && i + 1 < argc) {
             options.ready_timeout = std::chrono::seconds(std::atoi(argv[++i]));
+        } else if (arg == "--idle-timeout" && i + 1 < argc) {
+            options.idle_timeout = std::chrono::seconds(std::atoi(argv[++i]));
         } else {
             return std::nullopt;
         }
     }
     for (; i < argc; ++i) options.command.emplace_back(argv[i]);
-    if (options.command.empty() || options.ready_timeout.count() <= 0) return std::nullopt;
+    if (options.command.empty() || options.ready_timeout.count() <= 0 || options.idle_timeout.count() <= 0) return std::nullopt;
     return options;
 }
 
@@ -207,20 +211,26 @@ asio::awaitable<void> relay(Upstream& upstream, tcp::socket client, vhostd::sdk:
     upstream.relays.erase(entry);
 }
 
-// While draining: a relay whose app has answered and which has been quiet for a moment is
-// between requests, as far as a relay can tell; closing it ends the drain without cutting
-// an answer short.
-asio::awaitable<void> close_quiet_relays(Upstream& upstream) {
+void cancel(Relay& relay) {
+    boost::system::error_code ignored;
+    relay.client->cancel(ignored);
+    relay.app->cancel(ignored);
+}
+
+// Closes relays idle for `idle_timeout` (a client that vanished, a session left open), and
+// while draining also those whose app has answered and that have been quiet for a second.
+// A relay does not parse HTTP, so that is its best guess at "between requests": an answer
+// that pauses for a second mid-stream during a drain is cut short.
+asio::awaitable<void> close_idle_relays(Upstream& upstream, std::chrono::seconds idle_timeout) {
     asio::steady_timer tick(co_await asio::this_coro::executor);
     for (;;) {
         tick.expires_after(std::chrono::milliseconds(250));
         co_await tick.async_wait(token);
         const auto now = std::chrono::steady_clock::now();
         for (Relay& relay : upstream.relays) {
-            if (relay.answer_was_last && now - relay.last_transfer >= std::chrono::seconds(1)) {
-                boost::system::error_code ignored;
-                relay.client->cancel(ignored);
-                relay.app->cancel(ignored);
+            const auto quiet = now - relay.last_transfer;
+            if (quiet >= idle_timeout || (upstream.draining && relay.answer_was_last && quiet >= std::chrono::seconds(1))) {
+                cancel(relay);
             }
         }
     }
@@ -240,6 +250,7 @@ void stop_app(pid_t app) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    ::signal(SIGPIPE, SIG_IGN);  // a reset client is an error code, never the end of the worker
     const auto options = parse_options(argc, argv);
     if (!options || !Worker::started_by_vhostd()) return usage();
     try {
@@ -266,12 +277,13 @@ int main(int argc, char** argv) {
             asio::co_spawn(io, relay(upstream, std::move(socket), std::move(info), std::move(lease)), asio::detached);
         });
         const auto command = vhostd::upstream::expand_placeholders(options->command, {{variable, value}});
+        // Before the fork, so that an app that exits at once is still signalled.
+        asio::signal_set child_exits(io, SIGCHLD);
         const pid_t app = start_app(command, app_environment(variable, value));
         std::cout << "vhostd-upstream: started " << command[0] << " (pid " << app << ") with " << variable << "=" << value << std::endl;
 
         int exit_code = 0;
         // The app ending ends the worker: vhostd then restarts the pair.
-        asio::signal_set child_exits(io, SIGCHLD);
         std::function<void()> watch_app = [&] {
             child_exits.async_wait([&](const boost::system::error_code& ec, int) {
                 if (ec) return;
@@ -293,13 +305,13 @@ int main(int argc, char** argv) {
                 io.stop();
                 co_return;
             }
+            // The readiness probe may have reaped the app already (it then reports a
+            // failure above), so from here on SIGCHLD is the only news of its end.
             watch_app();
             worker.ready();
+            asio::co_spawn(io, close_idle_relays(upstream, options->idle_timeout), asio::detached);
         }, asio::detached);
-        worker.on_drain([&] {
-            upstream.draining = true;
-            asio::co_spawn(io, close_quiet_relays(upstream), asio::detached);
-        });
+        worker.on_drain([&] { upstream.draining = true; });
         io.run();
         stop_app(app);
         if (!socket_dir.empty()) {

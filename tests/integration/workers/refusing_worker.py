@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A raw-protocol worker that answers its first N handles with NODE_HANDLE_NACK (as Node.js
 does when a handle's fd did not arrive) and serves the rest: "served by pid P after N refusals".
+With a second argument "slot0", only the worker in slot 0 refuses.
 """
 import json
 import os
@@ -8,6 +9,8 @@ import socket
 import sys
 
 refusals_left = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+if len(sys.argv) > 2 and sys.argv[2] == "slot0" and os.environ.get("VHOSTD_WORKER_SLOT") != "0":
+    refusals_left = 0
 channel = socket.socket(fileno=int(os.environ["VHOSTD_CHANNEL_FD"]))
 channel.sendall(b'{"cmd":"vhostd:ready"}\n')
 pending = b""

@@ -1425,11 +1425,18 @@ runtime = "java"
 [sites.b]
 hosts = ["b.example"]
 static = "/nonexistent/vhostd-root"
+[sites.c]
+hosts = ["c.example"]
+static = "/tmp"
+runtime = "node"
+tls_mode = "passthrough"
 )"),
               (Errors{
                   "3:1: sites.a: command, static and upstream are alternatives: give one of them",
                   "7:11: sites.a.runtime: must be \"node\" or \"native\"",
                   "10:10: sites.b.static: '/nonexistent/vhostd-root' is not a directory",
+                  "14:11: sites.c.runtime: applies to command only: static and upstream run vhostd's own workers",
+                  "15:12: sites.c.tls_mode: must be \"terminate\" for a static site: vhostd-static does not terminate TLS",
               }));
 }
 

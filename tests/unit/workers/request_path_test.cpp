@@ -48,9 +48,12 @@ TEST(RequestPath, DotFilesAreRefusedUnlessAllowed) {
     EXPECT_EQ(relative("/.git/config"), "<refused>");
     EXPECT_EQ(relative("/app/.env"), "<refused>");
     EXPECT_EQ(relative("/%2egit/config"), "<refused>");
-    const auto allowed = parse_request_path("/.well-known/x", true);
+    EXPECT_EQ(relative("/.well-known/acme-challenge/token"), ".well-known/acme-challenge/token") << "RFC 8615";
+    EXPECT_EQ(relative("/app/.well-known/x"), "<refused>") << "only at the top";
+    EXPECT_EQ(relative("/.well-known/.secret"), "<refused>");
+    const auto allowed = parse_request_path("/app/.env", true);
     ASSERT_TRUE(allowed);
-    EXPECT_EQ(allowed->relative, ".well-known/x");
+    EXPECT_EQ(allowed->relative, "app/.env");
 }
 
 TEST(RequestPath, DirectoryForm) {
