@@ -111,6 +111,12 @@ std::string render_metrics(const ServerInfo& server, const server::FrontTotals& 
     for (const auto& site : sites) {
         for (const auto& [reason, count] : site.restarts) out.sample("vhostd_site_restarts_total", {{"site", site.name}, {"reason", reason}}, static_cast<double>(count));
     }
+    per_site(out, "vhostd_site_singleton_failures_total", "counter", "Times the site's singleton failed (crashed, hung, failed to start).",
+             sites, [](const auto& site) { return site.singleton_failures; });
+    per_site(out, "vhostd_site_messages_total", "counter", "Bus messages, replies and tasks passed between the site's processes.",
+             sites, [](const auto& site) { return site.messages_delivered; });
+    per_site(out, "vhostd_site_messages_undeliverable_total", "counter", "Bus messages reported back as undeliverable.", sites,
+             [](const auto& site) { return site.messages_undeliverable; });
     out.family("vhostd_site_workers", "gauge", "The site's workers, by state.");
     for (const auto& site : sites) {
         for (const auto& [state, count] : site.workers_by_state) out.sample("vhostd_site_workers", {{"site", site.name}, {"state", state}}, static_cast<double>(count));

@@ -19,9 +19,8 @@ json::object counts(const std::map<std::string, std::uint64_t>& by_name) {
 json::object render_site(const supervisor::SiteSnapshot& site, const server::SiteFrontTotals& front) {
     json::array hosts;
     for (const auto& host : site.hosts) hosts.emplace_back(host);
-    json::array workers;
-    for (const auto& worker : site.workers) {
-        workers.push_back(json::object{
+    auto process = [](const supervisor::WorkerSnapshot& worker) {
+        return json::object{
             {"pid", worker.pid},
             {"slot", worker.slot},
             {"generation", worker.generation},
@@ -33,8 +32,10 @@ json::object render_site(const supervisor::SiteSnapshot& site, const server::Sit
             {"active_connections", worker.active_connections},
             {"requests", worker.requests},
             {"websockets", worker.websockets},
-        });
-    }
+        };
+    };
+    json::array workers;
+    for (const auto& worker : site.workers) workers.push_back(process(worker));
     auto summary = [](const supervisor::LatencyHistogram& histogram) {
         return json::object{{"count", histogram.count()},
                             {"p50", microseconds(histogram.quantile(0.5))},
@@ -63,6 +64,11 @@ json::object render_site(const supervisor::SiteSnapshot& site, const server::Sit
         {"restarts", counts(site.restarts)},
         {"workers_by_state", counts(site.workers_by_state)},
         {"workers", std::move(workers)},
+        // null for a site without one; pid 0 while it is not running
+        {"singleton", site.has_singleton ? json::value(process(site.singleton)) : json::value(nullptr)},
+        {"singleton_failures", site.singleton_failures},
+        {"messages", json::object{{"delivered", site.messages_delivered}, {"undeliverable", site.messages_undeliverable}}},
+        {"tasks", json::object{{"run", site.tasks_run}, {"skipped", site.tasks_skipped}}},
     };
 }
 

@@ -4,6 +4,7 @@
 #include "admin/prometheus.hpp"
 #include "admin/status_json.hpp"
 #include "conf/config_diff.hpp"
+#include "conf/dev_mode.hpp"
 #include "conf/loader.hpp"
 #include "server/front.hpp"
 #include "supervisor/privileges.hpp"
@@ -31,13 +32,15 @@ constexpr const char* vhostd_version = "0.1.0";
 namespace {
 
 constexpr const char* usage_text =
-    "usage: vhostd -c FILE [--check] [--log-level trace|debug|info|warn|error|off]\n"
+    "usage: vhostd -c FILE [--check] [--dev] [--log-level trace|debug|info|warn|error|off]\n"
     "  -c, --config FILE   the TOML configuration\n"
-    "  --check             validate the configuration, print the errors or \"ok\", and exit\n";
+    "  --check             validate the configuration, print the errors or \"ok\", and exit\n"
+    "  --dev               development: one worker per site, rolled when the site's files change\n";
 
 struct Options {
     std::string config_path;
     bool check_only = false;
+    bool dev = false;
     spdlog::level::level_enum log_level = spdlog::level::info;
 };
 
@@ -49,6 +52,8 @@ std::optional<Options> parse_options(int argc, char** argv) {
             options.config_path = argv[++i];
         } else if (arg == "--check" || arg == "-t") {
             options.check_only = true;
+        } else if (arg == "--dev") {
+            options.dev = true;
         } else if (arg == "--log-level" && i + 1 < argc) {
             const std::string level = argv[++i];
             options.log_level = spdlog::level::from_str(level);
@@ -113,7 +118,7 @@ bool open_access_log(const vhostd::conf::ServerSettings& server) {
 
 // SIGHUP and POST /reload: build the whole new configuration first; if anything is wrong the
 // running one keeps serving untouched (as nginx and HAProxy do).
-vhostd::admin::ReloadOutcome reload(const std::string& path, vhostd::conf::Config& running, vhostd::server::Front& front,
+vhostd::admin::ReloadOutcome reload(const std::string& path, bool dev, vhostd::conf::Config& running, vhostd::server::Front& front,
                                     vhostd::supervisor::Supervisor& supervisor) {
     vhostd::admin::ReloadOutcome outcome;
     auto loaded = vhostd::conf::load_config_file(path);
@@ -126,6 +131,7 @@ vhostd::admin::ReloadOutcome reload(const std::string& path, vhostd::conf::Confi
         return outcome;
     }
     vhostd::conf::Config& next = std::get<vhostd::conf::Config>(loaded);
+    if (dev) vhostd::conf::apply_dev_mode(next);
     const vhostd::conf::ConfigDiff diff = vhostd::conf::diff_configs(running, next);
     outcome.ok = true;
     // Reopened on every reload, changed or not, so that logrotate can move the file away
@@ -164,7 +170,7 @@ vhostd::admin::ReloadOutcome reload(const std::string& path, vhostd::conf::Confi
 }
 
 // The admin endpoint's view of this process.
-vhostd::admin::AdminHooks admin_hooks(vhostd::conf::Config& config, const std::string& config_path,
+vhostd::admin::AdminHooks admin_hooks(vhostd::conf::Config& config, const std::string& config_path, bool dev,
                                       vhostd::server::Front& front, vhostd::supervisor::Supervisor& supervisor,
                                       std::chrono::steady_clock::time_point started, const bool& stopping) {
     auto info = [&config, &front, &supervisor, started] {
@@ -183,9 +189,9 @@ vhostd::admin::AdminHooks admin_hooks(vhostd::conf::Config& config, const std::s
         .status = [info, &front, &supervisor] { return vhostd::admin::render_status(info(), front.totals(), supervisor.snapshot()); },
         .metrics = [info, &front, &supervisor] { return vhostd::admin::render_metrics(info(), front.totals(), supervisor.snapshot()); },
         .ready = [&front, &supervisor] { return front.listening() && supervisor.ready(); },
-        .reload = [&config_path, &config, &front, &supervisor, &stopping] {
+        .reload = [&config_path, dev, &config, &front, &supervisor, &stopping] {
             if (stopping) return vhostd::admin::ReloadOutcome{false, {}, {"vhostd is shutting down"}};
-            return reload(config_path, config, front, supervisor);
+            return reload(config_path, dev, config, front, supervisor);
         },
         .site_action = [&supervisor, &stopping](const std::string& site, const std::string& action) {
             if (stopping) return false;
@@ -212,6 +218,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     vhostd::conf::Config config = std::get<vhostd::conf::Config>(std::move(loaded));
+    if (options->dev) vhostd::conf::apply_dev_mode(config);
     if (options->check_only) {
         std::cout << "ok: " << config.path << " (" << config.sites.size() << " sites, " << config.listeners.size() << " listeners)\n";
         return 0;
@@ -236,7 +243,7 @@ int main(int argc, char** argv) {
     std::optional<vhostd::admin::AdminServer> admin;
     if (config.admin) {
         try {
-            admin.emplace(io, *config.admin, admin_hooks(config, options->config_path, front, supervisor, std::chrono::steady_clock::now(), stopping));
+            admin.emplace(io, *config.admin, admin_hooks(config, options->config_path, options->dev, front, supervisor, std::chrono::steady_clock::now(), stopping));
             admin->start();
         } catch (const std::exception& e) {
             spdlog::error("{}", e.what());
@@ -259,7 +266,7 @@ int main(int argc, char** argv) {
     std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int signal) {
         if (ec) return;
         if (signal == SIGHUP) {
-            if (!stopping) reload(options->config_path, config, front, supervisor);
+            if (!stopping) reload(options->config_path, options->dev, config, front, supervisor);
         } else if (!stopping) {
             stopping = true;
             shut_down(io, front, supervisor, config.server.head_timeout);

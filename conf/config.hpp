@@ -2,6 +2,8 @@
 // everything else takes these structs.
 #pragma once
 
+#include "conf/cron_schedule.hpp"
+
 #include "conf/address_range.hpp"
 
 #include <chrono>
@@ -113,6 +115,29 @@ enum class TlsMode { terminate, passthrough };
 // variables, so that `process.on('message', (msg, socket) => ...)` receives connections.
 enum class Runtime { native, node };
 
+// One process beside a site's workers for what must happen once per site. It is started
+// before them, gets no connections, and is restarted gently (never rotated).
+struct Singleton {
+    std::vector<std::string> command;      // resolved like a site's command
+    Runtime runtime = Runtime::native;
+    std::map<std::string, std::string> env;  // on top of the site's env
+    Duration start_timeout = std::chrono::seconds(30);
+    RestartBackoff restart_backoff{std::chrono::seconds(1), std::chrono::seconds(60)};
+
+    bool operator==(const Singleton&) const = default;
+};
+
+// A message vhostd sends on a schedule to one ready worker, or to the singleton.
+struct Task {
+    enum class Target { worker, singleton };
+    std::string name;
+    Duration every{0};                     // set when the task runs at an interval
+    std::optional<CronSchedule> cron;      // set when it runs at cron times
+    Target to = Target::worker;
+
+    bool operator==(const Task&) const = default;
+};
+
 struct Site {
     std::string name;
     std::vector<std::string> hosts;        // lower-case; "*.suffix" for wildcards
@@ -151,6 +176,11 @@ struct Site {
     std::vector<Certificate> certificates;
     TlsMode tls_mode = TlsMode::terminate;
     bool https_redirect = false;           // plain-HTTP requests get 308 to the https URL
+    std::optional<Singleton> singleton;
+    std::vector<Task> tasks;
+    // Directories whose changes roll the workers (dev mode); absolute, config-relative in the file.
+    std::vector<std::string> watch;
+    Duration watch_debounce = std::chrono::milliseconds(500);
 
     bool operator==(const Site&) const = default;
 };

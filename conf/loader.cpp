@@ -377,6 +377,11 @@ private:
     void read_hosts(const toml::node& node, const std::string& path, Site& site);
     void read_command(const toml::node& node, const std::string& path, Site& site);
     void read_env(const toml::node& node, const std::string& path, Site& site);
+    void read_env_table(const toml::node& node, const std::string& path, std::map<std::string, std::string>& env);
+    std::optional<std::vector<std::string>> read_program(const toml::node& node, const std::string& path);
+    void read_singleton(const toml::node& node, const std::string& path, Site& site);
+    void read_tasks(const toml::node& node, const std::string& path, Site& site);
+    void read_watch(const toml::node& node, const std::string& path, Site& site);
     void read_restart_limit(const toml::node& node, const std::string& path, RestartLimit& limit);
     void read_restart_backoff(const toml::node& node, const std::string& path, RestartBackoff& backoff);
     void read_resource_limits(const toml::node& node, const std::string& path, ResourceLimits& limits);
@@ -636,6 +641,7 @@ void Reader::read_site(std::string_view name, const toml::table& table, const st
     const toml::node* cwd = nullptr;
     PoolKeys pool;
     std::optional<Runtime> runtime;
+    const toml::node* tasks = nullptr;
     for (const auto& [key, node] : table) {
         const std::string_view key_name = key.str();
         const std::string key_path = child(path, key_name);
@@ -650,6 +656,14 @@ void Reader::read_site(std::string_view name, const toml::table& table, const st
             if (!site.command.empty()) site.command.insert(site.command.begin(), {"vhostd-upstream", "--"});
         } else if (key_name == "runtime") {
             read_runtime(node, key_path, runtime);
+        } else if (key_name == "watch") {
+            read_watch(node, key_path, site);
+        } else if (key_name == "watch_debounce") {
+            read_duration(node, key_path, Zero::allowed, site.watch_debounce);
+        } else if (key_name == "singleton") {
+            read_singleton(node, key_path, site);
+        } else if (key_name == "tasks") {
+            tasks = &node;  // read once the singleton is known, wherever it was written
         } else if (key_name == "workers") {
             pool.workers = &key;
             if (unsigned count = 0; read_integer(node, key_path, 1, 256, count)) {
@@ -720,6 +734,7 @@ void Reader::read_site(std::string_view name, const toml::table& table, const st
         }
     }
     settle_program(table, path, runtime, site);
+    if (tasks) read_tasks(*tasks, child(path, "tasks"), site);
     settle_pool(pool, path, site);
     if (hosts) {
         read_hosts(*hosts, child(path, "hosts"), site);
@@ -760,13 +775,17 @@ void Reader::read_hosts(const toml::node& node, const std::string& path, Site& s
 }
 
 void Reader::read_command(const toml::node& node, const std::string& path, Site& site) {
+    if (auto command = read_program(node, path)) site.command = std::move(*command);
+}
+
+std::optional<std::vector<std::string>> Reader::read_program(const toml::node& node, const std::string& path) {
     const auto* parts = array_at(node, path);
     if (!parts) {
-        return;
+        return std::nullopt;
     }
     if (parts->empty()) {
         report(node, path, "must name a program to run");
-        return;
+        return std::nullopt;
     }
     std::vector<std::string> command;
     for (std::size_t index = 0; index < parts->size(); ++index) {
@@ -782,17 +801,106 @@ void Reader::read_command(const toml::node& node, const std::string& path, Site&
         command.push_back(std::move(part));
     }
     if (command.size() != parts->size()) {
-        return;
+        return std::nullopt;
     }
     // "./app" and "bin/app" mean next to the config file; a bare "python3" is for PATH lookup.
     const fs::path program(command.front());
     if (program.is_relative() && command.front().find('/') != std::string::npos) {
         command.front() = (config_dir_ / program).lexically_normal().string();
     }
-    site.command = std::move(command);
+    return command;
 }
 
-void Reader::read_env(const toml::node& node, const std::string& path, Site& site) {
+Runtime runtime_of(const std::vector<std::string>& command) {
+    const std::string program = fs::path(command.front()).filename().string();
+    return program == "node" || program == "nodejs" ? Runtime::node : Runtime::native;
+}
+
+void Reader::read_singleton(const toml::node& node, const std::string& path, Site& site) {
+    const auto* table = table_at(node, path);
+    if (!table) return;
+    Singleton singleton;
+    std::optional<Runtime> runtime;
+    for (const auto& [key, value] : *table) {
+        const std::string key_path = child(path, key.str());
+        if (key.str() == "command") {
+            if (auto command = read_program(value, key_path)) singleton.command = std::move(*command);
+        } else if (key.str() == "runtime") {
+            read_runtime(value, key_path, runtime);
+        } else if (key.str() == "env") {
+            read_env_table(value, key_path, singleton.env);
+        } else if (key.str() == "start_timeout") {
+            read_duration(value, key_path, Zero::rejected, singleton.start_timeout);
+        } else if (key.str() == "restart_backoff") {
+            read_restart_backoff(value, key_path, singleton.restart_backoff);
+        } else {
+            report_unknown(key, key_path);
+        }
+    }
+    if (!table->contains("command")) {
+        report_missing(*table, child(path, "command"));
+    } else if (!singleton.command.empty()) {
+        singleton.runtime = runtime.value_or(runtime_of(singleton.command));
+    }
+    site.singleton = std::move(singleton);
+}
+
+void Reader::read_watch(const toml::node& node, const std::string& path, Site& site) {
+    const auto* directories = array_at(node, path);
+    if (!directories) return;
+    for (std::size_t index = 0; index < directories->size(); ++index) {
+        std::string directory;
+        if (read_directory((*directories)[index], element(path, index), directory)) site.watch.push_back(std::move(directory));
+    }
+}
+
+void Reader::read_tasks(const toml::node& node, const std::string& path, Site& site) {
+    const auto* tasks = array_at(node, path);
+    if (!tasks) return;
+    for (std::size_t index = 0; index < tasks->size(); ++index) {
+        const std::string task_path = element(path, index);
+        const auto* table = table_at((*tasks)[index], task_path);
+        if (!table) continue;
+        Task task;
+        for (const auto& [key, value] : *table) {
+            const std::string key_path = child(task_path, key.str());
+            if (key.str() == "name") {
+                read_nonempty_string(value, key_path, task.name);
+            } else if (key.str() == "every") {
+                read_duration(value, key_path, Zero::rejected, task.every);
+            } else if (key.str() == "cron") {
+                std::string text, problem;
+                if (!read_string(value, key_path, text)) continue;
+                task.cron = CronSchedule::parse(text, problem);
+                if (!task.cron) report(value, key_path, problem);
+            } else if (key.str() == "to") {
+                std::string target;
+                if (!read_string(value, key_path, target)) continue;
+                if (target == "worker") {
+                    task.to = Task::Target::worker;
+                } else if (target == "singleton") {
+                    task.to = Task::Target::singleton;
+                } else {
+                    report(value, key_path, "must be \"worker\" or \"singleton\"");
+                }
+            } else {
+                report_unknown(key, key_path);
+            }
+        }
+        if (!table->contains("name")) report_missing(*table, child(task_path, "name"));
+        if (table->contains("every") == table->contains("cron")) {
+            report(table->source().begin, task_path, "needs exactly one of every = \"DURATION\" and cron = \"EXPRESSION\"");
+        }
+        if (task.to == Task::Target::singleton && !site.singleton) {
+            report(table->source().begin, child(task_path, "to"), "names the singleton, but the site has no [singleton]");
+        }
+        site.tasks.push_back(std::move(task));
+    }
+}
+
+void Reader::read_env(const toml::node& node, const std::string& path, Site& site) { read_env_table(node, path, site.env); }
+
+void Reader::read_env_table(const toml::node& node, const std::string& path, std::map<std::string, std::string>& env) {
     const auto* variables = table_at(node, path);
     if (!variables) {
         return;
@@ -803,7 +911,7 @@ void Reader::read_env(const toml::node& node, const std::string& path, Site& sit
         if (!is_env_name(key.str())) {
             report(key.source().begin, key_path, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
         } else if (read_string(value, key_path, text)) {
-            site.env.emplace(key.str(), std::move(text));
+            env.emplace(key.str(), std::move(text));
         }
     }
 }
@@ -959,8 +1067,7 @@ void Reader::settle_program(const toml::table& table, const std::string& path, s
     } else if (runtime) {
         site.runtime = *runtime;
     } else if (!site.command.empty()) {
-        const std::string program = fs::path(site.command.front()).filename().string();
-        site.runtime = program == "node" || program == "nodejs" ? Runtime::node : Runtime::native;
+        site.runtime = runtime_of(site.command);
     }
     if (table.contains("static") && site.tls_mode == TlsMode::passthrough) {
         report(*table.get("tls_mode"), child(path, "tls_mode"), "must be \"terminate\" for a static site: vhostd-static does not terminate TLS");

@@ -33,6 +33,8 @@ public:
 
     void close();
     bool is_open() const { return socket_.is_open(); }
+    // Bytes of lines accepted by send() that the socket has not taken yet.
+    std::size_t queued_bytes() const { return outbox_.size(); }
 
 private:
     boost::asio::awaitable<void> flush_outbox();

@@ -8,6 +8,7 @@ inline constexpr int channel_fd = 3;  // the Unix stream socket to vhostd
 inline constexpr const char* env_channel_fd = "VHOSTD_CHANNEL_FD";
 inline constexpr const char* env_protocol_version = "VHOSTD_PROTOCOL";
 inline constexpr const char* env_site = "VHOSTD_SITE";
+inline constexpr const char* env_role = "VHOSTD_ROLE";  // "worker", or "singleton"
 inline constexpr const char* env_worker_slot = "VHOSTD_WORKER_SLOT";
 inline constexpr const char* env_generation = "VHOSTD_GENERATION";
 inline constexpr const char* env_heartbeat_interval_ms = "VHOSTD_HEARTBEAT_INTERVAL_MS";

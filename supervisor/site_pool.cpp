@@ -62,13 +62,22 @@ SitePool::SitePool(Strand strand, conf::Site site, std::shared_ptr<spdlog::logge
       site_log_(std::move(site_log)),
       target_(site_.min_workers),
       queue_timer_(strand),
-      spawn_timer_(strand) {}
+      spawn_timer_(strand),
+      singleton_timer_(strand),
+      bus_(site_.name) {}
 
 std::string SitePool::describe(const Worker& worker) const {
+    if (worker.is_singleton()) return "site " + site_.name + " singleton (pid " + std::to_string(worker.pid()) + ")";
     return "site " + site_.name + " worker " + std::to_string(worker.slot()) + " (pid " + std::to_string(worker.pid()) + ")";
 }
 
-void SitePool::start() { reconcile(Clock::now()); }
+void SitePool::start() {
+    const auto now = Clock::now();
+    schedule_tasks(now);
+    watch_files();
+    if (site_.singleton) spawn_singleton(now);
+    reconcile(now);
+}
 
 std::size_t SitePool::serving_count() const {
     return static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return w->serving(); }));
@@ -96,6 +105,8 @@ unsigned SitePool::free_slot() const {
 // and grows an on-demand pool while connections wait.
 void SitePool::reconcile(Clock::time_point now) {
     if (stopping_ || paused_) return;
+    // Workers may count on the singleton from their first moment: it comes first.
+    if (site_.singleton && !singleton_was_ready_) return;
     if (quarantined_until_) {
         if (now < *quarantined_until_) return;
         spdlog::info("site {}: quarantine over; starting workers again", site_.name);
@@ -119,7 +130,7 @@ void SitePool::reconcile(Clock::time_point now) {
     }
 }
 
-std::vector<std::string> SitePool::environment(unsigned slot) const {
+std::vector<std::string> SitePool::environment(unsigned slot, bool singleton) const {
     std::map<std::string, std::string> variables;
     for (char** entry = environ; *entry != nullptr; ++entry) {
         std::string_view text(*entry);
@@ -127,6 +138,10 @@ std::vector<std::string> SitePool::environment(unsigned slot) const {
         if (equals != std::string_view::npos) variables[std::string(text.substr(0, equals))] = text.substr(equals + 1);
     }
     for (const auto& [name, value] : site_.env) variables[name] = value;
+    if (singleton) {
+        for (const auto& [name, value] : site_.singleton->env) variables[name] = value;
+    }
+    const conf::Runtime runtime = singleton ? site_.singleton->runtime : site_.runtime;
     const auto heartbeat_interval = std::clamp(site_.heartbeat_timeout / 3, std::chrono::milliseconds(100), std::chrono::milliseconds(1000));
     variables[protocol::env_channel_fd] = std::to_string(protocol::channel_fd);
     variables[protocol::env_protocol_version] = protocol::protocol_version;
@@ -134,7 +149,8 @@ std::vector<std::string> SitePool::environment(unsigned slot) const {
     variables[protocol::env_worker_slot] = std::to_string(slot);
     variables[protocol::env_generation] = std::to_string(generation_);
     variables[protocol::env_heartbeat_interval_ms] = std::to_string(heartbeat_interval.count());
-    if (site_.runtime == conf::Runtime::node) {
+    variables[protocol::env_role] = singleton ? "singleton" : "worker";
+    if (runtime == conf::Runtime::node) {
         // Node.js then opens the channel as its own IPC channel, in its JSON framing.
         variables["NODE_CHANNEL_FD"] = std::to_string(protocol::channel_fd);
         variables["NODE_CHANNEL_SERIALIZATION_MODE"] = "json";
@@ -159,21 +175,33 @@ std::vector<std::string> SitePool::environment(unsigned slot) const {
 
 void SitePool::spawn(Clock::time_point now) {
     const unsigned slot = free_slot();
-    int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-        spdlog::error("site {}: cannot start worker {}: socketpair: {}", site_.name, slot, ::strerror(errno));
+    auto worker = start_process(slot, false, now);
+    if (!worker) {
         ++restarts_[restart_reason::start_failure];
         record_failure(now, 0s);
         return;
+    }
+    worker->set_rotate_at(rotation_time(now));
+    workers_.push_back(worker);
+    asio::co_spawn(strand_, read_channel(worker), asio::detached);
+    asio::co_spawn(strand_, watch_exit(worker), asio::detached);
+}
+
+std::shared_ptr<Worker> SitePool::start_process(unsigned slot, bool singleton, Clock::time_point now) {
+    const std::string what = singleton ? "the singleton" : "worker " + std::to_string(slot);
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+        spdlog::error("site {}: cannot start {}: socketpair: {}", site_.name, what, ::strerror(errno));
+        return nullptr;
     }
     FileDescriptor ours(pair[0]);
     FileDescriptor theirs(pair[1]);
     ChildProcess child;
     try {
         ProcessSpec spec;
-        spec.argv = site_.command;
+        spec.argv = singleton ? site_.singleton->command : site_.command;
         spec.argv.front() = bundled_program(spec.argv.front());
-        spec.environment = environment(slot);
+        spec.environment = environment(slot, singleton);
         spec.cwd = site_.cwd;
         spec.channel_fd = theirs.get();
         spec.user = site_.user;
@@ -182,23 +210,61 @@ void SitePool::spawn(Clock::time_point now) {
         spec.address_space = site_.limits.address_space;
         child = spawn_process(spec);
     } catch (const std::exception& e) {
-        spdlog::error("site {}: cannot start worker {}: {}", site_.name, slot, e.what());
-        ++restarts_[restart_reason::start_failure];
-        record_failure(now, 0s);
-        return;
+        spdlog::error("site {}: cannot start {}: {}", site_.name, what, e.what());
+        return nullptr;
     }
     theirs.reset();
 
     const std::string prefix = site_.name + " " + std::to_string(child.pid);
     start_output_log(strand_.get_inner_executor(), std::move(child.stdout_pipe), prefix, false, site_log_);
     start_output_log(strand_.get_inner_executor(), std::move(child.stderr_pipe), prefix, true, site_log_);
-    auto worker = std::make_shared<Worker>(std::move(child), protocol::Channel(strand_, std::move(ours)), slot, generation_, now);
-    worker->set_deadline(now + site_.start_timeout);
-    worker->set_rotate_at(rotation_time(now));
-    workers_.push_back(worker);
-    spdlog::info("{}: started (generation {})", describe(*worker), generation_);
-    asio::co_spawn(strand_, read_channel(worker), asio::detached);
-    asio::co_spawn(strand_, watch_exit(worker), asio::detached);
+    auto process = std::make_shared<Worker>(std::move(child), protocol::Channel(strand_, std::move(ours)), slot, generation_, now);
+    if (singleton) process->mark_singleton();
+    process->set_deadline(now + (singleton ? site_.singleton->start_timeout : site_.start_timeout));
+    spdlog::info("{}: started (generation {})", describe(*process), generation_);
+    return process;
+}
+
+void SitePool::spawn_singleton(Clock::time_point now) {
+    if (singleton_ || stopping_ || !site_.singleton) return;
+    singleton_ = start_process(0, true, now);
+    if (!singleton_) {
+        on_singleton_exit(nullptr, 0);
+        return;
+    }
+    asio::co_spawn(strand_, read_channel(singleton_), asio::detached);
+    asio::co_spawn(strand_, watch_exit(singleton_), asio::detached);
+}
+
+// The singleton is restarted with a backoff of its own, and its failures never quarantine
+// the site: the workers go on serving without it.
+void SitePool::on_singleton_exit(const std::shared_ptr<Worker>& singleton, int wait_status) {
+    const auto now = Clock::now();
+    bool failed = true;
+    if (singleton) {
+        failed = singleton->failed() || (singleton->state() != WorkerState::draining && singleton->state() != WorkerState::stopping);
+        spdlog::log(failed ? spdlog::level::err : spdlog::level::info, "{}: {} after {} ms", describe(*singleton),
+                    describe_exit(wait_status), milliseconds(now - singleton->started_at()));
+        apply(*singleton, WorkerEvent::exited, now);
+        bus_.forget(*singleton);
+        if (singleton == singleton_) singleton_.reset();
+        if (now - singleton->started_at() >= healthy_uptime) singleton_consecutive_failures_ = 0;
+    }
+    if (stopping_ || !site_.singleton) {
+        check_stopped();
+        return;
+    }
+    auto delay = Clock::duration::zero();
+    if (failed) {
+        ++singleton_failures_;
+        const unsigned shift = std::min(singleton_consecutive_failures_++, 16u);
+        delay = std::min<Clock::duration>(site_.singleton->restart_backoff.initial * (1u << shift), site_.singleton->restart_backoff.max);
+        spdlog::warn("site {}: singleton starts again in {} ms ({} failures so far)", site_.name, milliseconds(delay), singleton_failures_);
+    }
+    singleton_timer_.expires_after(delay);
+    singleton_timer_.async_wait([this, alive = std::weak_ptr<void>(alive_)](boost::system::error_code ec) {
+        if (!ec && !alive.expired()) spawn_singleton(Clock::now());
+    });
 }
 
 Clock::time_point SitePool::rotation_time(Clock::time_point started_at) {
@@ -232,6 +298,8 @@ void SitePool::apply(Worker& worker, WorkerEvent event, Clock::time_point now) {
             worker.set_deadline(Clock::time_point::max());
             break;
     }
+    if (step.failure) worker.note_failure();
+    if (step.failure && worker.is_singleton()) return;  // counted when it exits (on_singleton_exit)
     if (step.failure) {
         ++restarts_[event == WorkerEvent::start_timed_out ? restart_reason::start_failure
                     : event == WorkerEvent::went_silent   ? restart_reason::hung
@@ -263,34 +331,116 @@ void SitePool::record_failure(Clock::time_point now, Clock::duration ran_for) {
 
 void SitePool::tick(Clock::time_point now, bool sample_memory) {
     // Over a copy: an event handled here may lead to a spawn, which adds to workers_.
-    for (const auto& worker : std::vector(workers_)) {
-        switch (worker->state()) {
-            case WorkerState::starting:
-                if (now >= worker->deadline()) apply(*worker, WorkerEvent::start_timed_out, now);
-                break;
-            case WorkerState::ready:
-                if (now - worker->last_heard() >= site_.heartbeat_timeout) {
-                    apply(*worker, WorkerEvent::went_silent, now);
-                } else {
-                    check_retirement(*worker, now, sample_memory);
-                }
-                break;
-            case WorkerState::draining:
-                if (now >= worker->deadline()) {
-                    apply(*worker, WorkerEvent::drain_timed_out, now);
-                } else if (now - worker->last_heard() >= site_.heartbeat_timeout) {
-                    apply(*worker, WorkerEvent::went_silent, now);
-                }
-                break;
-            case WorkerState::stopping:
-                if (now >= worker->deadline()) apply(*worker, WorkerEvent::kill_timed_out, now);
-                break;
-            case WorkerState::exited: break;
-        }
-    }
+    for (const auto& worker : std::vector(workers_)) check_timeouts(*worker, now, sample_memory);
+    if (const auto singleton = singleton_) check_timeouts(*singleton, now, false);
+    bus_.expire(now);
+    run_due_tasks(now);
     expire_waiting();
     reconcile(now);
     drain_surplus_retiring(now);
+}
+
+void SitePool::check_timeouts(Worker& process, Clock::time_point now, bool sample_memory) {
+    switch (process.state()) {
+        case WorkerState::starting:
+            if (now >= process.deadline()) apply(process, WorkerEvent::start_timed_out, now);
+            break;
+        case WorkerState::ready:
+            if (now - process.last_heard() >= site_.heartbeat_timeout) {
+                apply(process, WorkerEvent::went_silent, now);
+            } else if (!process.is_singleton()) {  // a singleton is never rotated
+                check_retirement(process, now, sample_memory);
+            }
+            break;
+        case WorkerState::draining:
+            if (now >= process.deadline()) {
+                apply(process, WorkerEvent::drain_timed_out, now);
+            } else if (now - process.last_heard() >= site_.heartbeat_timeout) {
+                apply(process, WorkerEvent::went_silent, now);
+            }
+            break;
+        case WorkerState::stopping:
+            if (now >= process.deadline()) apply(process, WorkerEvent::kill_timed_out, now);
+            break;
+        case WorkerState::exited: break;
+    }
+}
+
+BusMembers SitePool::bus_members() const {
+    BusMembers members;
+    if (singleton_ && singleton_->state() == WorkerState::ready) members.singleton = singleton_;
+    for (const auto& worker : workers_) {
+        if (worker->state() == WorkerState::ready) members.workers.push_back(worker);
+        if (worker->state() == WorkerState::ready || worker->state() == WorkerState::draining) members.everyone.push_back(worker);
+    }
+    if (members.singleton) members.everyone.push_back(members.singleton);
+    return members;
+}
+
+// Interval tasks are due every `every` from the pool's start; cron tasks at their next
+// matching minute (wall-clock time, converted once to the steady clock the ticks use).
+// Dev mode: a change under a watched directory rolls the workers once the changes settle;
+// the roll starts the new worker before the old one drains, as a reload does.
+void SitePool::watch_files() {
+    watcher_.reset();
+    if (site_.watch.empty()) return;
+    try {
+        watcher_ = std::make_unique<FileWatcher>(
+            strand_, site_.watch, std::chrono::duration_cast<std::chrono::milliseconds>(site_.watch_debounce),
+            [this, alive = std::weak_ptr<void>(alive_)](const std::string& changed) {
+                if (alive.expired() || stopping_) return;
+                spdlog::info("site {}: {} changed; rolling its workers", site_.name, changed);
+                update(site_, true, restart_reason::watch);
+            });
+    } catch (const std::exception& e) {
+        spdlog::error("site {}: cannot watch its files: {}", site_.name, e.what());
+    }
+}
+
+void SitePool::schedule_tasks(Clock::time_point now) {
+    task_due_.assign(site_.tasks.size(), Clock::time_point::max());
+    const auto wall_now = std::chrono::system_clock::now();
+    for (std::size_t i = 0; i < site_.tasks.size(); ++i) {
+        const conf::Task& task = site_.tasks[i];
+        if (task.cron) {
+            if (const auto next = task.cron->next_after(wall_now)) task_due_[i] = now + (*next - wall_now);
+        } else {
+            task_due_[i] = now + task.every;
+        }
+    }
+}
+
+void SitePool::run_due_tasks(Clock::time_point now) {
+    if (stopping_ || paused_) return;
+    for (std::size_t i = 0; i < site_.tasks.size() && i < task_due_.size(); ++i) {
+        if (now < task_due_[i]) continue;
+        const conf::Task& task = site_.tasks[i];
+        const BusMembers members = bus_members();
+        std::shared_ptr<Worker> target = members.singleton;
+        if (task.to == conf::Task::Target::worker && !members.workers.empty()) {
+            std::uniform_int_distribution<std::size_t> pick(0, members.workers.size() - 1);
+            target = members.workers[pick(jitter_)];
+        } else if (task.to == conf::Task::Target::worker) {
+            target = nullptr;
+        }
+        if (target && bus_.send_task(*target, task.name)) {
+            ++tasks_run_;
+            spdlog::debug("site {}: task {} sent to {}", site_.name, task.name, describe(*target));
+        } else {
+            ++tasks_skipped_;
+            spdlog::warn("site {}: task {} skipped: no ready {} could take it", site_.name, task.name,
+                         task.to == conf::Task::Target::worker ? "worker" : "singleton");
+        }
+        if (task.cron) {
+            const auto wall_now = std::chrono::system_clock::now();
+            const auto next = task.cron->next_after(wall_now);
+            task_due_[i] = next ? now + (*next - wall_now) : Clock::time_point::max();
+        } else {
+            // The next slot after now: a late tick runs a task once, never in a burst.
+            do task_due_[i] += task.every;
+            while (task_due_[i] <= now);
+        }
+    }
 }
 
 // Retiring workers normally drain one per replacement that says ready. When fewer
@@ -393,10 +543,18 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
             if (worker->state() != WorkerState::starting) continue;
             apply(*worker, WorkerEvent::said_ready, now);
             spdlog::info("{}: ready after {} ms", describe(*worker), milliseconds(now - worker->started_at()));
+            if (worker->is_singleton()) {
+                singleton_was_ready_ = true;
+                singleton_consecutive_failures_ = 0;
+                reconcile(now);
+                continue;
+            }
             hand_waiting();
             drain_one_retiring(now);
         } else if (command == protocol::command::heartbeat) {
             worker->on_heartbeat(protocol::heartbeat_of(incoming.message), now);
+        } else if (bus_.handle(worker, command, incoming.message, bus_members(), now)) {
+            // routed among the site's processes
         } else {
             spdlog::debug("{}: ignoring message '{}'", describe(*worker), command);
         }
@@ -415,6 +573,11 @@ asio::awaitable<void> SitePool::watch_exit(std::shared_ptr<Worker> worker) {
 }
 
 void SitePool::on_exit(const std::shared_ptr<Worker>& worker, int wait_status) {
+    if (worker->is_singleton()) {
+        on_singleton_exit(worker, wait_status);
+        return;
+    }
+    bus_.forget(*worker);
     const auto now = Clock::now();
     const bool expected = worker->state() == WorkerState::draining || worker->state() == WorkerState::stopping;
     spdlog::log(expected ? spdlog::level::info : spdlog::level::warn, "{}: {} after {} ms", describe(*worker),
@@ -579,7 +742,23 @@ void SitePool::reject(PendingConnection connection, int retry_after, const char*
 void SitePool::update(conf::Site site, bool replace_workers, const char* counted_as) {
     const auto now = Clock::now();
     const bool new_max_age = site.max_age != site_.max_age;
+    // An admin restart or changed files roll the singleton too; a config reload only when its own settings changed.
+    const bool new_singleton = site.singleton != site_.singleton ||
+                               (replace_workers && (counted_as == restart_reason::admin || counted_as == restart_reason::watch));
+    const bool new_tasks = site.tasks != site_.tasks;
+    const bool new_watch = site.watch != site_.watch || site.watch_debounce != site_.watch_debounce;
     site_ = std::move(site);
+    if (new_tasks) schedule_tasks(now);
+    if (new_watch) watch_files();
+    if (new_singleton) {
+        // The running one drains; its exit starts the new one (or none, if it was removed).
+        if (singleton_ && (singleton_->state() == WorkerState::starting || singleton_->state() == WorkerState::ready)) {
+            apply(*singleton_, WorkerEvent::retire, now);
+        } else if (!singleton_ && site_.singleton) {
+            spawn_singleton(now);
+        }
+        if (!site_.singleton) singleton_was_ready_ = false;
+    }
     target_ = std::clamp(target_, site_.min_workers, site_.max_workers);
     if (new_max_age) {
         for (const auto& worker : workers_) worker->set_rotate_at(rotation_time(worker->started_at()));
@@ -588,7 +767,9 @@ void SitePool::update(conf::Site site, bool replace_workers, const char* counted
         ++generation_;
         for (const auto& worker : workers_) {
             if (!worker->serving()) continue;
-            worker->mark_retiring(counted_as == restart_reason::admin ? "restarted by the admin endpoint" : "configuration changed");
+            worker->mark_retiring(counted_as == restart_reason::admin   ? "restarted by the admin endpoint"
+                                  : counted_as == restart_reason::watch ? "watched files changed"
+                                                                        : "configuration changed");
             ++restarts_[counted_as];
         }
         spdlog::info("site {}: rolling its workers to generation {}", site_.name, generation_);
@@ -622,25 +803,36 @@ SiteSnapshot SitePool::snapshot() const {
     for (const char* reason : restart_reason::all) site.restarts[reason] = 0;
     for (const auto& [reason, count] : restarts_) site.restarts[reason] = count;
     for (const char* state : {"starting", "ready", "draining", "stopping"}) site.workers_by_state[state] = 0;
+    auto describe_process = [&](const Worker& process) {
+        const protocol::Heartbeat& heartbeat = process.last_heartbeat();
+        return WorkerSnapshot{
+            .pid = process.pid(),
+            .slot = process.slot(),
+            .generation = process.generation(),
+            .state = to_string(process.state()),
+            .retiring = process.retiring() ? process.retire_reason() : "",
+            .uptime_seconds = std::chrono::duration<double>(now - process.started_at()).count(),
+            .rss_bytes = read_rss_bytes(process.pid()),
+            .cpu_seconds = read_cpu_seconds(process.pid()),
+            .active_connections = heartbeat.active_connections,
+            .requests = heartbeat.requests,
+            .websockets = heartbeat.websockets,
+        };
+    };
+    site.has_singleton = site_.singleton.has_value();
+    if (singleton_) site.singleton = describe_process(*singleton_);
+    site.singleton_failures = singleton_failures_;
+    site.messages_delivered = bus_.delivered();
+    site.messages_undeliverable = bus_.undeliverable();
+    site.tasks_run = tasks_run_;
+    site.tasks_skipped = tasks_skipped_;
     for (const auto& worker : workers_) {
         const protocol::Heartbeat& heartbeat = worker->last_heartbeat();
         site.requests += heartbeat.requests;
         site.active_connections += heartbeat.active_connections;
         site.websockets += heartbeat.websockets;
         ++site.workers_by_state[to_string(worker->state())];
-        site.workers.push_back({
-            .pid = worker->pid(),
-            .slot = worker->slot(),
-            .generation = worker->generation(),
-            .state = to_string(worker->state()),
-            .retiring = worker->retiring() ? worker->retire_reason() : "",
-            .uptime_seconds = std::chrono::duration<double>(now - worker->started_at()).count(),
-            .rss_bytes = read_rss_bytes(worker->pid()),
-            .cpu_seconds = read_cpu_seconds(worker->pid()),
-            .active_connections = heartbeat.active_connections,
-            .requests = heartbeat.requests,
-            .websockets = heartbeat.websockets,
-        });
+        site.workers.push_back(describe_process(*worker));
     }
     return site;
 }
@@ -684,6 +876,14 @@ void SitePool::stop(std::function<void()> done) {
 
 void SitePool::check_stopped() {
     if (!stopping_ || !on_stopped_ || !workers_.empty()) return;
+    // The singleton goes last: workers may call it while they drain.
+    singleton_timer_.cancel();
+    if (singleton_) {
+        if (singleton_->state() == WorkerState::starting || singleton_->state() == WorkerState::ready) {
+            apply(*singleton_, WorkerEvent::retire, Clock::now());
+        }
+        return;
+    }
     queue_timer_.cancel();
     spawn_timer_.cancel();
     std::exchange(on_stopped_, nullptr)();

@@ -6,7 +6,9 @@
 
 #include "conf/config.hpp"
 #include "protocol/handoff.hpp"
+#include "supervisor/file_watcher.hpp"
 #include "supervisor/latency_histogram.hpp"
+#include "supervisor/site_bus.hpp"
 #include "supervisor/site_snapshot.hpp"
 #include "supervisor/worker.hpp"
 
@@ -65,6 +67,15 @@ private:
 
     void reconcile(Clock::time_point now);
     void spawn(Clock::time_point now);
+    // Starts a process of the site on a new channel: a worker in `slot`, or the singleton.
+    std::shared_ptr<Worker> start_process(unsigned slot, bool singleton, Clock::time_point now);
+    void spawn_singleton(Clock::time_point now);
+    void on_singleton_exit(const std::shared_ptr<Worker>& singleton, int wait_status);
+    void check_timeouts(Worker& process, Clock::time_point now, bool sample_memory);
+    BusMembers bus_members() const;
+    void run_due_tasks(Clock::time_point now);
+    void schedule_tasks(Clock::time_point now);
+    void watch_files();
     unsigned free_slot() const;
     std::size_t serving_count() const;
     std::size_t ready_serving_count() const;
@@ -88,7 +99,7 @@ private:
     void reject(protocol::PendingConnection connection, int retry_after, const char* why);
     int retry_after_seconds() const;
     void check_stopped();
-    std::vector<std::string> environment(unsigned slot) const;
+    std::vector<std::string> environment(unsigned slot, bool singleton) const;
     std::string describe(const Worker& worker) const;
 
     Strand strand_;
@@ -115,6 +126,19 @@ private:
     std::deque<Clock::time_point> recent_failures_;  // within restart_limit.window
     std::optional<Clock::time_point> quarantined_until_;
     std::minstd_rand jitter_{std::random_device{}()};
+
+    // The singleton: started first, restarted gently after failures, never rotated.
+    std::shared_ptr<Worker> singleton_;
+    bool singleton_was_ready_ = false;              // workers start only after this
+    unsigned singleton_consecutive_failures_ = 0;
+    std::uint64_t singleton_failures_ = 0;
+    boost::asio::steady_timer singleton_timer_;     // its restart after a backoff
+    SiteBus bus_;
+    std::unique_ptr<FileWatcher> watcher_;          // when the site has `watch`
+    // Per task of site_.tasks, when it runs next; runs and skips for the counters.
+    std::vector<Clock::time_point> task_due_;
+    std::uint64_t tasks_run_ = 0;
+    std::uint64_t tasks_skipped_ = 0;
 
     bool stopping_ = false;
     std::function<void()> on_stopped_;

@@ -44,6 +44,14 @@ struct SiteSnapshot {
     std::map<std::string, std::uint64_t> restarts;          // by reason
     std::map<std::string, std::uint64_t> workers_by_state;  // starting, ready, draining, stopping
     std::vector<WorkerSnapshot> workers;
+    // The singleton, when the site has one: pid 0 while it is not running.
+    bool has_singleton = false;
+    WorkerSnapshot singleton;
+    std::uint64_t singleton_failures = 0;
+    std::uint64_t messages_delivered = 0;   // bus messages, replies and tasks passed on
+    std::uint64_t messages_undeliverable = 0;
+    std::uint64_t tasks_run = 0;
+    std::uint64_t tasks_skipped = 0;
 };
 
 // Restart reasons, as counted and shown.
@@ -58,7 +66,8 @@ inline constexpr const char* requests = "requests";
 inline constexpr const char* reload = "reload";
 inline constexpr const char* idle = "idle";
 inline constexpr const char* admin = "admin";
-inline constexpr const char* all[] = {crash, start_failure, hung, channel_lost, age, memory, requests, reload, idle, admin};
+inline constexpr const char* watch = "watch";  // a watched file changed (dev mode)
+inline constexpr const char* all[] = {crash, start_failure, hung, channel_lost, age, memory, requests, reload, idle, admin, watch};
 }  // namespace restart_reason
 
 }  // namespace vhostd::supervisor

@@ -22,6 +22,12 @@ public:
     Worker(ChildProcess process, protocol::Channel channel, unsigned slot, unsigned generation, Clock::time_point started_at);
 
     pid_t pid() const { return process_.pid; }
+    // The site's singleton: started before the workers, never handed a connection.
+    bool is_singleton() const { return singleton_; }
+    void mark_singleton() { singleton_ = true; }
+    // A failure (hung, start timeout, channel lost) led to its stop: its exit is a failure too.
+    bool failed() const { return failed_; }
+    void note_failure() { failed_ = true; }
     unsigned slot() const { return slot_; }
     unsigned generation() const { return generation_; }
     WorkerState state() const { return state_; }
@@ -81,6 +87,8 @@ private:
     unsigned generation_;
     WorkerState state_ = WorkerState::starting;
     const char* retiring_ = nullptr;
+    bool singleton_ = false;
+    bool failed_ = false;
     bool channel_usable_ = true;
     Clock::time_point started_at_;
     Clock::time_point deadline_ = Clock::time_point::max();

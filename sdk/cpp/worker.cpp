@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -58,6 +59,90 @@ Worker::Lease::~Lease() {
 
 bool Worker::started_by_vhostd() { return std::getenv(protocol::env_channel_fd) != nullptr; }
 
+bool Worker::is_singleton() { return env_or(protocol::env_role, "worker") == "singleton"; }
+
+struct Worker::PendingCall {
+    explicit PendingCall(asio::io_context& io) : wake(io) {}
+    asio::steady_timer wake;
+    std::optional<boost::json::object> outcome;
+};
+
+namespace {
+
+std::string line_of(const boost::json::object& message) { return boost::json::serialize(message) + "\n"; }
+
+Sender sender_of(const boost::json::object& message) {
+    Sender sender;
+    if (const auto* from = message.if_contains("from"); from && from->is_object()) {
+        const auto& object = from->as_object();
+        if (const auto* role = object.if_contains("role"); role && role->is_string()) sender.role = role->as_string();
+        if (const auto* slot = object.if_contains("slot"); slot && slot->is_int64()) sender.slot = static_cast<unsigned>(slot->as_int64());
+        if (const auto* pid = object.if_contains("pid"); pid && pid->is_int64()) sender.pid = static_cast<int>(pid->as_int64());
+    }
+    return sender;
+}
+
+}  // namespace
+
+void Worker::send(const Recipient& to, boost::json::value data) {
+    channel_.send(line_of({{"cmd", "vhostd:send"}, {"to", to.address}, {"data", std::move(data)}}));
+}
+
+asio::awaitable<boost::json::value> Worker::call(std::string method, boost::json::value args, std::chrono::milliseconds timeout) {
+    const std::uint64_t id = next_call_id_++;
+    auto pending = std::make_shared<PendingCall>(io_);
+    calls_[id] = pending;
+    channel_.send(line_of({{"cmd", "vhostd:call"}, {"id", id}, {"method", method}, {"args", std::move(args)},
+                           {"timeoutMs", timeout.count()}}));
+    // vhostd answers within `timeout` in every case; the margin covers a vhostd that is gone.
+    pending->wake.expires_after(timeout + std::chrono::seconds(1));
+    co_await pending->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    calls_.erase(id);
+    if (!pending->outcome) throw CallError(method + ": no reply within " + std::to_string(timeout.count()) + " ms");
+    if (const auto* error = pending->outcome->if_contains("error")) {
+        throw CallError(method + ": " + (error->is_string() ? std::string(error->as_string()) : boost::json::serialize(*error)));
+    }
+    const auto* result = pending->outcome->if_contains("result");
+    co_return result ? *result : boost::json::value();
+}
+
+void Worker::answer_call(const boost::json::object& message) {
+    boost::json::object reply{{"cmd", "vhostd:reply"}, {"id", message.if_contains("id") ? message.at("id") : nullptr}};
+    const auto* method = message.if_contains("method");
+    const auto handler = method && method->is_string() ? call_handlers_.find(std::string(method->as_string())) : call_handlers_.end();
+    if (handler == call_handlers_.end()) {
+        reply["error"] = "no such method: " + (method && method->is_string() ? std::string(method->as_string()) : std::string("?"));
+    } else {
+        try {
+            const auto* args = message.if_contains("args");
+            reply["result"] = handler->second(args ? *args : boost::json::value(), sender_of(message));
+        } catch (const std::exception& e) {
+            reply["error"] = e.what();
+        }
+    }
+    channel_.send(line_of(reply));
+}
+
+void Worker::handle_bus(std::string_view command, const boost::json::object& message) {
+    if (command == "vhostd:message") {
+        if (on_message_) on_message_(message.if_contains("data") ? message.at("data") : boost::json::value(), sender_of(message));
+    } else if (command == "vhostd:call") {
+        answer_call(message);
+    } else if (command == "vhostd:reply") {
+        const auto* id = message.if_contains("id");
+        const auto call = id && id->is_int64() ? calls_.find(static_cast<std::uint64_t>(id->as_int64())) : calls_.end();
+        if (call == calls_.end()) return;  // after our own timeout
+        call->second->outcome = message;
+        call->second->wake.cancel();
+    } else if (command == "vhostd:undeliverable") {
+        const auto* reason = message.if_contains("reason");
+        if (on_undeliverable_) on_undeliverable_(reason && reason->is_string() ? std::string(reason->as_string()) : "undeliverable");
+    } else if (command == "vhostd:task") {
+        const auto* name = message.if_contains("name");
+        if (on_task_ && name && name->is_string()) on_task_(std::string(name->as_string()));
+    }
+}
+
 Worker::Worker(asio::io_context& io, ConnectionHandler on_connection)
     : io_(io),
       on_connection_(std::move(on_connection)),
@@ -101,6 +186,8 @@ asio::awaitable<void> Worker::receive_loop() {
             on_connection_(std::move(socket), std::move(*info), Lease(self_));
         } else if (command == protocol::command::drain) {
             start_draining();
+        } else {
+            handle_bus(command, incoming.message);  // ignores what it does not know
         }
     }
 }

@@ -7,6 +7,9 @@
 //   worker.ready();
 //   io.run();   // returns once vhostd asked to drain and every lease is gone
 //
+// Between a site's processes: worker.send(Recipient::singleton(), data), on_message(...),
+// co_await worker.call("method", args) to the singleton, which answers with on_call(...).
+//
 // Each connection arrives with its request head unread, as if the worker had accepted it.
 #pragma once
 
@@ -18,13 +21,40 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
 #include <functional>
+#include <map>
+#include <stdexcept>
 #include <memory>
 #include <string>
 
 namespace vhostd::sdk {
 
 using protocol::ConnectionInfo;
+
+// Who sent a bus message or a call (docs/protocol.md, section 12).
+struct Sender {
+    std::string role;  // "worker" or "singleton"
+    unsigned slot = 0;
+    int pid = 0;
+};
+
+// Where a bus message goes; never to another site.
+struct Recipient {
+    static Recipient singleton() { return {boost::json::value("singleton")}; }
+    static Recipient one_worker() { return {boost::json::value("worker")}; }    // chosen at random
+    static Recipient all_workers() { return {boost::json::value("workers")}; }  // but the sender
+    static Recipient process(int pid) { return {boost::json::object{{"pid", pid}}}; }
+    boost::json::value address;
+};
+
+// A call that failed: the singleton's error, none running, or no reply in time.
+class CallError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
 class Worker {
 public:
@@ -60,12 +90,35 @@ public:
     void on_drain(std::function<void()> callback) { on_drain_ = std::move(callback); }
     bool draining() const { return draining_; }
 
+    // The site's singleton process (VHOSTD_ROLE=singleton): it gets no connections, only
+    // messages, calls and tasks.
+    static bool is_singleton();
+
+    // The message bus between the site's processes. A message that reaches nobody comes back
+    // to on_undeliverable with vhostd's reason.
+    void send(const Recipient& to, boost::json::value data);
+    void on_message(std::function<void(const boost::json::value& data, const Sender& from)> handler) { on_message_ = std::move(handler); }
+    void on_undeliverable(std::function<void(const std::string& reason)> handler) { on_undeliverable_ = std::move(handler); }
+    // Calls `method` on the site's singleton; its result, or CallError (its error, none
+    // running, or no reply within `timeout`).
+    boost::asio::awaitable<boost::json::value> call(std::string method, boost::json::value args = nullptr,
+                                                    std::chrono::milliseconds timeout = std::chrono::seconds(5));
+    // In the singleton: answers calls to `method`. A thrown exception is the caller's error.
+    using CallHandler = std::function<boost::json::value(const boost::json::value& args, const Sender& from)>;
+    void on_call(std::string method, CallHandler handler) { call_handlers_[std::move(method)] = std::move(handler); }
+    // A scheduled task ([[sites.X.tasks]]) for this process.
+    void on_task(std::function<void(const std::string& name)> handler) { on_task_ = std::move(handler); }
+
     // Counters sent with each heartbeat.
     void request_served() { ++requests_; }
     void websocket_opened() { ++websockets_; }
     void websocket_closed() { --websockets_; }
 
 private:
+    struct PendingCall;
+    void handle_bus(std::string_view command, const boost::json::object& message);
+    void answer_call(const boost::json::object& message);
+
     boost::asio::awaitable<void> receive_loop();
     boost::asio::awaitable<void> heartbeat_loop();
     void start_draining();
@@ -85,6 +138,12 @@ private:
     std::uint64_t websockets_ = 0;
     bool draining_ = false;
     bool finished_ = false;
+    std::function<void(const boost::json::value&, const Sender&)> on_message_;
+    std::function<void(const std::string&)> on_undeliverable_;
+    std::function<void(const std::string&)> on_task_;
+    std::map<std::string, CallHandler> call_handlers_;
+    std::map<std::uint64_t, std::shared_ptr<PendingCall>> calls_;
+    std::uint64_t next_call_id_ = 1;
 };
 
 }  // namespace vhostd::sdk

@@ -353,6 +353,28 @@ class RawWorkerTest(unittest.TestCase):
         self.assertTrue(v.stop())
 
 
+class BusTest(unittest.TestCase):
+    """What tests/bus cannot see from outside; that suite covers the message bus itself."""
+
+    def test_call_before_serve(self):
+        # A worker may ask the singleton for its configuration before it serves: the reply
+        # must be read although serve() has not started the channel's reader yet.
+        channel, worker_end = socket.socketpair()
+        worker = Worker(environ={"VHOSTD_CHANNEL_FD": str(worker_end.detach())})
+        outcome = []
+        caller = threading.Thread(target=lambda: outcome.append(worker.call("config.get", ["db"], timeout=WAIT)))
+        caller.start()
+        channel.settimeout(WAIT)
+        call = json.loads(channel.recv(65536))
+        self.assertEqual((call["cmd"], call["method"], call["args"]), ("vhostd:call", "config.get", ["db"]))
+        channel.sendall(json.dumps({"cmd": "vhostd:reply", "id": call["id"], "result": "db1"}).encode() + b"\n")
+        caller.join(WAIT)
+        self.assertEqual(outcome, ["db1"])
+        channel.shutdown(socket.SHUT_WR)         # EOF: the reader ends, the worker drains
+        worker.serve(lambda sock, info: None)    # returns at once: drained, nothing active
+        channel.close()
+
+
 class ChannelErrorTest(unittest.TestCase):
     """vhostd's side breaking the protocol: the worker drains and serve() returns."""
 

@@ -17,6 +17,13 @@ WebSocket.accept() for a minimal RFC 6455 server side, and Worker for serving th
 sockets yourself. One thread per connection; every socket has a timeout, so a silent client
 holds a thread for at most that long.
 
+The processes of a site talk through vhostd (docs/protocol.md, section 12): Worker.send()
+and Worker.call() (the WSGI environ has the worker as environ["vhostd.worker"]),
+Worker.on_message() and Worker.on_task(), and serve_singleton(methods) for the site's
+singleton process, which answers the calls:
+
+    vhostd_worker.serve_singleton({"config.get": lambda args, sender: CONFIG[args[0]]})
+
 Not supported: passthrough TLS sites (tls_mode = "passthrough"); such connections are
 closed with a message on stderr. Terminate mode (the default) needs no TLS code at all.
 """
@@ -25,12 +32,14 @@ from __future__ import annotations
 
 import base64
 import collections
+import concurrent.futures
 import dataclasses
 import email.utils
 import hashlib
 import http.server
 import json
 import os
+import queue
 import select
 import socket
 import struct
@@ -41,18 +50,33 @@ import urllib.parse
 from typing import Callable, Optional
 
 __all__ = [
-    "ConnectionInfo", "NotStartedByVhostd", "VhostdRequestHandling", "WebSocket", "Worker",
-    "same_host", "serve_handler", "serve_wsgi", "started_by_vhostd",
+    "CallError", "ConnectionInfo", "NotStartedByVhostd", "VhostdRequestHandling", "WebSocket",
+    "Worker", "same_host", "serve_handler", "serve_singleton", "serve_wsgi", "started_by_vhostd",
 ]
 
 MAX_LINE = 64 * 1024          # the channel's line limit (protocol.md section 3)
 MAX_FDS_PER_READ = 16         # room for fds per recvmsg, as the C++ SDK
 DEFAULT_TIMEOUT = 60.0        # seconds a connection may stay silent (idle or mid-request)
+CALL_TIMEOUT = 5.0            # vhostd's default for a call, in seconds
+CALL_TIMEOUT_MAX = 600.0
+# vhostd answers a call that timed out itself; this margin only covers a vhostd that never
+# answers, so that every call returns.
+CALL_MARGIN = 1.0
 _BODY_DISCARD_LIMIT = 1 << 20  # unread request body we skip to keep a connection alive
 
 
 class NotStartedByVhostd(RuntimeError):
     """Raised by Worker() when the process was not started by vhostd."""
+
+
+class CallError(Exception):
+    """Worker.call() got an error instead of a result: the singleton's (its handler raised),
+    vhostd's (no singleton ready, no reply in time) or the SDK's (the channel closed)."""
+
+    def __init__(self, method: str, error: str):
+        super().__init__(error)
+        self.method = method
+        self.error = error
 
 
 def started_by_vhostd() -> bool:
@@ -110,7 +134,7 @@ class ConnectionInfo:
 
 
 class Worker:
-    """The worker's side of the channel.
+    """The process's side of the channel: a worker's, or the site's singleton's.
 
         worker = Worker()                 # raises NotStartedByVhostd outside vhostd
         worker.serve(on_connection)       # says ready; on_connection(sock, info) runs on a
@@ -120,6 +144,11 @@ class Worker:
     connection is shut down and closed, and it stops counting as active. Feed the counters
     with request_served() and websocket_opened()/websocket_closed(). Between requests on a
     kept-alive connection, call wait_for_request(): it is how a drain closes idle ones.
+
+    The site's message bus, from any thread: send(to, data), call(method, args, timeout),
+    and the callbacks on_message(), on_task() and on_undeliverable(), which run one at a
+    time on a thread of their own, in the order the messages came; in the singleton,
+    on_call(name, handler) for the calls it answers (see serve_singleton()).
     """
 
     def __init__(self, environ=None):
@@ -139,6 +168,7 @@ class Worker:
         self._channel.set_inheritable(False)
 
         self.site = env.get("VHOSTD_SITE", "")
+        self.role = env.get("VHOSTD_ROLE") or "worker"   # or "singleton"
         self.slot = _int_or(env.get("VHOSTD_WORKER_SLOT"), 0)
         self.generation = _int_or(env.get("VHOSTD_GENERATION"), 0)
         interval_ms = _int_or(env.get("VHOSTD_HEARTBEAT_INTERVAL_MS"), 1000)
@@ -146,7 +176,7 @@ class Worker:
 
         self._send_lock = threading.Lock()        # one line at a time on the channel
         self._lock = threading.Lock()             # the counters and the state below
-        self._all_closed = threading.Condition(self._lock)
+        self._changed = threading.Condition(self._lock)   # what serve() waits for
         self._active = self._requests = self._websockets = 0
         self._ready = False
         self._draining = False
@@ -155,6 +185,21 @@ class Worker:
         # Written once when the drain starts and never read: every wait_for_request() polls
         # it, so all idle connections wake at once (and later ones return at once).
         self._wake_read, self._wake_write = os.pipe()
+
+        # The message bus.
+        self._next_id = 1                         # ids of sends and calls, unique in this process
+        self._calls: dict[int, _PendingCall] = {}   # our calls waiting for a reply
+        self._receiving = True                    # False once no reply can come any more
+        self._callbacks = {"message": [], "task": [], "undeliverable": []}
+        self._events: Optional[queue.SimpleQueue] = None   # for the callback thread
+        self._methods: dict[str, Callable] = {}   # what this process answers calls with
+        self._call_threads = 8
+        self._pool: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._answering = 0                       # calls to this process not answered yet
+        self._stopping = False                    # serve() is returning: no calls are taken
+        self._reader: Optional[threading.Thread] = None
+        self._serving = None                      # (on_connection, timeout), once serve() runs
+        self._early: list = []                    # connections handed before that
 
     # --- state and counters -------------------------------------------------------------
 
@@ -181,7 +226,9 @@ class Worker:
     # --- the channel --------------------------------------------------------------------
 
     def _send(self, message: dict) -> bool:
-        line = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+        return self._send_line(_encode(message))
+
+    def _send_line(self, line: bytes) -> bool:
         with self._send_lock:
             try:
                 self._channel.sendall(line)
@@ -190,7 +237,9 @@ class Worker:
                 return False   # vhostd is gone; the receive loop sees EOF and drains
 
     def ready(self) -> None:
-        """Tells vhostd this worker can serve, and starts the heartbeats. Idempotent."""
+        """Tells vhostd this process can serve, and starts the heartbeats. Idempotent. A
+        worker gets connections only after this; the site's workers start only once its
+        singleton is ready."""
         with self._lock:
             if self._ready:
                 return
@@ -213,20 +262,45 @@ class Worker:
     def serve(self, on_connection: Callable[[socket.socket, ConnectionInfo], None],
               timeout: float = DEFAULT_TIMEOUT) -> None:
         """Says ready (if not yet), receives connections until vhostd drains the worker or
-        goes away, waits for every connection to end, and returns. Call it on the main thread."""
-        self.ready()
-        try:
-            self._receive_loop(on_connection, timeout)
-        finally:
-            self._start_draining()
+        goes away, waits for every connection to end (and every call to this process to be
+        answered), and returns. Call it on the main thread.
+
+        The channel is read on a thread of its own, also while draining: replies to calls
+        and messages still arrive for the connections that are finishing."""
         with self._lock:
-            while self._active > 0:
-                self._all_closed.wait()
+            self._serving = (on_connection, timeout)
+            early, self._early = self._early, []
+        for fd, info in early:
+            self._start_connection(fd, info, on_connection, timeout)
+        self.ready()
+        reader = self._start_reader()
+        with self._lock:
+            while not (self._draining and self._active == 0 and self._answering == 0):
+                self._changed.wait()
+            self._stopping = True
         self._finished.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)    # idle: every call has been answered
+        # An end of file wakes the reader in recvmsg; closing under it would not.
+        with self._send_lock:
+            try:
+                self._channel.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        reader.join(timeout)
         with self._send_lock:
             self._channel.close()
 
-    def _receive_loop(self, on_connection, timeout) -> None:
+    def _start_reader(self) -> threading.Thread:
+        """The channel's reader, started once: by serve(), or by a call() made before it."""
+        with self._lock:
+            if self._reader is None:
+                self._reader = threading.Thread(target=self._receive_loop, name="vhostd-channel",
+                                                daemon=True)
+                self._reader.start()
+            return self._reader
+
+    def _receive_loop(self) -> None:
         buffer = bytearray()
         fds: collections.deque[int] = collections.deque()   # arrived in order with their lines
         control_size = socket.CMSG_SPACE(MAX_FDS_PER_READ * 4)
@@ -239,7 +313,8 @@ class Worker:
                     data, ancillary, flags, _ = self._channel.recvmsg(
                         65536, control_size, socket.MSG_CMSG_CLOEXEC)
                 except OSError as e:
-                    _log(f"vhostd channel: {e}; draining")
+                    if not self._stopping:
+                        _log(f"vhostd channel: {e}; draining")
                     return
                 for level, kind, payload in ancillary:
                     if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
@@ -257,7 +332,7 @@ class Worker:
                         break
                     line = bytes(buffer[:newline])
                     del buffer[:newline + 1]
-                    if not self._dispatch(line, fds, on_connection, timeout):
+                    if not self._dispatch(line, fds):
                         return
                 if len(buffer) > MAX_LINE:
                     _log("vhostd channel: a line longer than 64 KiB; draining")
@@ -265,9 +340,11 @@ class Worker:
         finally:
             for fd in fds:                       # fds no line claimed
                 os.close(fd)
+            self._stop_receiving()
+            self._start_draining()
 
-    def _dispatch(self, line: bytes, fds, on_connection, timeout) -> bool:
-        """Handles one line; False ends the receive loop (drain or a protocol error)."""
+    def _dispatch(self, line: bytes, fds) -> bool:
+        """Handles one line; False ends the receive loop (a protocol error)."""
         if len(line) > MAX_LINE:
             _log("vhostd channel: a line longer than 64 KiB; draining")
             return False
@@ -288,10 +365,27 @@ class Worker:
             # ours alone, and vhostd must not hand it to another worker.
             self._send({"cmd": "NODE_HANDLE_ACK"})
             msg = message.get("msg")
-            self._start_connection(fd, ConnectionInfo.from_message(msg if isinstance(msg, dict) else {}),
-                                   on_connection, timeout)
+            info = ConnectionInfo.from_message(msg if isinstance(msg, dict) else {})
+            with self._lock:
+                serving = self._serving
+                if serving is None:
+                    self._early.append((fd, info))   # serve() starts them
+            if serving is not None:
+                self._start_connection(fd, info, *serving)
         elif command == "vhostd:drain":
-            return False
+            self._start_draining()               # and go on reading: replies, messages
+        elif command == "vhostd:reply":
+            if isinstance(message.get("id"), int):
+                self._settle(message["id"], message)
+        elif command == "vhostd:message":
+            sender = message.get("from")
+            self._emit("message", message.get("data"), sender if isinstance(sender, dict) else {})
+        elif command == "vhostd:task":
+            self._emit("task", message.get("name"))
+        elif command == "vhostd:undeliverable":
+            self._undeliverable({k: message.get(k) for k in ("id", "to", "reason")})
+        elif command == "vhostd:call":
+            self._answer(message)
         # Anything else (a later "vhostd:*" command) is ignored, as the protocol asks.
         return True
 
@@ -319,20 +413,172 @@ class Worker:
             _close(sock)
             with self._lock:
                 self._active -= 1
-                if self._active == 0:
-                    self._all_closed.notify_all()
+                self._changed.notify_all()
 
     def _start_draining(self) -> None:
         with self._lock:
             if self._draining:
                 return
             self._draining = True
+            self._changed.notify_all()
         os.write(self._wake_write, b"x")
         for callback in self._drain_callbacks:
             try:
                 callback()
             except Exception:
                 _log(f"vhostd: a drain callback failed:\n{traceback.format_exc()}")
+
+    # --- the site's message bus (protocol.md section 12) --------------------------------
+
+    def send(self, to, data=None) -> int:
+        """Sends `data` (any JSON value) to processes of this site: "singleton", "worker"
+        (one, at random), "workers" (all but this one) or one process by pid (an int, or a
+        dict with "pid" such as a message's sender). Returns the message's id. There is no
+        delivery receipt: a message that reached nobody comes back to on_undeliverable()
+        ({"id", "to", "reason"}), logged when no callback is set. Raises TypeError for a bad
+        `to` or data JSON cannot carry, ValueError for a message over 64 KiB."""
+        message = {"cmd": "vhostd:send", "to": _address(to), "id": self._new_id(), "data": data}
+        if not self._send_line(_encode(message)):
+            self._undeliverable({"id": message["id"], "to": message["to"],
+                                 "reason": "the channel to vhostd is closed"})
+        return message["id"]
+
+    def call(self, method: str, args=None, timeout: float = CALL_TIMEOUT):
+        """Calls `method` of the site's singleton with `args` (any JSON value; None sends
+        none) and returns its result. Raises CallError with the singleton's error, vhostd's
+        (no singleton ready, no reply within `timeout` seconds, at most 600) or the SDK's.
+        Blocks the calling thread, never the channel: call it from any thread (not from a
+        callback of this worker, which would hold the later ones back until it returns)."""
+        if not isinstance(method, str) or not method:
+            raise TypeError("call() needs a method name")
+        timeout_ms = round(timeout * 1000)
+        if not 1 <= timeout_ms <= CALL_TIMEOUT_MAX * 1000:
+            raise ValueError(f"call() timeout must be from 0.001 to {CALL_TIMEOUT_MAX:g} seconds")
+        call_id = self._new_id()
+        message = {"cmd": "vhostd:call", "id": call_id, "method": method, "timeoutMs": timeout_ms}
+        if args is not None:
+            message["args"] = args
+        line = _encode(message)
+        self._start_reader()                     # a call() before serve() needs its reply read
+        pending = _PendingCall()
+        with self._lock:
+            if not self._receiving:
+                raise CallError(method, "the channel to vhostd is closed")
+            self._calls[call_id] = pending
+        try:
+            if not self._send_line(line):
+                raise CallError(method, "the channel to vhostd is closed")
+            if not pending.done.wait(timeout + CALL_MARGIN):
+                raise CallError(method, f"no reply within {timeout_ms} ms")
+        finally:
+            with self._lock:
+                self._calls.pop(call_id, None)
+        error = pending.reply.get("error")
+        if error is not None:
+            raise CallError(method, str(error))
+        return pending.reply.get("result")
+
+    def on_message(self, callback: Callable[[object, dict], None]) -> None:
+        """Calls `callback(data, sender)` for each message another process sent this one;
+        `sender` is {"role", "slot", "pid"}: send(sender, answer) answers it."""
+        self._callbacks["message"].append(callback)
+
+    def on_task(self, callback: Callable[[str], None]) -> None:
+        """Calls `callback(name)` when vhostd runs one of the site's [[tasks]] here."""
+        self._callbacks["task"].append(callback)
+
+    def on_undeliverable(self, callback: Callable[[dict], None]) -> None:
+        """Calls `callback(report)` for each message of send() that reached nobody:
+        {"id": send()'s id, "to", "reason"}."""
+        self._callbacks["undeliverable"].append(callback)
+
+    def on_call(self, name: str, handler: Callable[[object, dict], object]) -> None:
+        """Answers calls of `name` with handler(args, sender): its return value is the result,
+        an exception the caller's error. serve_singleton() adds its `methods` with this."""
+        self._methods[name] = handler
+
+    def _new_id(self) -> int:
+        with self._lock:
+            self._next_id += 1
+            return self._next_id - 1
+
+    def _settle(self, call_id, reply: dict) -> None:
+        with self._lock:
+            pending = self._calls.get(call_id)
+        if pending is not None:                  # else a reply after call() gave up
+            pending.reply = reply
+            pending.done.set()
+
+    def _stop_receiving(self) -> None:
+        """No reply can come any more: the calls waiting for one fail now."""
+        with self._lock:
+            self._receiving = False
+            waiting = list(self._calls.values())
+        for pending in waiting:
+            pending.reply = {"error": "the channel to vhostd closed before the reply"}
+            pending.done.set()
+
+    def _undeliverable(self, report: dict) -> None:
+        if self._callbacks["undeliverable"]:
+            self._emit("undeliverable", report)
+        else:
+            _log(f"vhostd: message {report['id']} to {json.dumps(report['to'])} was not delivered: "
+                 f"{report['reason']}")
+
+    def _emit(self, kind: str, *args) -> None:
+        """Queues the callbacks of `kind` for the callback thread: the channel thread must
+        go on reading, or a callback that calls call() would never see its reply."""
+        if not self._callbacks[kind]:
+            return
+        with self._lock:
+            if self._events is None:
+                self._events = queue.SimpleQueue()
+                threading.Thread(target=self._run_callbacks, name="vhostd-callbacks", daemon=True).start()
+        self._events.put((kind, args))
+
+    def _run_callbacks(self) -> None:
+        while True:
+            kind, args = self._events.get()
+            for callback in self._callbacks[kind]:
+                try:
+                    callback(*args)
+                except Exception:
+                    _log(f"vhostd: an on_{kind} callback failed:\n{traceback.format_exc()}")
+
+    def _answer(self, call: dict) -> None:
+        """A call to this process: the handler runs on the pool, the reply goes back once."""
+        call_id = call.get("id")
+        if not isinstance(call_id, int) or isinstance(call_id, bool):
+            return                               # nothing to answer to
+        method = call.get("method")
+        handler = self._methods.get(method) if isinstance(method, str) else None
+        with self._lock:
+            refused = "the process is stopping" if self._stopping else None
+            if handler is None:
+                refused = f"unknown method {json.dumps(method)}"
+            if refused is None:
+                self._answering += 1
+                if self._pool is None:
+                    self._pool = concurrent.futures.ThreadPoolExecutor(
+                        self._call_threads, thread_name_prefix="vhostd-call")
+        if refused is not None:
+            self._send({"cmd": "vhostd:reply", "id": call_id, "error": refused})
+            return
+        sender = call.get("from")
+        self._pool.submit(self._run_call, call_id, handler, call.get("args"),
+                          sender if isinstance(sender, dict) else {})
+
+    def _run_call(self, call_id: int, handler, args, sender) -> None:
+        try:
+            try:
+                line = _encode({"cmd": "vhostd:reply", "id": call_id, "result": handler(args, sender)})
+            except Exception as e:               # also a result JSON cannot carry or too long
+                line = _encode({"cmd": "vhostd:reply", "id": call_id, "error": _error_text(e)})
+            self._send_line(line)
+        finally:
+            with self._lock:
+                self._answering -= 1
+                self._changed.notify_all()
 
     def wait_for_request(self, sock: socket.socket, reader=None,
                          timeout: float = DEFAULT_TIMEOUT) -> bool:
@@ -351,6 +597,40 @@ class Worker:
         if self._draining:
             return False                           # data or not: no new requests now
         return any(fd == sock.fileno() for fd, _ in events)
+
+
+class _PendingCall:
+    """One call() waiting for its vhostd:reply."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.reply: dict = {}
+
+
+def _encode(message: dict) -> bytes:
+    """One channel line. Strict JSON (vhostd's parser takes no NaN), and at most 64 KiB:
+    vhostd would take a longer line for a broken process and kill it."""
+    text = json.dumps(message, separators=(",", ":"), allow_nan=False)
+    if len(text) > MAX_LINE:   # ASCII (json.dumps escapes the rest), so characters are bytes
+        raise ValueError(f"a {message['cmd']} line of {len(text)} bytes; the channel allows 64 KiB")
+    return text.encode() + b"\n"
+
+
+def _address(to):
+    """`to` of vhostd:send: "singleton", "worker", "workers", or {"pid": N} from a pid or
+    from anything with one (a message's sender)."""
+    if to in ("singleton", "worker", "workers"):
+        return to
+    pid = to.get("pid") if isinstance(to, dict) else to
+    if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0:
+        return {"pid": pid}
+    raise TypeError(f"cannot send to {to!r}: expected \"singleton\", \"worker\", \"workers\", "
+                    "a pid or {\"pid\": N}")
+
+
+def _error_text(error: Exception) -> str:
+    text = str(error) or type(error).__name__
+    return text[:4096] + "…" if len(text) > 4096 else text
 
 
 def _int_or(text, fallback: int) -> int:
@@ -867,6 +1147,33 @@ def serve_wsgi(application, websocket=None, *, worker: Optional[Worker] = None,
     worker = worker or Worker()
     worker.serve(_serve_connection(_WSGIHandler, worker, timeout,
                                    application=application, websocket=websocket), timeout)
+
+
+# --- the site's singleton ----------------------------------------------------------------
+
+def serve_singleton(methods: Optional[dict] = None, *, on_message=None, on_task=None,
+                    worker: Optional[Worker] = None, threads: int = 8) -> None:
+    """Runs this process as the site's singleton (VHOSTD_ROLE=singleton), which gets no
+    connections: says ready, sends heartbeats, and answers the workers' calls with `methods`,
+    {name: handler(args, sender)}, whose return value is the result and whose exception is
+    the caller's error; an unknown method is an error too. Calls run on a pool of `threads`
+    threads. on_message(data, sender) and on_task(name), if given, are registered on the
+    worker. Returns after vhostd drains the process or goes away, once the calls in
+    progress are answered. Pass your own Worker to send() from other threads or to say
+    ready later."""
+    worker = worker or Worker()
+    for name, handler in (methods or {}).items():
+        worker.on_call(name, handler)
+    if on_message is not None:
+        worker.on_message(on_message)
+    if on_task is not None:
+        worker.on_task(on_task)
+    worker._call_threads = threads
+
+    def refuse(sock, info):
+        _log(f"vhostd: the singleton was handed connection {info.id}; closing it")
+
+    worker.serve(refuse)
 
 
 # --- WebSocket (RFC 6455), the server side -----------------------------------------------

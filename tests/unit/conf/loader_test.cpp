@@ -1440,5 +1440,76 @@ tls_mode = "passthrough"
               }));
 }
 
+TEST(LoadConfig, ReadsTheSingletonAndTasks) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.app]
+hosts = ["app.example"]
+command = ["node", "server.js"]
+env = { A = "1" }
+[sites.app.singleton]
+command = ["node", "agent.js"]
+env = { B = "2" }
+start_timeout = "5s"
+restart_backoff = { initial = "2s", max = "30s" }
+[[sites.app.tasks]]
+name = "purge"
+every = "5m"
+[[sites.app.tasks]]
+name = "report"
+cron = "0 9 * * 1-5"
+to = "singleton"
+)");
+    ASSERT_EQ(config.sites.size(), 1u);
+    const Site& site = config.sites[0];
+    ASSERT_TRUE(site.singleton);
+    EXPECT_EQ(site.singleton->command, (std::vector<std::string>{"node", "agent.js"}));
+    EXPECT_EQ(site.singleton->runtime, Runtime::node);
+    EXPECT_EQ(site.singleton->env, (std::map<std::string, std::string>{{"B", "2"}}));
+    EXPECT_EQ(site.singleton->start_timeout, 5s);
+    EXPECT_EQ(site.singleton->restart_backoff.initial, 2s);
+    ASSERT_EQ(site.tasks.size(), 2u);
+    EXPECT_EQ(site.tasks[0].name, "purge");
+    EXPECT_EQ(site.tasks[0].every, 5min);
+    EXPECT_EQ(site.tasks[0].to, Task::Target::worker);
+    ASSERT_TRUE(site.tasks[1].cron);
+    EXPECT_EQ(site.tasks[1].cron->text(), "0 9 * * 1-5");
+    EXPECT_EQ(site.tasks[1].to, Task::Target::singleton);
+}
+
+TEST(LoadConfig, ReportsBadSingletonsAndTasks) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.a]
+hosts = ["a.example"]
+command = ["x"]
+[sites.a.singleton]
+cmd = ["y"]
+[[sites.a.tasks]]
+every = "1s"
+cron = "* * * * *"
+[[sites.a.tasks]]
+name = "t"
+cron = "61 * * * *"
+to = "everyone"
+[sites.b]
+hosts = ["b.example"]
+command = ["x"]
+[[sites.b.tasks]]
+name = "t"
+every = "1s"
+to = "singleton"
+)"),
+              (Errors{
+                  "6:1: sites.a.singleton.command: is required",
+                  "7:1: sites.a.singleton.cmd: unknown key",
+                  "8:1: sites.a.tasks[0].name: is required",
+                  "8:1: sites.a.tasks[0]: needs exactly one of every = \"DURATION\" and cron = \"EXPRESSION\"",
+                  "13:8: sites.a.tasks[1].cron: bad minute (0-59) field",
+                  "14:6: sites.a.tasks[1].to: must be \"worker\" or \"singleton\"",
+                  "18:1: sites.b.tasks[0].to: names the singleton, but the site has no [singleton]",
+              }));
+}
+
 }  // namespace
 }  // namespace vhostd::conf

@@ -1,0 +1,73 @@
+// Messages between one site's processes, and calls to its singleton (docs/protocol.md,
+// section 12). Routing only: it never crosses sites because each site has its own bus. Runs
+// on the supervisor's strand, like the pool that owns it.
+#pragma once
+
+#include "supervisor/worker.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <map>
+#include <memory>
+#include <random>
+#include <string_view>
+#include <vector>
+
+namespace vhostd::supervisor {
+
+// Who can receive a message now.
+struct BusMembers {
+    std::shared_ptr<Worker> singleton;              // ready, or null
+    std::vector<std::shared_ptr<Worker>> workers;   // ready and not draining
+    std::vector<std::shared_ptr<Worker>> everyone;  // every live process, for {"pid": N}
+};
+
+class SiteBus {
+public:
+    // Unsent bytes one channel may hold before messages to it are refused.
+    static constexpr std::size_t max_queued_bytes = 1 << 20;
+
+    explicit SiteBus(std::string site);
+
+    // Handles a bus command from `sender` (vhostd:send, vhostd:call, vhostd:reply); false
+    // when `command` is none of them.
+    bool handle(const std::shared_ptr<Worker>& sender, std::string_view command, const boost::json::object& message,
+                const BusMembers& members, Clock::time_point now);
+    // The process is gone: calls it was answering fail now, calls it made are forgotten.
+    void forget(const Worker& process);
+    // Fails calls whose time is up.
+    void expire(Clock::time_point now);
+    // Sends a scheduled task's message; false when `to` could not take it.
+    bool send_task(Worker& to, std::string_view name);
+
+    std::uint64_t delivered() const { return delivered_; }
+    std::uint64_t undeliverable() const { return undeliverable_; }
+    std::size_t calls_pending() const { return calls_.size(); }
+
+private:
+    struct Call {
+        std::weak_ptr<Worker> caller;
+        boost::json::value caller_id;
+        pid_t singleton = 0;
+        Clock::time_point deadline;
+        std::int64_t timeout_ms = 0;
+    };
+
+    void send(const std::shared_ptr<Worker>& sender, const boost::json::object& message, const BusMembers& members);
+    void call(const std::shared_ptr<Worker>& sender, const boost::json::object& message, const BusMembers& members,
+              Clock::time_point now);
+    void reply(const Worker& sender, const boost::json::object& message);
+    // Sends a line unless the channel already holds too much; the reason when it cannot.
+    const char* deliver(Worker& to, const std::string& line);
+    void report_undeliverable(Worker& sender, const boost::json::object& message, const std::string& reason);
+    void answer_caller(Worker& caller, const boost::json::value& id, const boost::json::object& outcome);
+
+    std::string site_;
+    std::map<std::uint64_t, Call> calls_;  // by the id vhostd gave the call
+    std::uint64_t next_call_id_ = 1;
+    std::minstd_rand random_{std::random_device{}()};
+    std::uint64_t delivered_ = 0;
+    std::uint64_t undeliverable_ = 0;
+};
+
+}  // namespace vhostd::supervisor
