@@ -33,7 +33,7 @@ bool parse_field(std::string_view field, int low, int high, std::bitset<N>& bits
         int step = 1;
         if (const auto slash = part.find('/'); slash != std::string_view::npos) {
             const auto given = number(part.substr(slash + 1));
-            if (!given || *given < 1) return false;
+            if (!given || *given < 1 || *given > high - low + 1) return false;
             step = *given;
             part = part.substr(0, slash);
         }
@@ -95,7 +95,9 @@ std::optional<std::chrono::system_clock::time_point> CronSchedule::next_after(st
     ::localtime_r(&t, &local);
     local.tm_sec = 0;
     // Minute by minute would be simple but slow; skip whole days and hours that cannot match.
-    for (int steps = 0; steps < 5 * 366 * 24 * 60; ++steps) {
+    // Bounded by time: a date that never comes (30 February) gives up after five years.
+    const std::time_t give_up = t + std::time_t{5} * 366 * 24 * 3600;
+    while (t <= give_up) {
         // Vixie cron: when both day fields are restricted, either may match.
         const bool day_matches = any_day_ && any_weekday_   ? true
                                  : any_day_                 ? weekdays_.test(static_cast<std::size_t>(local.tm_wday))

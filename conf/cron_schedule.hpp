@@ -1,5 +1,7 @@
 // A cron expression ("*/5 * * * *": minute, hour, day of month, month, day of week) and the
 // next time it fires. Pure: no I/O; times are in the machine's local time zone, as cron's.
+// Around a daylight-saving change, times follow mktime's reading of the local time: a time
+// in the skipped hour moves to the hour after, and the repeated hour runs once.
 #pragma once
 
 #include <bitset>

@@ -37,8 +37,9 @@ FileWatcher::FileWatcher(boost::asio::any_io_executor executor, const std::vecto
       settle_(executor),
       debounce_(debounce),
       on_settled_(std::move(on_settled)),
+      roots_(roots),
       buffer_(64 * 1024) {
-    for (const std::string& root : roots) add_tree(root);
+    for (const std::string& root : roots_) add_tree(root);
     read_events();
 }
 
@@ -66,7 +67,9 @@ void FileWatcher::add_tree(const std::string& directory) {
 }
 
 void FileWatcher::read_events() {
-    inotify_.async_read_some(boost::asio::buffer(buffer_), [this](boost::system::error_code ec, std::size_t length) {
+    inotify_.async_read_some(boost::asio::buffer(buffer_), [this, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec,
+                                                                                                        std::size_t length) {
+        if (alive.expired()) return;
         if (ec) {
             if (ec != boost::asio::error::operation_aborted) spdlog::warn("watch: reading inotify failed: {}", ec.message());
             return;
@@ -74,6 +77,13 @@ void FileWatcher::read_events() {
         for (std::size_t offset = 0; offset + sizeof(inotify_event) <= length;) {
             const auto* event = reinterpret_cast<const inotify_event*>(buffer_.data() + offset);
             offset += sizeof(inotify_event) + event->len;
+            if (event->mask & IN_Q_OVERFLOW) {
+                // Events were lost, new directories among them: watch the trees again.
+                for (const std::string& root : roots_) add_tree(root);
+                last_changed_ = roots_.empty() ? std::string() : roots_.front();
+                arm_settle();
+                continue;
+            }
             const auto directory = directories_.find(event->wd);
             if (directory == directories_.end()) continue;
             const std::string name = event->len > 0 ? std::string(event->name) : std::string();
@@ -86,12 +96,20 @@ void FileWatcher::read_events() {
             if ((event->mask & IN_ISDIR) && (event->mask & (IN_CREATE | IN_MOVED_TO)) && !skipped(path)) add_tree(path.string());
             if (!name.empty() && name.front() == '.') continue;  // editors' swap and lock files
             last_changed_ = path.string();
-            settle_.expires_after(debounce_);  // cancels the wait in progress: the change is not over
-            settle_.async_wait([this](boost::system::error_code wait_error) {
-                if (!wait_error) on_settled_(last_changed_);
-            });
+            arm_settle();
         }
         read_events();
+    });
+}
+
+// Each change restarts the wait: the callback runs once nothing has changed for `debounce_`.
+void FileWatcher::arm_settle() {
+    const std::uint64_t change = ++changes_;
+    settle_.expires_after(debounce_);
+    settle_.async_wait([this, change, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec) {
+        // A wait that completed just before a newer change was queued is stale too.
+        if (ec || alive.expired() || change != changes_) return;
+        on_settled_(last_changed_);
     });
 }
 

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,14 +31,19 @@ public:
 private:
     void add_tree(const std::string& directory);
     void read_events();
+    void arm_settle();
 
     boost::asio::posix::stream_descriptor inotify_;
     boost::asio::steady_timer settle_;
     std::chrono::milliseconds debounce_;
     std::function<void(const std::string&)> on_settled_;
+    std::vector<std::string> roots_;
     std::map<int, std::string> directories_;  // watch descriptor -> path
     std::string last_changed_;
+    std::uint64_t changes_ = 0;               // a settle wait fires only if none came after it
     std::vector<char> buffer_;
+    // Handlers hold it weakly: one already queued when the watcher is destroyed must not run.
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace vhostd::supervisor

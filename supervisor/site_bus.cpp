@@ -45,7 +45,6 @@ const char* SiteBus::deliver(Worker& to, const std::string& line) {
     if (line.size() > protocol::max_message_size) return "the message is too large once addressed (64 KiB per line)";
     if (to.channel().queued_bytes() + line.size() > max_queued_bytes) return "its queue is full";
     if (to.channel().send(line)) return "its channel is broken";
-    ++delivered_;
     return nullptr;
 }
 
@@ -90,9 +89,15 @@ void SiteBus::send(const std::shared_ptr<Worker>& sender, const json::object& me
     }
     json::object delivery{{"cmd", "vhostd:message"}, {"from", address_of(*sender)}, {"data", data ? *data : json::value()}};
     const std::string line = line_of(delivery);
+    if (line.size() > protocol::max_message_size) {  // once for the send, not per recipient
+        report_undeliverable(*sender, message, "the message is too large once addressed (64 KiB per line)");
+        return;
+    }
     for (const auto& recipient : recipients) {
         if (const char* problem = deliver(*recipient, line)) {
             report_undeliverable(*sender, message, "process " + std::to_string(recipient->pid()) + ": " + problem);
+        } else {
+            ++delivered_;
         }
     }
 }
@@ -124,6 +129,7 @@ void SiteBus::call(const std::shared_ptr<Worker>& sender, const json::object& me
         answer_caller(*sender, caller_id, {{"error", std::string("the singleton cannot take it: ") + problem}});
         return;
     }
+    ++delivered_;
     calls_[id] = Call{sender, caller_id, members.singleton->pid(), now + std::chrono::milliseconds(timeout_ms), timeout_ms};
 }
 
@@ -142,12 +148,18 @@ void SiteBus::reply(const Worker& sender, const json::object& message) {
     calls_.erase(call);
 }
 
+// Every call gets exactly one reply: when the real one cannot go (too large, queue full), a
+// short error goes instead, past the queue cap, since the caller is waiting for it.
 void SiteBus::answer_caller(Worker& caller, const json::value& id, const json::object& outcome) {
     json::object answer{{"cmd", "vhostd:reply"}, {"id", id}};
     for (const auto& [key, value] : outcome) answer[key] = value;
-    if (const char* problem = deliver(caller, line_of(answer))) {
-        spdlog::warn("site {}: could not pass a reply to pid {}: {}", site_, caller.pid(), problem);
+    const char* problem = deliver(caller, line_of(answer));
+    if (!problem) {
+        if (outcome.contains("result")) ++delivered_;
+        return;
     }
+    spdlog::warn("site {}: could not pass a reply to pid {}: {}", site_, caller.pid(), problem);
+    caller.channel().send(line_of({{"cmd", "vhostd:reply"}, {"id", id}, {"error", std::string("the reply could not be delivered: ") + problem}}));
 }
 
 void SiteBus::forget(const Worker& process) {
@@ -179,7 +191,9 @@ void SiteBus::expire(Clock::time_point now) {
 }
 
 bool SiteBus::send_task(Worker& to, std::string_view name) {
-    return deliver(to, line_of({{"cmd", "vhostd:task"}, {"name", name}})) == nullptr;
+    if (deliver(to, line_of({{"cmd", "vhostd:task"}, {"name", name}}))) return false;
+    ++delivered_;
+    return true;
 }
 
 }  // namespace vhostd::supervisor

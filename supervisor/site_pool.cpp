@@ -399,15 +399,24 @@ void SitePool::watch_files() {
 
 void SitePool::schedule_tasks(Clock::time_point now) {
     task_due_.assign(site_.tasks.size(), Clock::time_point::max());
+    task_wall_due_.assign(site_.tasks.size(), {});
     const auto wall_now = std::chrono::system_clock::now();
     for (std::size_t i = 0; i < site_.tasks.size(); ++i) {
-        const conf::Task& task = site_.tasks[i];
-        if (task.cron) {
-            if (const auto next = task.cron->next_after(wall_now)) task_due_[i] = now + (*next - wall_now);
+        if (site_.tasks[i].cron) {
+            schedule_cron(i, now, wall_now, wall_now);
         } else {
-            task_due_[i] = now + task.every;
+            task_due_[i] = now + site_.tasks[i].every;
         }
     }
+}
+
+// The next cron time after both now and the time just run, so that a steady clock that runs
+// ahead of the wall clock (or a clock stepped back) never runs the same minute twice.
+void SitePool::schedule_cron(std::size_t i, Clock::time_point now, std::chrono::system_clock::time_point wall_now,
+                             std::chrono::system_clock::time_point after) {
+    const auto next = site_.tasks[i].cron->next_after(std::max(wall_now, after));
+    task_wall_due_[i] = next.value_or(std::chrono::system_clock::time_point::max());
+    task_due_[i] = next ? now + (*next - wall_now) : Clock::time_point::max();
 }
 
 void SitePool::run_due_tasks(Clock::time_point now) {
@@ -432,9 +441,7 @@ void SitePool::run_due_tasks(Clock::time_point now) {
                          task.to == conf::Task::Target::worker ? "worker" : "singleton");
         }
         if (task.cron) {
-            const auto wall_now = std::chrono::system_clock::now();
-            const auto next = task.cron->next_after(wall_now);
-            task_due_[i] = next ? now + (*next - wall_now) : Clock::time_point::max();
+            schedule_cron(i, now, std::chrono::system_clock::now(), task_wall_due_[i]);
         } else {
             // The next slot after now: a late tick runs a task once, never in a burst.
             do task_due_[i] += task.every;
@@ -544,8 +551,9 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
             apply(*worker, WorkerEvent::said_ready, now);
             spdlog::info("{}: ready after {} ms", describe(*worker), milliseconds(now - worker->started_at()));
             if (worker->is_singleton()) {
+                // The backoff resets only after a healthy run (on_singleton_exit), not on ready:
+                // one that crashes right after saying ready must still back off.
                 singleton_was_ready_ = true;
-                singleton_consecutive_failures_ = 0;
                 reconcile(now);
                 continue;
             }
@@ -742,9 +750,9 @@ void SitePool::reject(PendingConnection connection, int retry_after, const char*
 void SitePool::update(conf::Site site, bool replace_workers, const char* counted_as) {
     const auto now = Clock::now();
     const bool new_max_age = site.max_age != site_.max_age;
-    // An admin restart or changed files roll the singleton too; a config reload only when its own settings changed.
-    const bool new_singleton = site.singleton != site_.singleton ||
-                               (replace_workers && (counted_as == restart_reason::admin || counted_as == restart_reason::watch));
+    // Whatever rolls the workers rolls the singleton too (it shares their env, cwd, user and
+    // limits), and so does a change of its own settings.
+    const bool new_singleton = site.singleton != site_.singleton || replace_workers;
     const bool new_tasks = site.tasks != site_.tasks;
     const bool new_watch = site.watch != site_.watch || site.watch_debounce != site_.watch_debounce;
     site_ = std::move(site);
@@ -757,7 +765,8 @@ void SitePool::update(conf::Site site, bool replace_workers, const char* counted
         } else if (!singleton_ && site_.singleton) {
             spawn_singleton(now);
         }
-        if (!site_.singleton) singleton_was_ready_ = false;
+        // New workers wait for the new singleton; the running ones serve meanwhile.
+        singleton_was_ready_ = false;
     }
     target_ = std::clamp(target_, site_.min_workers, site_.max_workers);
     if (new_max_age) {

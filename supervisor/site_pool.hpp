@@ -75,6 +75,8 @@ private:
     BusMembers bus_members() const;
     void run_due_tasks(Clock::time_point now);
     void schedule_tasks(Clock::time_point now);
+    void schedule_cron(std::size_t task, Clock::time_point now, std::chrono::system_clock::time_point wall_now,
+                       std::chrono::system_clock::time_point after);
     void watch_files();
     unsigned free_slot() const;
     std::size_t serving_count() const;
@@ -137,6 +139,7 @@ private:
     std::unique_ptr<FileWatcher> watcher_;          // when the site has `watch`
     // Per task of site_.tasks, when it runs next; runs and skips for the counters.
     std::vector<Clock::time_point> task_due_;
+    std::vector<std::chrono::system_clock::time_point> task_wall_due_;  // cron tasks: the minute due
     std::uint64_t tasks_run_ = 0;
     std::uint64_t tasks_skipped_ = 0;
 

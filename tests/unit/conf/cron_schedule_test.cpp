@@ -77,4 +77,6 @@ TEST_F(Cron, BadExpressionsSayWhatIsWrong) {
     EXPECT_FALSE(CronSchedule::parse("*/0 * * * *", problem));
     EXPECT_FALSE(CronSchedule::parse("* * * * MON", problem));
     EXPECT_FALSE(CronSchedule::parse("1,,2 * * * *", problem));
+    EXPECT_FALSE(CronSchedule::parse("59/2147483647 * * * *", problem)) << "a step past the range (it overflowed once)";
+    EXPECT_TRUE(CronSchedule::parse("*/60 * * * *", problem));
 }
