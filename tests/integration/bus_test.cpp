@@ -10,6 +10,9 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <sstream>
+
 using namespace vhostd::test;
 namespace json = boost::json;
 
@@ -166,4 +169,42 @@ TEST(Bus, SitesNeverSeeEachOthersMessages) {
     ASSERT_TRUE(undeliverable.is_array());
     ASSERT_EQ(undeliverable.as_array().size(), 1u) << undeliverable;
     EXPECT_EQ(undeliverable.as_array()[0], json::value("the site has no other ready worker"));
+}
+
+// The singleton is never rotated by age, and a restart of the site starts the new workers
+// only once the new singleton is ready.
+TEST(Bus, TheSingletonIsNotRotatedAndARestartWaitsForTheNewOne) {
+    BusSite site;
+    VhostdProcess vhostd(site.dir, site.config(2, "max_age = \"1s\"\n"));
+    ASSERT_TRUE(site.ready(2)) << vhostd.log();
+    const auto singleton = site.site_status().at("singleton").at("pid").as_int64();
+    ASSERT_TRUE(wait_until([&] { return site.site_status().at("restarts").at("age").as_int64() >= 2; })) << vhostd.log();
+    EXPECT_EQ(site.site_status().at("singleton").at("pid").as_int64(), singleton) << "workers rotate; the singleton stays";
+
+    const Exchange restarted =
+        round_trip(site.admin, "POST /sites/bus/restart HTTP/1.1\r\nHost: admin\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    ASSERT_EQ(restarted.status(), 200) << restarted.response;
+    std::int64_t replacement = 0;
+    ASSERT_TRUE(wait_until([&] {
+        replacement = site.site_status().at("singleton").at("pid").as_int64();
+        return replacement != singleton && replacement != 0;
+    })) << vhostd.log();
+    ASSERT_TRUE(vhostd.wait_for_log("singleton (pid " + std::to_string(replacement) + "): ready after")) << vhostd.log();
+    ASSERT_TRUE(wait_until([&] {
+        const json::array workers = site.site_status().at("workers").as_array();
+        return workers.size() == 2 && std::all_of(workers.begin(), workers.end(), [](const json::value& w) {
+                   return w.at("generation").to_number<unsigned>() == 2 && w.at("state").as_string() == "ready";
+               });
+    })) << vhostd.log();
+    // Line by line: the new singleton said ready before any worker of the new generation started.
+    std::istringstream lines(vhostd.log());
+    std::string line;
+    bool singleton_ready = false;
+    bool new_worker_seen = false;
+    while (!new_worker_seen && std::getline(lines, line)) {
+        if (line.find("singleton (pid " + std::to_string(replacement) + "): ready after") != std::string::npos) singleton_ready = true;
+        new_worker_seen = line.find(" worker ") != std::string::npos && line.find("started (generation 2)") != std::string::npos;
+    }
+    ASSERT_TRUE(new_worker_seen) << vhostd.log();
+    EXPECT_TRUE(singleton_ready) << "a new worker started first: " << line << "\n" << vhostd.log();
 }
