@@ -21,31 +21,18 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+from harness import (Failure, SuiteTimeout, expect, free_ports, start_time_limit, stop_time_limit,  # noqa: E402
+                     tap_log_tail, tap_not_ok, tap_ok)
+
 APPS = {"node": "node_bus_app.js", "python": "python_bus_app.py"}
 WAIT = 10.0
-
-
-class Failure(Exception):
-    pass
-
-
-class SuiteTimeout(BaseException):
-    """The run's time limit: not caught as a case's failure."""
-
-
-def free_ports(count):
-    sockets = [socket.create_server(("127.0.0.1", 0)) for _ in range(count)]
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def wait_until(condition, what, timeout=WAIT):
@@ -62,11 +49,6 @@ def wait_until(condition, what, timeout=WAIT):
         if time.monotonic() >= deadline:
             raise Failure(f"timed out after {timeout:g} s waiting for {what}" + (f" (last: {last})" if last else ""))
         time.sleep(0.05)
-
-
-def expect(condition, text):
-    if not condition:
-        raise Failure(text)
 
 
 class Vhostd:
@@ -308,13 +290,7 @@ def main():
         return 1
     program = [os.path.abspath(interpreter), app]
 
-    def stop(signum, _frame):
-        raise SuiteTimeout(f"signal {signum}" if signum != signal.SIGALRM
-                           else f"the run took longer than {args.time_limit:g} s")
-    for sig in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, stop)
-    signal.setitimer(signal.ITIMER_REAL, args.time_limit)
-
+    start_time_limit(args.time_limit)
     print(f"# site: {' '.join(program)}", flush=True)
     print(f"1..{len(CASES)}", flush=True)
     failed = 0
@@ -324,16 +300,12 @@ def main():
                 v = Vhostd(os.path.abspath(args.vhostd), program, args.lang, directory)
                 try:
                     note = case(v)
-                    print(f"ok {number} - {case.__doc__}" + (f"  # {note}" if note else ""), flush=True)
+                    tap_ok(number, case.__doc__, note)
                 except (Exception, SuiteTimeout) as e:
                     failed += 1
-                    reason = str(e) if isinstance(e, (Failure, SuiteTimeout)) else f"{type(e).__name__}: {e}"
-                    print(f"not ok {number} - {case.__doc__}: {reason}", flush=True)
+                    tap_not_ok(number, case.__doc__, e)
                     if v.process is not None:
-                        lines = v.log().splitlines()
-                        print(f"# vhostd log ({len(lines)} lines, last 60):")
-                        for line in lines[-60:]:
-                            print(f"#   {line}")
+                        tap_log_tail("vhostd log", v.log())
                     if isinstance(e, SuiteTimeout):
                         break
                 finally:
@@ -342,7 +314,7 @@ def main():
         failed += 1
         print(f"not ok - stopped: {e}", flush=True)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        stop_time_limit()
     print(f"# {'FAIL' if failed else 'PASS'}", flush=True)
     return 1 if failed else 0
 

@@ -18,19 +18,19 @@ after --time-limit seconds; every process started is killed by process group at 
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
-import select
-import signal
 import socket
 import sys
 import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
-from conformance import Channel, Failure, SuiteTimeout  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.join(HERE, "..", "support"), os.path.join(HERE, "..", "conformance")]
+from conformance import ChildProcess, vhostd_env  # noqa: E402
+from harness import (Failure, SuiteTimeout, expect, start_time_limit, stop_time_limit,  # noqa: E402
+                     tap_comments, tap_not_ok, tap_ok)
 
 WAIT = 5.0
 SITE = "bus"
@@ -38,31 +38,19 @@ SINGLETON = {"role": "singleton", "slot": 0, "pid": 4242}   # a `from` vhostd wo
 WORKER = {"role": "worker", "slot": 1, "pid": 4243}
 
 
-class BusProcess:
+class BusProcess(ChildProcess):
     """A process started as vhostd starts one, with its stdout read as JSON events."""
 
     def __init__(self, command, env):
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         out_read, out_write = os.pipe()
         self.stderr = tempfile.TemporaryFile()
-        devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        # Sources above 10, so no dup2 below overwrites a source it still needs.
-        sources = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
-                   for fd in (devnull, out_write, self.stderr.fileno(), child.fileno())]
         try:
-            actions = [(os.POSIX_SPAWN_DUP2, source, target) for target, source in enumerate(sources)]
-            self.pid = os.posix_spawnp(command[0], command, env, file_actions=actions, setsid=True)
+            super().__init__(command, env, out_write, self.stderr.fileno())
         except OSError:
             os.close(out_read)
-            parent.close()
             raise
         finally:
-            for fd in sources + [devnull, out_write]:
-                os.close(fd)
-            child.close()
-        self.pidfd = os.pidfd_open(self.pid)
-        self.status = None
-        self.channel = Channel(parent)
+            os.close(out_write)
         self.changed = threading.Condition()
         self.events = []          # (monotonic time, dict) from stdout
         self.lines = []           # stdout lines that are not JSON
@@ -109,26 +97,6 @@ class BusProcess:
         self.channel.send({"cmd": "vhostd:message", "from": sender, "data": data})
         return now
 
-    def exit_status(self, timeout=0.0):
-        if self.status is None and self.pidfd >= 0:
-            readable, _, _ = select.select([self.pidfd], [], [], timeout)
-            if readable:
-                _, status = os.waitpid(self.pid, 0)
-                self.status = os.waitstatus_to_exitcode(status)
-        return self.status
-
-    def kill(self):
-        if self.pidfd < 0:
-            return
-        try:
-            os.killpg(self.pid, signal.SIGKILL)   # also what it left in its group
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.exit_status(timeout=WAIT)
-        self.channel.close()
-        os.close(self.pidfd)
-        self.pidfd = -1
-
     def output(self):
         self.stderr.seek(0)
         text = self.stderr.read().decode("utf-8", "replace").splitlines()
@@ -139,12 +107,7 @@ class BusProcess:
 class Suite:
     def __init__(self, command, runtime):
         self.command = command
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith("VHOSTD_") and not k.startswith("NODE_CHANNEL")}
-        self.env.update(VHOSTD_CHANNEL_FD="3", VHOSTD_PROTOCOL="1", VHOSTD_SITE=SITE,
-                        VHOSTD_WORKER_SLOT="0", VHOSTD_GENERATION="1", VHOSTD_HEARTBEAT_INTERVAL_MS="100")
-        if runtime == "node":
-            self.env.update(NODE_CHANNEL_FD="3", NODE_CHANNEL_SERIALIZATION_MODE="json")
+        self.env = vhostd_env(SITE, runtime)
         self.processes = {}       # role -> BusProcess
         self.current = None       # the process the running case is about
 
@@ -170,11 +133,6 @@ def sent(p: BusProcess, since, what):
     if "error" in event:
         raise Failure(f"send() failed: {event}")
     return event["id"]
-
-
-def expect(condition, text):
-    if not condition:
-        raise Failure(text)
 
 
 # --- the worker ---------------------------------------------------------------------------
@@ -423,15 +381,13 @@ def run(suite: Suite) -> int:
                 raise Failure("on the channel: " + "; ".join(errors[:3]))
             if case not in ENDS_PROCESS and p_after.exit_status() is not None:
                 raise Failure(f"the process exited (status {p_after.status})")
-            print(f"ok {number} - {case.__doc__}", flush=True)
+            tap_ok(number, case.__doc__)
         except Exception as e:
             failed += 1
-            reason = str(e) if isinstance(e, Failure) else f"{type(e).__name__}: {e}"
-            print(f"not ok {number} - {case.__doc__}: {reason}", flush=True)
+            tap_not_ok(number, case.__doc__, e)
             if suite.current is not None:
                 suite.current.exit_status(0.2)       # a dying process's last words
-                for line in suite.current.output():
-                    print(f"# {line}", flush=True)
+                tap_comments(suite.current.output())
     return failed
 
 
@@ -445,13 +401,7 @@ def main():
     parser.add_argument("command", nargs="+", help="the bus worker's command line")
     args = parser.parse_args()
 
-    def stop(signum, _frame):
-        raise SuiteTimeout(f"signal {signum}" if signum != signal.SIGALRM
-                           else f"the run took longer than {args.time_limit:g} s")
-    for sig in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, stop)
-    signal.setitimer(signal.ITIMER_REAL, args.time_limit)
-
+    start_time_limit(args.time_limit)
     print(f"# bus worker: {' '.join(args.command)} (runtime {args.runtime})", flush=True)
     suite = Suite(args.command, args.runtime)
     try:
@@ -460,7 +410,7 @@ def main():
         print(f"not ok - stopped: {e}", flush=True)
         failed = 1
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        stop_time_limit()
         suite.cleanup()
     print(f"# {'FAIL' if failed else 'PASS'}: {failed} of {len(CASES)} cases failed", flush=True)
     return 1 if failed else 0

@@ -29,19 +29,13 @@ import sys
 import tempfile
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from conformance import (Client, Failure, SuiteTimeout, check_echo, check_websocket_upgrade,  # noqa: E402
-                         request, wait_until, websocket_request)
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.join(HERE, "..", "support"), HERE]
+from conformance import Client, check_echo, check_websocket_upgrade, request, websocket_request  # noqa: E402
+from harness import (Failure, SuiteTimeout, free_ports, start_time_limit, stop_time_limit,  # noqa: E402
+                     tap_log_tail, tap_not_ok, tap_ok, wait_until)
 
 WORKERS = 2
-
-
-def free_ports(count):
-    sockets = [socket.create_server(("127.0.0.1", 0)) for _ in range(count)]
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def process_gone(pid):
@@ -309,13 +303,7 @@ def main():
     command = [os.path.abspath(part) if os.path.exists(part) and (i > 0 or "/" in part) else part
                for i, part in enumerate(args.command)]
 
-    def stop(signum, _frame):
-        raise SuiteTimeout(f"signal {signum}" if signum != signal.SIGALRM
-                           else f"the run took longer than {args.time_limit:g} s")
-    for sig in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, stop)
-    signal.setitimer(signal.ITIMER_REAL, args.time_limit)
-
+    start_time_limit(args.time_limit)
     print(f"# site command: {' '.join(command)} (runtime {args.runtime})", flush=True)
     print(f"1..{len(CASES)}", flush=True)
     failed = 0
@@ -325,23 +313,19 @@ def main():
             for number, case in enumerate(CASES, 1):
                 try:
                     note = case(v)
-                    print(f"ok {number} - {case.__doc__}" + (f"  # {note}" if note else ""), flush=True)
+                    tap_ok(number, case.__doc__, note)
                 except Exception as e:
                     failed += 1
-                    reason = str(e) if isinstance(e, Failure) else f"{type(e).__name__}: {e}"
-                    print(f"not ok {number} - {case.__doc__}: {reason}", flush=True)
+                    tap_not_ok(number, case.__doc__, e)
                     if number == 1:
                         break             # nothing else can work
         except SuiteTimeout as e:
             failed += 1
             print(f"not ok - stopped: {e}", flush=True)
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            stop_time_limit()
             if failed and v.process is not None:
-                lines = v.log_text().splitlines()
-                print(f"# vhostd log ({len(lines)} lines, last 60):")
-                for line in lines[-60:]:
-                    print(f"#   {line}")
+                tap_log_tail("vhostd log", v.log_text())
             v.kill_everything()
     print(f"# {'FAIL' if failed else 'PASS'}", flush=True)
     return 1 if failed else 0

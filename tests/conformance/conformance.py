@@ -14,7 +14,8 @@ messages.
 Prints TAP (`ok N - name`, `not ok N - name: reason`, the worker's output as `#` lines on a
 failure) and exits 1 if any case fails. Every wait is bounded; the whole run is cut off
 after --time-limit seconds; every worker started is killed by process group at the end.
-Standard library only; behind_vhostd.py reuses the HTTP and WebSocket client below.
+Standard library only; behind_vhostd.py reuses the HTTP and WebSocket client below, and
+tests/bus/bus_protocol_test.py vhostd's side of the channel and the process it starts.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from harness import (Failure, SuiteTimeout, start_time_limit, stop_time_limit, tap_comments,  # noqa: E402
+                     tap_not_ok, tap_ok, wait_until)
+
 SITE = "conformance"
 HOST = "conformance.test"
 HEARTBEAT_INTERVAL_MS = 100
@@ -42,29 +47,8 @@ WAIT = 5.0                  # the default bound on any wait, in seconds
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-class Failure(Exception):
-    """A check failed; the message says what was expected and what happened."""
-
-
 class NoWorker(Failure):
     """A case cannot run: no worker ever said ready (that case showed its output)."""
-
-
-class SuiteTimeout(BaseException):
-    """The whole run took longer than --time-limit."""
-
-
-def wait_until(condition, timeout, what, poll=0.01):
-    """Polls `condition` (for things nothing can notify us about, like a process's state)
-    until it returns something true, at most `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise Failure(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(poll)
 
 
 # --- an HTTP/1.1 and WebSocket client on a raw socket ------------------------------------
@@ -369,21 +353,33 @@ class Channel:
         self.sock.close()
 
 
-class WorkerProcess:
-    """A worker started the way vhostd starts one: fd 0 /dev/null, 1 and 2 to files (shown
-    on failure), 3 the channel, its own process group (setsid: pgid = pid)."""
+def vhostd_env(site, runtime):
+    """The environment vhostd gives a process of `site` (with `runtime` node, Node's IPC too),
+    on top of ours without its VHOSTD_* and NODE_CHANNEL*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VHOSTD_") and not k.startswith("NODE_CHANNEL")}
+    env.update(VHOSTD_CHANNEL_FD="3", VHOSTD_PROTOCOL="1", VHOSTD_SITE=site,
+               VHOSTD_WORKER_SLOT="0", VHOSTD_GENERATION="1",
+               VHOSTD_HEARTBEAT_INTERVAL_MS=str(HEARTBEAT_INTERVAL_MS))
+    if runtime == "node":
+        env.update(NODE_CHANNEL_FD="3", NODE_CHANNEL_SERIALIZATION_MODE="json")
+    return env
 
-    def __init__(self, command, env):
+
+class ChildProcess:
+    """A process started the way vhostd starts one: fd 0 /dev/null, 1 and 2 the fds `stdout`
+    and `stderr`, 3 the channel, its own process group (setsid: pgid = pid)."""
+
+    def __init__(self, command, env, stdout, stderr):
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.stdout = tempfile.TemporaryFile()
-        self.stderr = tempfile.TemporaryFile()
         devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         # Sources above 10, so no dup2 below overwrites a source it still needs.
-        sources = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
-                   for fd in (devnull, self.stdout.fileno(), self.stderr.fileno(), child.fileno())]
+        sources = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (devnull, stdout, stderr, child.fileno())]
         try:
             actions = [(os.POSIX_SPAWN_DUP2, source, target) for target, source in enumerate(sources)]
             self.pid = os.posix_spawnp(command[0], command, env, file_actions=actions, setsid=True)
+        except OSError:
+            parent.close()
+            raise
         finally:
             for fd in sources + [devnull]:
                 os.close(fd)
@@ -408,20 +404,23 @@ class WorkerProcess:
     def kill(self):
         if self.pidfd < 0:
             return                                # killed already
-        if self.status is None:
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.exit_status(timeout=5)
-        else:
-            try:                                  # anything it left in its group
-                os.killpg(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        try:                                      # it, and anything it left in its group
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.exit_status(timeout=5)
         self.channel.close()
         os.close(self.pidfd)
         self.pidfd = -1
+
+
+class WorkerProcess(ChildProcess):
+    """A worker, its stdout and stderr to files (shown on failure)."""
+
+    def __init__(self, command, env):
+        self.stdout = tempfile.TemporaryFile()
+        self.stderr = tempfile.TemporaryFile()
+        super().__init__(command, env, self.stdout.fileno(), self.stderr.fileno())
 
     def output(self, lines=40):
         text = []
@@ -438,13 +437,7 @@ class WorkerProcess:
 class Suite:
     def __init__(self, command, runtime):
         self.command = command
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith("VHOSTD_") and not k.startswith("NODE_CHANNEL")}
-        self.env.update(VHOSTD_CHANNEL_FD="3", VHOSTD_PROTOCOL="1", VHOSTD_SITE=SITE,
-                        VHOSTD_WORKER_SLOT="0", VHOSTD_GENERATION="1",
-                        VHOSTD_HEARTBEAT_INTERVAL_MS=str(HEARTBEAT_INTERVAL_MS))
-        if runtime == "node":
-            self.env.update(NODE_CHANNEL_FD="3", NODE_CHANNEL_SERIALIZATION_MODE="json")
+        self.env = vhostd_env(SITE, runtime)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(WAIT)
         self.port = self.listener.getsockname()[1]
@@ -869,17 +862,15 @@ def run(suite: Suite) -> int:
                 raise Failure("on the channel: " + "; ".join(errors[:3]))
             if case not in ENDS_WORKER and not worker.alive():
                 raise Failure(f"the worker exited (status {worker.status})")
-            print(f"ok {number} - {name}" + (f"  # {note}" if note else ""), flush=True)
+            tap_ok(number, name, note)
         except Exception as e:
             failed += 1
-            reason = str(e) if isinstance(e, Failure) else f"{type(e).__name__}: {e}"
-            print(f"not ok {number} - {name}: {reason}", flush=True)
+            tap_not_ok(number, name, e)
             if suite.worker is not None and not isinstance(e, NoWorker):
                 if suite.worker.alive() and case in ENDS_WORKER:
                     suite.worker.kill()
                 suite.worker.exit_status(0.2)     # a dying worker's last words
-                for line in suite.worker.output():
-                    print(f"# {line}", flush=True)
+                tap_comments(suite.worker.output())
     return failed
 
 
@@ -893,13 +884,7 @@ def main():
     parser.add_argument("command", nargs="+", help="the worker's command line")
     args = parser.parse_args()
 
-    def stop(signum, _frame):
-        raise SuiteTimeout(f"signal {signum}" if signum != signal.SIGALRM
-                           else f"the run took longer than {args.time_limit:g} s")
-    for sig in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, stop)
-    signal.setitimer(signal.ITIMER_REAL, args.time_limit)
-
+    start_time_limit(args.time_limit)
     print(f"# worker: {' '.join(args.command)} (runtime {args.runtime})", flush=True)
     suite = Suite(args.command, args.runtime)
     try:
@@ -907,11 +892,10 @@ def main():
     except SuiteTimeout as e:
         print(f"not ok - stopped: {e}", flush=True)
         if suite.worker is not None:
-            for line in suite.worker.output():
-                print(f"# {line}", flush=True)
+            tap_comments(suite.worker.output())
         failed = 1
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        stop_time_limit()
         suite.cleanup()
     print(f"# {'FAIL' if failed else 'PASS'}: {failed} of {len(CASES)} cases failed", flush=True)
     return 1 if failed else 0

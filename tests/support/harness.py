@@ -1,0 +1,84 @@
+"""What the Python test scripts share: failures, the run's time limit, TAP lines, waits and
+free ports. Standard library only; a script imports it after putting this folder on sys.path:
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+
+
+class Failure(Exception):
+    """A check failed; the message says what was expected and what happened."""
+
+
+class SuiteTimeout(BaseException):
+    """The whole run took longer than --time-limit, or a signal stopped it: not caught as a
+    case's failure."""
+
+
+def expect(condition, text):
+    if not condition:
+        raise Failure(text)
+
+
+def wait_until(condition, timeout, what, poll=0.01):
+    """Polls `condition` (for things nothing can notify us about, like a process's state)
+    until it returns something true, at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise Failure(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(poll)
+
+
+def start_time_limit(seconds):
+    """Raises SuiteTimeout after `seconds`, or at SIGTERM, SIGINT or SIGHUP."""
+    def stop(signum, _frame):
+        raise SuiteTimeout(f"signal {signum}" if signum != signal.SIGALRM
+                           else f"the run took longer than {seconds:g} s")
+    for sig in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def stop_time_limit():
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+# --- TAP ---------------------------------------------------------------------------------
+
+def tap_ok(number, name, note=None):
+    print(f"ok {number} - {name}" + (f"  # {note}" if note else ""), flush=True)
+
+
+def tap_not_ok(number, name, error):
+    """`not ok` with the failure's message, or the type of an unexpected exception."""
+    reason = str(error) if isinstance(error, (Failure, SuiteTimeout)) else f"{type(error).__name__}: {error}"
+    print(f"not ok {number} - {name}: {reason}", flush=True)
+
+
+def tap_comments(lines, indent=""):
+    for line in lines:
+        print(f"#{indent} {line}", flush=True)
+
+
+def tap_log_tail(name, text, count=60):
+    """The last `count` lines of a log, as TAP comments."""
+    lines = text.splitlines()
+    print(f"# {name} ({len(lines)} lines, last {count}):", flush=True)
+    tap_comments(lines[-count:], indent="  ")
+
+
+def free_ports(count):
+    sockets = [socket.create_server(("127.0.0.1", 0)) for _ in range(count)]
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
