@@ -17,11 +17,8 @@ namespace {
 void save(const std::filesystem::path& path, const std::string& text) { std::ofstream(path) << text; }
 
 std::optional<int> answering_pid(std::uint16_t port) {
-    try {
-        return pid_in(get(port, "blog.example").body());
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
+    const auto answer = try_get(port, "blog.example");
+    return answer ? pid_in(answer->body()) : std::nullopt;
 }
 
 }  // namespace

@@ -125,11 +125,8 @@ TEST(HandleRefusal, ARefusedConnectionIsHandedAgainAndThenAnswered503) {
     };
     VhostdProcess vhostd(dir, listen_on(port) + site("twice", 2) + site("always", 1000));
     ASSERT_TRUE(wait_until([&] {
-        try {
-            return get(port, "twice.example").status() == 200;
-        } catch (const std::exception&) {
-            return false;  // not listening yet
-        }
+        const auto answer = try_get(port, "twice.example");
+        return answer && answer->status() == 200;
     }, 10s)) << vhostd.log();
     EXPECT_NE(get(port, "twice.example").body().find("after 2 refusals"), std::string::npos) << "refused, refused, served";
     EXPECT_NE(vhostd.log().find("did not receive connection"), std::string::npos);
@@ -147,11 +144,8 @@ TEST(HandleRefusal, ARefusingWorkerIsPassedOverForTheOthers) {
     VhostdProcess vhostd(dir, listen_on(port) + "[sites.half]\nhosts = [\"half.example\"]\nworkers = 2\ncommand = [\"python3\", \"" +
                                   refusing_worker_script + "\", \"1000000\", \"slot0\"]\n");
     ASSERT_TRUE(wait_until([&] {
-        try {
-            return get(port, "half.example").status() == 200;
-        } catch (const std::exception&) {
-            return false;  // not listening yet
-        }
+        const auto answer = try_get(port, "half.example");
+        return answer && answer->status() == 200;
     }, 10s)) << vhostd.log();
     for (int i = 0; i < 10; ++i) {
         const Exchange answer = get(port, "half.example");

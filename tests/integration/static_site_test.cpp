@@ -69,11 +69,8 @@ std::string header_value(const std::string& response, const std::string& name) {
 // file), not for wait_until_serving's pids.
 bool serving(std::uint16_t port) {
     return wait_until([&] {
-        try {
-            return get(port, "files.example").status() == 200;
-        } catch (const std::exception&) {
-            return false;  // not listening yet
-        }
+        const auto answer = try_get(port, "files.example");
+        return answer && answer->status() == 200;
     });
 }
 

@@ -26,12 +26,8 @@ std::optional<int> app_pid(const std::string& body) {
 }
 
 bool answered_by_app(std::uint16_t port, const std::string& path = "/") {
-    try {
-        const Exchange answer = get(port, "legacy.example", path);
-        return answer.status() == 200 && answer.body().starts_with("port-app");
-    } catch (const std::exception&) {
-        return false;  // vhostd is not listening yet
-    }
+    const auto answer = try_get(port, "legacy.example", path);
+    return answer && answer->status() == 200 && answer->body().starts_with("port-app");
 }
 
 }  // namespace

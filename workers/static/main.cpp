@@ -112,14 +112,6 @@ Answer plain_answer(unsigned status, std::string_view reason, unsigned version, 
     return answer;
 }
 
-// "http://host/a?b" -> "/a?b"; an origin-form target as it is.
-std::string_view origin_form(std::string_view target) {
-    if (target.starts_with('/')) return target;
-    const auto scheme_end = target.find("://");
-    const auto path = scheme_end == std::string_view::npos ? std::string_view::npos : target.find('/', scheme_end + 3);
-    return path == std::string_view::npos ? std::string_view("/") : target.substr(path);
-}
-
 // Decides the answer to one request; reads a small body into it. Pure of socket I/O.
 Answer answer_for(App& app, const http::request<http::empty_body>& request, bool keep_alive) {
     const unsigned version = request.version();

@@ -12,26 +12,24 @@ int hex_value(char c) {
     return -1;
 }
 
-// The path part of the target: absolute-form loses its scheme and authority, both forms lose
-// the query and fragment.
-std::string_view path_of(std::string_view target) {
+}  // namespace
+
+std::string_view origin_form(std::string_view target) {
     for (std::string_view scheme : {"http://", "https://"}) {
         if (target.size() >= scheme.size() && std::equal(scheme.begin(), scheme.end(), target.begin(), [](char a, char b) {
                 return a == (b | 0x20);
             })) {
             target.remove_prefix(scheme.size());
             const auto slash = target.find('/');
-            target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-            break;
+            return slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
         }
     }
-    return target.substr(0, target.find_first_of("?#"));
+    return target;
 }
 
-}  // namespace
-
 std::optional<RequestPath> parse_request_path(std::string_view target, bool allow_dot_files) {
-    const std::string_view path = path_of(target);
+    const std::string_view with_query = origin_form(target);
+    const std::string_view path = with_query.substr(0, with_query.find_first_of("?#"));
     if (path.empty() || path.front() != '/') return std::nullopt;
 
     std::vector<std::string> segments;

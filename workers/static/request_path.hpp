@@ -12,6 +12,10 @@ struct RequestPath {
     bool directory_form = false;  // the path ended with '/': the client asks for a directory
 };
 
+// "http://host/a?b" -> "/a?b": an absolute-form target loses its scheme and authority; an
+// origin-form one is returned as it is.
+std::string_view origin_form(std::string_view target);
+
 // Percent-decodes the path of an origin-form ("/a/b?q") or absolute-form target and resolves
 // "." and ".." segments. nullopt for anything that is not a plain path: a bad or NUL escape,
 // an encoded '/', a ".." that climbs above the root. Dot files (".git", ".env") are refused

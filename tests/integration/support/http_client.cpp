@@ -105,6 +105,14 @@ Exchange get(std::uint16_t port, const std::string& host, const std::string& pat
     return round_trip(port, "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n");
 }
 
+std::optional<Exchange> try_get(std::uint16_t port, const std::string& host, const std::string& path) {
+    try {
+        return get(port, host, path);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
 std::optional<int> pid_in(const std::string& body) {
     static const std::regex pattern(R"(\(pid (\d+)\))");
     std::smatch match;

@@ -30,6 +30,8 @@ Exchange round_trip(std::uint16_t port, const std::string& request, std::chrono:
 
 // A GET with the given Host and "Connection: close".
 Exchange get(std::uint16_t port, const std::string& host, const std::string& path = "/");
+// The same, or nullopt while nothing accepts on the port yet (for waits at start).
+std::optional<Exchange> try_get(std::uint16_t port, const std::string& host, const std::string& path = "/");
 
 // An open TCP connection for step-by-step scenarios.
 class Connection {
