@@ -44,7 +44,9 @@ def on_message(data, sender):
         except (TypeError, ValueError) as e:
             report(event="sent", error=str(e), name=type(e).__name__)
     elif action == "call":
-        threading.Thread(target=call, args=(data,), daemon=True).start()
+        # Not a daemon (which it would inherit from the SDK's callback thread): when the
+        # channel closes, the failed call must still report before the interpreter exits.
+        threading.Thread(target=call, args=(data,), daemon=False).start()
 
 
 worker.on_message(on_message)
