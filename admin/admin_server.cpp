@@ -70,15 +70,22 @@ Response answer_json(const Request& request, http::status status, const json::va
 
 }  // namespace
 
-AdminServer::AdminServer(asio::io_context& io, const conf::AdminSettings& settings, AdminHooks hooks)
+AdminServer::AdminServer(asio::io_context& io, const conf::AdminSettings& settings, AdminHooks hooks, server::InheritedSockets* inherited)
     : hooks_(std::move(hooks)), address_(settings.address), token_(read_token(settings.token_file)), acceptor_(io) {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(settings.endpoint.host, ec);
     const tcp::endpoint endpoint(address, settings.endpoint.port);
-    if (!ec) acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(64, ec);
+    std::vector<protocol::FileDescriptor> passed;
+    if (!ec && inherited != nullptr) passed = inherited->take(endpoint);
+    if (!passed.empty()) {
+        if (!ec) acceptor_.assign(endpoint.protocol(), passed.front().get(), ec);
+        if (!ec) passed.front().release();
+    } else {
+        if (!ec) acceptor_.open(endpoint.protocol(), ec);
+        if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec) acceptor_.bind(endpoint, ec);
+        if (!ec) acceptor_.listen(64, ec);
+    }
     if (ec) throw std::runtime_error("cannot listen on the admin address " + address_ + ": " + ec.message());
     if (token_.empty() && !address.is_loopback()) {
         spdlog::warn("admin endpoint on {} without a token_file: anyone who can reach it can steer vhostd", address_);
@@ -154,6 +161,13 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
                 for (const auto& error : outcome.errors) errors.emplace_back(error);
                 return answer_json(request, http::status::bad_request, json::object{{"ok", false}, {"errors", std::move(errors)}});
             }
+            if (post && path == "/upgrade") {
+                const auto started = hooks_.upgrade();
+                if (const pid_t* pid = std::get_if<pid_t>(&started)) {
+                    return answer_json(request, http::status::accepted, json::object{{"ok", true}, {"pid", *pid}});
+                }
+                return answer_json(request, http::status::conflict, json::object{{"ok", false}, {"error", std::get<std::string>(started)}});
+            }
             if (post && path.starts_with("/sites/")) {
                 const std::string_view rest = path.substr(7);
                 const auto slash = rest.find('/');
@@ -166,7 +180,8 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
                     }
                 }
             }
-            if (path == "/" || path == "/status" || path == "/metrics" || path == "/healthz" || path == "/readyz" || path == "/reload") {
+            if (path == "/" || path == "/status" || path == "/metrics" || path == "/healthz" || path == "/readyz" || path == "/reload" ||
+                path == "/upgrade") {
                 return answer(request, http::status::method_not_allowed, "405 method not allowed\n", "text/plain");
             }
             return answer(request, http::status::not_found, "404 not found\n", "text/plain");

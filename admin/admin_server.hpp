@@ -4,14 +4,18 @@
 #pragma once
 
 #include "conf/config.hpp"
+#include "server/inherited_sockets.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json/object.hpp>
 
+#include <sys/types.h>
+
 #include <functional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace vhostd::admin {
@@ -30,15 +34,22 @@ struct AdminHooks {
     std::function<ReloadOutcome()> reload;
     // action is "restart", "stop" or "start"; false when there is no such site.
     std::function<bool(const std::string& site, const std::string& action)> site_action;
+    // Starts the vhostd binary anew to take over (POST /upgrade): the new process's pid, or
+    // why it could not start. Its outcome shows in status()'s "upgrade".
+    std::function<std::variant<pid_t, std::string>()> upgrade;
 };
 
 class AdminServer {
 public:
-    // Binds now and reads the token file; throws std::runtime_error with the reason.
-    AdminServer(boost::asio::io_context& io, const conf::AdminSettings& settings, AdminHooks hooks);
+    // Binds now (or takes the socket on its address from `inherited`) and reads the token
+    // file; throws std::runtime_error with the reason.
+    AdminServer(boost::asio::io_context& io, const conf::AdminSettings& settings, AdminHooks hooks,
+                server::InheritedSockets* inherited = nullptr);
 
     void start();
     void stop();
+    // The listening socket, to pass to the vhostd that replaces this one.
+    int listening_socket() { return acceptor_.native_handle(); }
 
 private:
     boost::asio::awaitable<void> accept_loop();

@@ -21,6 +21,7 @@ struct ServerInfo {
     unsigned threads = 0;
     std::size_t in_front = 0;
     std::size_t tls_relays = 0;  // TLS connections handed over and relayed now
+    std::string upgrade;         // the last upgrade of this process: "", "starting pid N", "failed: …"
 };
 
 boost::json::object render_status(const ServerInfo& server, const server::FrontTotals& front,

@@ -1,5 +1,6 @@
 // vhostctl: a command line over vhostd's admin endpoint. Wiring only: options -> address and
 // token -> one request (or one per second for `top`) -> text.
+#include "apps/build_info.hpp"
 #include "apps/vhostctl/admin_client.hpp"
 #include "apps/vhostctl/status_table.hpp"
 #include "conf/loader.hpp"
@@ -37,6 +38,9 @@ constexpr const char* usage_text =
     "  status [--json]        sites and workers as a table, or the raw JSON\n"
     "  top [--iterations N]   the status table redrawn every second, until Ctrl-C (or N redraws)\n"
     "  reload                 reload vhostd's configuration file\n"
+    "  upgrade                start vhostd's binary anew and hand it the sockets and waiting\n"
+    "                         connections; waits until the new process serves (or failed)\n"
+    "  health                 exit 0 when vhostd's /healthz answers, 1 otherwise (Docker HEALTHCHECK)\n"
     "  restart SITE           restart the site's workers\n"
     "  stop SITE              stop the site's workers\n"
     "  start SITE             start the site's workers again\n"
@@ -44,7 +48,8 @@ constexpr const char* usage_text =
     "  -c, --config FILE      the vhostd configuration naming the admin endpoint and its token\n"
     "                         (default /etc/vhostd/vhostd.toml when it exists)\n"
     "  --admin HOST:PORT      this admin endpoint instead of the configuration's\n"
-    "  --token-file FILE      the bearer token, instead of the configuration's [admin] token_file\n";
+    "  --token-file FILE      the bearer token, instead of the configuration's [admin] token_file\n"
+    "  --version              print the version and build information\n";
 
 constexpr const char* default_config = "/etc/vhostd/vhostd.toml";
 
@@ -66,6 +71,7 @@ struct Options {
     bool json = false;
     std::optional<unsigned> iterations;
     bool help = false;
+    bool version = false;
 };
 
 Options parse_options(int argc, char** argv) {
@@ -94,18 +100,20 @@ Options parse_options(int argc, char** argv) {
             options.iterations = n;
         } else if (arg == "-h" || arg == "--help") {
             options.help = true;
+        } else if (arg == "--version") {
+            options.version = true;
         } else if (arg.starts_with('-') && arg.size() > 1) {
             throw UsageError("unknown option " + std::string(arg));
         } else {
             options.words.emplace_back(arg);
         }
     }
-    if (options.help) return options;
+    if (options.help || options.version) return options;
 
     if (options.words.empty()) throw UsageError("no command");
     const std::string& command = options.words[0];
     const bool site_command = command == "restart" || command == "stop" || command == "start";
-    if (command != "status" && command != "top" && command != "reload" && !site_command) {
+    if (command != "status" && command != "top" && command != "reload" && command != "upgrade" && command != "health" && !site_command) {
         throw UsageError("unknown command \"" + command + "\"");
     }
     const std::size_t wanted = site_command ? 2 : 1;
@@ -302,12 +310,63 @@ int site_action(const ctl::AdminClient& client, const std::string& action, const
     return 0;
 }
 
+// Liveness for a container's HEALTHCHECK: the process answers on its admin endpoint.
+int health(const ctl::AdminClient& client) {
+    const ctl::AdminResponse response = client.get("/healthz");
+    if (!ok(response)) return refused(client, response);
+    std::cout << with_newline(response.body);
+    return 0;
+}
+
+std::optional<json::object> server_status(const ctl::AdminClient& client) {
+    try {
+        const ctl::AdminResponse response = client.get("/status");
+        const auto status = ok(response) ? json_object(response.body) : std::nullopt;
+        const auto* server = status ? status->if_contains("server") : nullptr;
+        if (server != nullptr && server->is_object()) return server->get_object();
+    } catch (const std::exception&) {  // between the two processes: ask again
+    }
+    return std::nullopt;
+}
+
+// Asks for the upgrade, then watches /status until the new process answers there (the old
+// one stops answering once it hands over) or the old one reports that the upgrade failed.
+int upgrade(const ctl::AdminClient& client) {
+    const ctl::AdminResponse response = client.post("/upgrade");
+    if (!ok(response)) return refused(client, response);
+    const auto answer = json_object(response.body);
+    const auto* pid = answer ? answer->if_contains("pid") : nullptr;
+    if (pid == nullptr || !pid->is_int64()) throw Failure("the admin endpoint's answer to /upgrade has no pid: " + response.body);
+    const std::int64_t new_pid = pid->get_int64();
+    std::cout << "new vhostd started as pid " << new_pid << "\n" << std::flush;
+    const auto deadline = std::chrono::steady_clock::now() + 120s;  // beyond vhostd's own 90 s for the new one to be ready
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (const auto server = server_status(client)) {
+            const auto* serving = server->if_contains("pid");
+            if (serving != nullptr && serving->is_int64() && serving->get_int64() == new_pid) {
+                std::cout << "upgraded: pid " << new_pid << " serves; the old vhostd drains and exits\n";
+                return 0;
+            }
+            const auto* state = server->if_contains("upgrade");
+            if (state != nullptr && state->is_string() && state->get_string().starts_with("failed")) {
+                std::cerr << "vhostctl: upgrade " << std::string_view(state->get_string()) << "\n";
+                return 1;
+            }
+        }
+        std::this_thread::sleep_for(100ms);
+    }
+    std::cerr << "vhostctl: pid " << new_pid << " did not take over within 120 s; see vhostd's log\n";
+    return 1;
+}
+
 int run(const Options& options) {
     const ctl::AdminClient client = make_client(options);
     const std::string& command = options.words[0];
     if (command == "status") return status(client, options.json);
     if (command == "top") return top(client, options.iterations);
     if (command == "reload") return reload(client);
+    if (command == "upgrade") return upgrade(client);
+    if (command == "health") return health(client);
     return site_action(client, command, options.words[1]);
 }
 
@@ -318,6 +377,10 @@ int main(int argc, char** argv) {
         const Options options = parse_options(argc, argv);
         if (options.help) {
             std::cout << usage_text;
+            return 0;
+        }
+        if (options.version) {
+            std::cout << vhostd::apps::build_info("vhostctl");
             return 0;
         }
         return run(options);

@@ -1192,4 +1192,8 @@ LoadResult load_config_string(std::string_view text, const std::string& path) {
     return config;
 }
 
+std::string toml_library_version() {
+    return std::to_string(TOML_LIB_MAJOR) + "." + std::to_string(TOML_LIB_MINOR) + "." + std::to_string(TOML_LIB_PATCH);
+}
+
 }  // namespace vhostd::conf

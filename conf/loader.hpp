@@ -26,6 +26,9 @@ using LoadResult = std::variant<Config, std::vector<ConfigError>>;
 // Reads and validates a config file. Relative paths inside it resolve against its directory.
 LoadResult load_config_file(const std::string& path);
 
+// "3.3.0": the toml++ the loader was built with, for --version.
+std::string toml_library_version();
+
 // Same, for text already in memory; `path` names it in messages and anchors relative paths.
 LoadResult load_config_string(std::string_view text, const std::string& path);
 

@@ -33,6 +33,26 @@ boost::system::error_code last_error() { return {errno, boost::system::system_ca
 
 }  // namespace
 
+ssize_t send_with_fd(int socket, std::string_view line, int fd, int flags) {
+    ControlBuffer<CMSG_SPACE(sizeof(int))> control{};
+    iovec iov{const_cast<char*>(line.data()), line.size()};
+    msghdr header{};
+    header.msg_iov = &iov;
+    header.msg_iovlen = 1;
+    header.msg_control = control.bytes;
+    header.msg_controllen = sizeof control.bytes;
+    cmsghdr* cmsg = CMSG_FIRSTHDR(&header);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    ssize_t sent;
+    do {
+        sent = ::sendmsg(socket, &header, MSG_NOSIGNAL | flags);
+    } while (sent < 0 && errno == EINTR);
+    return sent;
+}
+
 Channel::Channel(asio::any_io_executor executor, FileDescriptor socket)
     : socket_(std::move(executor), socket.release()) {}
 
@@ -67,23 +87,7 @@ boost::system::error_code Channel::send(std::string_view line, int fd) {
 
     // A line with an fd must not overtake lines still waiting in the outbox.
     if (!outbox_.empty()) return boost::system::errc::make_error_code(boost::system::errc::operation_would_block);
-    ControlBuffer<CMSG_SPACE(sizeof(int))> control{};
-    iovec iov{const_cast<char*>(line.data()), line.size()};
-    msghdr header{};
-    header.msg_iov = &iov;
-    header.msg_iovlen = 1;
-    header.msg_control = control.bytes;
-    header.msg_controllen = sizeof control.bytes;
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&header);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-
-    ssize_t sent;
-    do {
-        sent = ::sendmsg(socket_.native_handle(), &header, MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (sent < 0 && errno == EINTR);
+    const ssize_t sent = send_with_fd(socket_.native_handle(), line, fd, MSG_DONTWAIT);
     if (sent < 0) return last_error();
     // The fd went with the first byte; the rest of the line (rare: a nearly full socket) follows.
     if (static_cast<std::size_t>(sent) < line.size()) {

@@ -10,11 +10,17 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
 #include <boost/system/error_code.hpp>
 
 namespace vhostd::protocol {
+
+// One sendmsg of `line` with `fd` attached to its first byte (`flags` beside MSG_NOSIGNAL):
+// the bytes sent, or -1 with errno. The fd stays the caller's; the kernel passes a duplicate.
+ssize_t send_with_fd(int socket, std::string_view line, int fd, int flags);
 
 class Channel {
 public:

@@ -105,6 +105,8 @@ constexpr char tls_handshake_record = 0x16;  // the first byte of every ClientHe
 struct PlainHttp {
     using Parsed = HeadParseResult;
     static constexpr bool answers_timeout = true;  // 408
+    static constexpr bool tls = false;
+    static constexpr bool proxy_header = false;
 
     static Parsed parse(std::string_view bytes, const Routing& routing) { return parse_request_head(bytes, routing.limits); }
     static bool need_more(const Parsed& parsed) { return parsed.status == HeadStatus::need_more; }
@@ -158,6 +160,8 @@ struct PlainHttp {
 struct TlsHello {
     using Parsed = ClientHelloParse;
     static constexpr bool answers_timeout = false;  // no plain-text 408 inside a TLS stream
+    static constexpr bool tls = true;
+    static constexpr bool proxy_header = false;
 
     static Parsed parse(std::string_view bytes, const Routing& routing) { return parse_client_hello(bytes, routing.limits.max_head_size); }
     static bool need_more(const Parsed& parsed) { return parsed.status == ClientHelloStatus::need_more; }
@@ -203,6 +207,8 @@ template <typename Next>
 struct Proxied {
     using Parsed = ProxyHeaderParse;
     static constexpr bool answers_timeout = false;  // a balancer that stalls gets no HTTP answer
+    static constexpr bool tls = Next::tls;
+    static constexpr bool proxy_header = true;
 
     static Parsed parse(std::string_view bytes, const Routing&) { return parse_proxy_header(bytes); }
     static bool need_more(const Parsed& parsed) { return parsed.status == ProxyHeaderStatus::need_more; }
@@ -243,11 +249,22 @@ asio::awaitable<void> wait_for_more(Arrival arrival, tcp::socket socket, std::st
     const std::size_t cap = arrival.routing->limits.max_head_size + 1;  // one byte more shows "too large"
     SlowHead slow{.waited = true, .peek_offset = enable_peek_offset(fd, bytes.size())};
     std::optional<HeadDeadlines::Entry> deadline;
-    deadline.emplace(arrival.thread.deadlines, socket, arrival.accepted_at + arrival.routing->head_timeout);
+    deadline.emplace(arrival.thread.deadlines, socket, arrival.accepted_at + arrival.routing->head_timeout, true);
     typename Protocol::Parsed parsed;
     for (;;) {
+        if (deadline->released() || arrival.thread.successor) {  // an upgrade: the new vhostd waits for it
+            deadline.reset();
+            set_receive_low_water(fd, 1);
+            prepare_for_worker(fd, slow);
+            boost::system::error_code ignored;
+            arrival.thread.successor({protocol::FileDescriptor(socket.release(ignored)), arrival.remote, Protocol::tls,
+                                      Protocol::proxy_header,
+                                      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - arrival.accepted_at)});
+            co_return;
+        }
         set_receive_low_water(fd, bytes.size() + 1);
         auto [wait_error] = co_await socket.async_wait(tcp::socket::wait_read, token);
+        if (deadline->released()) continue;
         if (deadline->expired()) {
             if (bytes.empty() || !Protocol::answers_timeout) {  // never said a word: close quietly
                 arrival.thread.stats.closed_without_answer();
@@ -347,6 +364,40 @@ void serve_accepted(protocol::FileDescriptor fd, const tcp::endpoint& remote, co
         return;
     }
     listener.tls ? serve<Proxied<TlsHello>>(std::move(fd), std::move(arrival)) : serve<Proxied<PlainHttp>>(std::move(fd), std::move(arrival));
+}
+
+void serve_adopted(WaitingConnection connection, Front& front, FrontThread& thread) {
+    Front::Presence presence(front);
+    thread.stats.accepted();
+    sockaddr_storage own{};
+    socklen_t length = sizeof own;
+    const bool v6 = ::getsockname(connection.socket.get(), reinterpret_cast<sockaddr*>(&own), &length) == 0 && own.ss_family == AF_INET6;
+    Arrival arrival{front, thread, connection.remote, v6 ? tcp::v6() : tcp::v4(), std::nullopt,
+                    std::chrono::steady_clock::now() - connection.waited, front.routing()};
+    protocol::FileDescriptor fd = std::move(connection.socket);
+    if (connection.proxy_header) {
+        connection.tls ? serve<Proxied<TlsHello>>(std::move(fd), std::move(arrival)) : serve<Proxied<PlainHttp>>(std::move(fd), std::move(arrival));
+    } else {
+        connection.tls ? serve<TlsHello>(std::move(fd), std::move(arrival)) : serve<PlainHttp>(std::move(fd), std::move(arrival));
+    }
+}
+
+void serve_adopted(protocol::FileDescriptor fd, protocol::ConnectionInfo info, Front& front, FrontThread& thread) {
+    Front::Presence presence(front);
+    thread.stats.accepted();
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(info.remote_address, ec);
+    const tcp::endpoint remote(ec ? asio::ip::address() : address, info.remote_port);
+    Arrival arrival{front, thread, remote, remote.protocol(), std::nullopt, std::chrono::steady_clock::now(), front.routing()};
+    info.id = front.next_connection_id();  // ids are unique within one vhostd only
+    std::string head(info.head_length, '\0');
+    const ssize_t got = ::recv(fd.get(), head.data(), head.size(), MSG_PEEK | MSG_DONTWAIT);
+    if (got != static_cast<ssize_t>(head.size())) {
+        spdlog::warn("{}: closed, its head did not come with it from the old vhostd", describe(remote));
+        thread.stats.closed_without_answer();
+        return;
+    }
+    hand_over(arrival, std::move(fd), std::move(info), std::move(head));
 }
 
 }  // namespace vhostd::server

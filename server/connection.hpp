@@ -4,6 +4,8 @@
 
 #include "conf/config.hpp"
 #include "protocol/file_descriptor.hpp"
+#include "protocol/message.hpp"
+#include "server/waiting_connection.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -22,5 +24,13 @@ struct FrontThread;
 void serve_accepted(protocol::FileDescriptor fd, const boost::asio::ip::tcp::endpoint& remote,
                     const std::optional<boost::asio::ip::tcp::endpoint>& local, const conf::Listener& listener, Front& front,
                     FrontThread& thread);
+
+// A connection the vhostd this one replaces released while it waited for its first bytes:
+// served on `thread` as if accepted there `connection.waited` ago.
+void serve_adopted(WaitingConnection connection, Front& front, FrontThread& thread);
+
+// A connection the vhostd this one replaces had routed and queued for a worker of `info.site`:
+// dispatched again here, its head still unread in the socket.
+void serve_adopted(protocol::FileDescriptor fd, protocol::ConnectionInfo info, Front& front, FrontThread& thread);
 
 }  // namespace vhostd::server

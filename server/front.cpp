@@ -1,12 +1,18 @@
 #include "server/front.hpp"
 
+#include "server/connection.hpp"
+#include "server/inherited_sockets.hpp"
 #include "server/listener.hpp"
+
+#include <boost/asio/post.hpp>
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 namespace vhostd::server {
+
+namespace asio = boost::asio;
 
 namespace {
 
@@ -25,6 +31,12 @@ std::shared_ptr<const Routing> make_routing(const conf::Config& config) {
         routing->tls = TlsContexts(config.sites, routing->table.default_site());
     }
     return routing;
+}
+
+boost::asio::ip::tcp::endpoint listen_endpoint(const conf::Listener& listener) {
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(listener.endpoint.host, ec);
+    return {ec ? boost::asio::ip::address() : address, listener.endpoint.port};
 }
 
 std::string endpoint_key(const conf::Listener& listener) {
@@ -54,8 +66,18 @@ Front::ListenerMap Front::bind_missing(const std::vector<conf::Listener>& wanted
     return bound;
 }
 
-void Front::start() {
-    listeners_ = bind_missing(listener_configs_);
+void Front::start(InheritedSockets* inherited) {
+    if (inherited != nullptr) {
+        for (const conf::Listener& config : listener_configs_) {
+            const std::string key = endpoint_key(config);
+            if (listeners_.contains(key)) continue;
+            std::vector<protocol::FileDescriptor> sockets = inherited->take(listen_endpoint(config));
+            if (sockets.empty()) continue;
+            spdlog::info("{}: taking over {} listening socket(s) passed to vhostd", config.address, sockets.size());
+            listeners_.emplace(key, std::make_unique<Listener>(*this, config, backlog_, threads_, std::move(sockets)));
+        }
+    }
+    listeners_.merge(bind_missing(listener_configs_));
     for (auto& [key, listener] : listeners_) listener->start();
     for (std::size_t i = 1; i < threads_.size(); ++i) threads_[i].thread = std::thread([&io = threads_[i].io] { io.run(); });
 }
@@ -108,6 +130,38 @@ FrontTotals Front::totals() {
 void Front::stop_accepting() {
     stopped_accepting_ = true;
     for (auto& [address, listener] : listeners_) listener->close();
+}
+
+std::vector<int> Front::listening_sockets() const {
+    std::vector<int> fds;
+    for (const auto& [address, listener] : listeners_) {
+        const std::vector<int> sockets = listener->sockets();
+        fds.insert(fds.end(), sockets.begin(), sockets.end());
+    }
+    return fds;
+}
+
+void Front::release_waiting(std::function<void(WaitingConnection)> successor) {
+    for (FrontThread& thread : threads_) {
+        asio::post(thread.io, [&thread, successor] {
+            thread.successor = successor;
+            thread.deadlines.release_all();
+        });
+    }
+}
+
+void Front::adopt(WaitingConnection connection) {
+    FrontThread& thread = threads_[next_adopting_thread_.fetch_add(1, std::memory_order_relaxed) % threads_.size()];
+    asio::post(thread.io, [this, &thread, connection = std::make_shared<WaitingConnection>(std::move(connection))]() mutable {
+        serve_adopted(std::move(*connection), *this, thread);
+    });
+}
+
+void Front::adopt(protocol::FileDescriptor fd, protocol::ConnectionInfo info) {
+    FrontThread& thread = threads_[next_adopting_thread_.fetch_add(1, std::memory_order_relaxed) % threads_.size()];
+    asio::post(thread.io, [this, &thread, fd = std::make_shared<protocol::FileDescriptor>(std::move(fd)), info = std::move(info)]() mutable {
+        serve_adopted(std::move(*fd), std::move(info), *this, thread);
+    });
 }
 
 }  // namespace vhostd::server

@@ -9,9 +9,11 @@
 #include "server/front_thread.hpp"
 #include "server/request_head.hpp"
 #include "server/tls_contexts.hpp"
+#include "server/waiting_connection.hpp"
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -19,6 +21,7 @@
 
 namespace vhostd::server {
 
+class InheritedSockets;
 class Listener;
 
 // What the front needs to know of a site, by site index.
@@ -50,7 +53,8 @@ public:
 
     // Binds every [[listen]] address, then starts the front threads accepting; throws
     // std::runtime_error naming the address when one cannot be bound, before any accepts.
-    void start();
+    // A listener whose address is among `inherited` takes those sockets instead of binding.
+    void start(InheritedSockets* inherited = nullptr);
     // After stop_accepting() and once connections_in_front() is 0: ends the front's own
     // threads (not the main loop).
     void finish();
@@ -63,6 +67,16 @@ public:
     void bind_for(const conf::Config& config);
     void apply(const conf::Config& config);
     void stop_accepting();
+
+    // Upgrades. In the old vhostd: every listening socket, one fd each, to pass on; then,
+    // once the new one accepts on them, release_waiting() sends every connection still
+    // waiting for its first bytes (and any that starts waiting later) to `successor`, from
+    // the connection's thread. In the new vhostd: adopt() takes such a connection, and one
+    // the old one had routed and queued for a worker.
+    std::vector<int> listening_sockets() const;
+    void release_waiting(std::function<void(WaitingConnection)> successor);
+    void adopt(WaitingConnection connection);
+    void adopt(protocol::FileDescriptor fd, protocol::ConnectionInfo info);
 
     // Every thread's counters summed. Any thread.
     FrontTotals totals();
@@ -117,6 +131,7 @@ private:
     ClientCounts clients_;
     unsigned backlog_;
     bool stopped_accepting_ = false;
+    std::atomic<std::size_t> next_adopting_thread_{0};
     std::atomic<std::uint64_t> next_id_{1};
 };
 

@@ -6,10 +6,12 @@
 
 #include "server/front_stats.hpp"
 #include "server/head_deadlines.hpp"
+#include "server/waiting_connection.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <functional>
 #include <optional>
 #include <thread>
 
@@ -24,6 +26,8 @@ struct FrontThread {
     // Keeps run() going while no connection is open, until the front finishes.
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> keep_running;
     std::thread thread;  // not started for the first front thread: vhostd's main thread runs it
+    // Set by an upgrade: where connections still waiting for their first bytes go.
+    std::function<void(WaitingConnection)> successor;
 };
 
 }  // namespace vhostd::server

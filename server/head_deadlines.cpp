@@ -12,8 +12,8 @@ constexpr auto sweep_granularity = std::chrono::milliseconds(20);
 
 }  // namespace
 
-HeadDeadlines::Entry::Entry(HeadDeadlines& owner, boost::asio::ip::tcp::socket& socket, Clock::time_point deadline)
-    : owner_(owner), socket_(socket), deadline_(deadline) {
+HeadDeadlines::Entry::Entry(HeadDeadlines& owner, boost::asio::ip::tcp::socket& socket, Clock::time_point deadline, bool releasable)
+    : owner_(owner), socket_(socket), deadline_(deadline), releasable_(releasable) {
     owner_.link(*this);
 }
 
@@ -29,6 +29,15 @@ void HeadDeadlines::link(Entry& entry) {
 void HeadDeadlines::unlink(Entry& entry) {
     (entry.previous_ != nullptr ? entry.previous_->next_ : first_) = entry.next_;
     (entry.next_ != nullptr ? entry.next_->previous_ : last_) = entry.previous_;
+}
+
+void HeadDeadlines::release_all() {
+    for (Entry* entry = first_; entry != nullptr; entry = entry->next_) {
+        if (entry->expired_ || !entry->releasable_) continue;
+        entry->released_ = true;
+        boost::system::error_code ignored;
+        entry->socket_.cancel(ignored);
+    }
 }
 
 void HeadDeadlines::arm(Clock::time_point at) {

@@ -17,15 +17,17 @@ public:
     using Clock = std::chrono::steady_clock;
 
     // A connection's deadline, alive while the connection waits. When it passes, the
-    // socket's pending wait is cancelled and expired() turns true.
+    // socket's pending wait is cancelled and expired() turns true. A `releasable` one is
+    // woken the same way by release_all(), with released() true.
     class Entry {
     public:
-        Entry(HeadDeadlines& owner, boost::asio::ip::tcp::socket& socket, Clock::time_point deadline);
+        Entry(HeadDeadlines& owner, boost::asio::ip::tcp::socket& socket, Clock::time_point deadline, bool releasable = false);
         ~Entry();
         Entry(const Entry&) = delete;
         Entry& operator=(const Entry&) = delete;
 
         bool expired() const { return expired_; }
+        bool released() const { return released_; }
 
     private:
         friend class HeadDeadlines;
@@ -33,11 +35,17 @@ public:
         boost::asio::ip::tcp::socket& socket_;
         Clock::time_point deadline_;
         bool expired_ = false;
+        bool releasable_;
+        bool released_ = false;
         Entry* previous_ = nullptr;
         Entry* next_ = nullptr;
     };
 
     explicit HeadDeadlines(boost::asio::io_context& io) : timer_(io) {}
+
+    // An upgrade: wakes every releasable connection that has not expired, so that it goes to
+    // the new vhostd instead of waiting here.
+    void release_all();
 
 private:
     void link(Entry& entry);

@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -52,15 +53,36 @@ void refuse_if_taken(const tcp::endpoint& endpoint) {
 
 }  // namespace
 
-Listener::Listener(Front& front, const conf::Listener& config, unsigned backlog, std::deque<FrontThread>& threads)
+Listener::Listener(Front& front, const conf::Listener& config, unsigned backlog, std::deque<FrontThread>& threads,
+                   std::vector<protocol::FileDescriptor> inherited)
     : front_(front), address_(config.address), config_(std::make_shared<const conf::Listener>(config)) {
     const tcp::endpoint endpoint = endpoint_of(config);
-    refuse_if_taken(endpoint);
-    for (FrontThread& thread : threads) {
-        auto acceptor = std::make_unique<Acceptor>(Acceptor{thread, tcp::acceptor(thread.io), std::nullopt});
+    auto add_acceptor = [&](FrontThread& thread) -> tcp::acceptor& {
+        auto& acceptor = acceptors_.emplace_back(std::make_unique<Acceptor>(Acceptor{thread, tcp::acceptor(thread.io), std::nullopt}));
         // A listener bound to one address tells each connection its local address for free.
         if (!endpoint.address().is_unspecified()) acceptor->local = endpoint;
-        tcp::acceptor& socket = acceptor->socket;
+        return acceptor->socket;
+    };
+    if (!inherited.empty()) {
+        for (FrontThread& thread : threads) {
+            for (const protocol::FileDescriptor& socket : inherited) {
+                const int fd = ::fcntl(socket.get(), F_DUPFD_CLOEXEC, 0);
+                boost::system::error_code ec;
+                if (fd < 0) ec.assign(errno, boost::system::system_category());
+                if (!ec) add_acceptor(thread).assign(endpoint.protocol(), fd, ec);
+                if (ec && fd >= 0) ::close(fd);
+                if (ec) throw std::runtime_error("cannot take over the socket of " + address_ + ": " + ec.message());
+            }
+        }
+        distinct_sockets_ = inherited.size();
+        for (std::size_t i = 0; i < distinct_sockets_; ++i) {
+            set_int_option(acceptors_[i]->socket, IPPROTO_TCP, TCP_DEFER_ACCEPT, 1);
+        }
+        return;
+    }
+    refuse_if_taken(endpoint);
+    for (FrontThread& thread : threads) {
+        tcp::acceptor& socket = add_acceptor(thread);
         boost::system::error_code ec;
         socket.open(endpoint.protocol(), ec);
         if (!ec) socket.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -74,8 +96,14 @@ Listener::Listener(Front& front, const conf::Listener& config, unsigned backlog,
         // connection, and a silent client costs the kernel, not the front. One that stays
         // silent is accepted after about a second and then gets head_timeout as usual.
         set_int_option(socket, IPPROTO_TCP, TCP_DEFER_ACCEPT, 1);
-        acceptors_.push_back(std::move(acceptor));
     }
+    distinct_sockets_ = acceptors_.size();
+}
+
+std::vector<int> Listener::sockets() const {
+    std::vector<int> fds;
+    for (std::size_t i = 0; i < distinct_sockets_; ++i) fds.push_back(acceptors_[i]->socket.native_handle());
+    return fds;
 }
 
 void Listener::start() {

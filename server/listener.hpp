@@ -3,6 +3,7 @@
 #pragma once
 
 #include "conf/config.hpp"
+#include "protocol/file_descriptor.hpp"
 #include "server/front_thread.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -21,7 +22,10 @@ class Front;
 class Listener {
 public:
     // Binds on every thread now; throws std::runtime_error naming the address on failure.
-    Listener(Front& front, const conf::Listener& config, unsigned backlog, std::deque<FrontThread>& threads);
+    // With `inherited` sockets (socket activation, an upgrade) it binds nothing: every
+    // thread accepts on each of them, so that none is left with connections no one takes.
+    Listener(Front& front, const conf::Listener& config, unsigned backlog, std::deque<FrontThread>& threads,
+             std::vector<protocol::FileDescriptor> inherited = {});
 
     void start();
     // Thread-safe: each socket is closed on its own thread.
@@ -29,6 +33,8 @@ public:
     // A reload may change how an address that stays open is served (tls, proxy_protocol,
     // proxy_from). Any thread.
     void set_config(const conf::Listener& config) { config_.store(std::make_shared<const conf::Listener>(config)); }
+    // One fd of each distinct listening socket, to pass to the vhostd that replaces this one.
+    std::vector<int> sockets() const;
 
 private:
     struct Acceptor {
@@ -42,6 +48,7 @@ private:
     std::string address_;
     std::atomic<std::shared_ptr<const conf::Listener>> config_;
     std::vector<std::unique_ptr<Acceptor>> acceptors_;
+    std::size_t distinct_sockets_ = 0;  // the first ones of acceptors_; the rest are duplicates
 };
 
 }  // namespace vhostd::server

@@ -740,6 +740,11 @@ void SitePool::expire_waiting() {
 }
 
 void SitePool::reject(PendingConnection connection, int retry_after, const char* why) {
+    if (stopping_ && successor_) {
+        spdlog::debug("site {}: connection {} goes to the new vhostd", site_.name, connection.info.id);
+        successor_(std::move(connection));
+        return;
+    }
     ++answered_503_;
     accesslog::write({connection.info.remote_address, connection.info.remote_port, connection.info.host, site_.name, 0, "503", 0});
     spdlog::warn("site {}: 503 to {}:{} (connection {}): {}", site_.name, connection.info.remote_address,

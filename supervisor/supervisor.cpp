@@ -57,6 +57,10 @@ void Supervisor::dispatch(protocol::PendingConnection connection) {
             pool->second->dispatch(std::move(connection));
             return;
         }
+        if (stopping_ && successor_) {
+            successor_(std::move(connection));
+            return;
+        }
         // Routed by the configuration a reload just replaced.
         spdlog::warn("503 to {}:{}: site {} was removed by a reload", connection.info.remote_address, connection.info.remote_port,
                      connection.info.site);
@@ -145,9 +149,11 @@ void Supervisor::log_handoff_latency() const {
                  all.count(), us(0.5), us(0.9), us(0.99), us(0.999));
 }
 
-void Supervisor::stop(std::function<void()> done) {
-    asio::post(strand_, [this, done = std::move(done)] {
+void Supervisor::stop(std::function<void()> done, Successor successor) {
+    asio::post(strand_, [this, done = std::move(done), successor = std::move(successor)] {
         stopping_ = true;
+        successor_ = successor;
+        for (auto& [name, pool] : pools_) pool->hand_rest_to(successor);
         auto remaining = std::make_shared<std::size_t>(pools_.size() + removed_pools_.size());
         auto one_stopped = [this, remaining, done] {
             if (--*remaining != 0) return;

@@ -27,8 +27,11 @@ public:
     // Applies a new, already validated configuration: new sites start, removed sites drain,
     // changed sites roll or update in place. Thread-safe.
     void reload(const conf::Config& config, const conf::ConfigDiff& diff);
-    // Drains every site; `done` runs on the strand once no worker is left.
-    void stop(std::function<void()> done);
+    // Drains every site; `done` runs on the strand once no worker is left. With a
+    // `successor` (an upgrade), connections that would be answered 503 because the sites
+    // are stopping (waiting for a worker, or routed from now on) go to it instead.
+    using Successor = std::function<void(protocol::PendingConnection)>;
+    void stop(std::function<void()> done, Successor successor = {});
 
     // For the admin endpoint, which runs on the same single-threaded io_context as the
     // supervisor's strand, so these are called there directly.
@@ -53,6 +56,7 @@ private:
     std::map<std::string, std::unique_ptr<SitePool>, std::less<>> pools_;
     std::vector<std::unique_ptr<SitePool>> removed_pools_;  // draining after a reload removed their site
     bool stopping_ = false;
+    Successor successor_;
     unsigned reloads_ = 0;
 };
 

@@ -34,6 +34,11 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 
 constexpr auto idle_timeout = std::chrono::seconds(60);
+// While draining, a kept-alive connection is closed once idle this long. Closing it at once
+// would race a client whose next request is already on its way (a busy one sends it as soon
+// as the answer arrives), and that request would fail; a connection this quiet is one a
+// client must expect to find closed, as after any keep-alive timeout.
+constexpr auto drain_idle_timeout = std::chrono::milliseconds(500);
 constexpr auto token = asio::as_tuple(asio::use_awaitable);
 
 // A connection between requests: what the idle reaper and a drain look at.
@@ -71,17 +76,23 @@ void prepare_canned_answers(App& app) {
     }
 }
 
+void close_idle(App& app) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto limit = app.draining ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(drain_idle_timeout)
+                                    : std::chrono::duration_cast<std::chrono::steady_clock::duration>(idle_timeout);
+    for (Session& session : app.idle) {
+        if (now - session.idle_since >= limit) session.socket->cancel();
+    }
+}
+
 // One timer for the whole process closes connections idle longer than idle_timeout, instead
 // of a timer armed around every read.
 asio::awaitable<void> reap_idle(App& app) {
     asio::steady_timer tick(co_await asio::this_coro::executor);
     for (;;) {
-        tick.expires_after(std::chrono::seconds(1));
+        tick.expires_after(app.draining ? drain_idle_timeout / 5 : std::chrono::seconds(1));
         co_await tick.async_wait(token);
-        const auto now = std::chrono::steady_clock::now();
-        for (Session& session : app.idle) {
-            if (now - session.idle_since >= idle_timeout) session.socket->cancel();
-        }
+        close_idle(app);
     }
 }
 
@@ -124,7 +135,9 @@ template <typename Stream>
 asio::awaitable<void> serve(App& app, Stream socket, std::string routed_host, [[maybe_unused]] Worker::Lease lease) {
     beast::flat_buffer buffer;
     for (bool first = true;; first = false) {
-        if (app.draining && !first) break;
+        // Draining: the last answer may have promised keep-alive, so the next request may be
+        // on its way already. Wait for it as usual: it is answered with Connection: close,
+        // and a connection that stays quiet is closed after drain_idle_timeout.
         http::request<http::string_body> request;
         std::optional<std::list<Session>::iterator> waiting;
         if (!first) waiting = app.idle.insert(app.idle.end(), Session{&beast::get_lowest_layer(socket), std::chrono::steady_clock::now()});
@@ -269,7 +282,7 @@ int main(int argc, char** argv) {
         asio::co_spawn(io, reap_idle(app), asio::detached);
         worker.on_drain([&app] {
             app.draining = true;
-            for (Session& session : app.idle) session.socket->cancel();
+            close_idle(app);  // those idle long enough now; the reaper takes the others
         });
         worker.ready();
         std::cout << "hello-worker for site " << worker.site() << " ready" << std::endl;
