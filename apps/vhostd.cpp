@@ -266,8 +266,7 @@ private:
     static constexpr std::chrono::seconds upgrade_timeout{90};
 
     std::string status_line(std::string_view state) const {
-        return "STATUS=" + std::string(state) + ": " + std::to_string(config_.sites.size()) + " sites, " +
-               std::to_string(supervisor_.reloads()) + " reloads";
+        return "STATUS=" + std::string(state) + ": " + std::to_string(config_.sites.size()) + " sites";
     }
 
     vhostd::admin::ReloadOutcome reload_now() {

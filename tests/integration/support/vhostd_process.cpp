@@ -32,17 +32,26 @@ std::string read_file(const std::string& path) {
     return content.str();
 }
 
-pid_t spawn(const std::vector<std::string>& argv, const std::string& output_path) {
+// `launch.listen_fds` land at 3, 4, ...; `launch.environment` is added to ours.
+pid_t spawn(const std::vector<std::string>& argv, const std::string& output_path, const Launch& launch = {}) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    for (std::size_t i = 0; i < launch.listen_fds.size(); ++i) {
+        if (launch.listen_fds[i] < 3 + static_cast<int>(launch.listen_fds.size())) throw std::logic_error("listen fds must sit above their targets");
+        posix_spawn_file_actions_adddup2(&actions, launch.listen_fds[i], 3 + static_cast<int>(i));
+    }
     std::vector<char*> args;
     for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
     args.push_back(nullptr);
+    std::vector<char*> environment;
+    for (char** variable = environ; *variable != nullptr; ++variable) environment.push_back(*variable);
+    for (const std::string& variable : launch.environment) environment.push_back(const_cast<char*>(variable.c_str()));
+    environment.push_back(nullptr);
     pid_t pid = -1;
-    const int error = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+    const int error = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environment.data());
     posix_spawn_file_actions_destroy(&actions);
     if (error != 0) throw std::runtime_error("cannot start " + argv[0]);
     return pid;
@@ -68,6 +77,28 @@ VhostdProcess::VhostdProcess(const TempDir& dir, const std::string& config_text,
     std::vector<std::string> argv{vhostd_binary, "-c", config_path_, "--log-level", "debug"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     pid_ = spawn(argv, log_path_);
+}
+
+VhostdProcess::VhostdProcess(const TempDir& dir, const std::string& config_text, const Launch& launch,
+                             const std::vector<std::string>& extra_args)
+    : log_path_((dir.path() / "vhostd.log").string()) {
+    config_path_ = dir.write("vhostd.toml", config_text).string();
+    std::vector<std::string> argv{launch.binary.empty() ? vhostd_binary : launch.binary, "-c", config_path_, "--log-level", "debug"};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    Launch with_count = launch;
+    if (!launch.listen_fds.empty()) {
+        // systemd sets LISTEN_PID to the pid it execs; a shell that execs vhostd keeps its own.
+        argv.insert(argv.begin(), {"/bin/sh", "-c", "export LISTEN_PID=$$; exec \"$0\" \"$@\""});
+        with_count.environment.push_back("LISTEN_FDS=" + std::to_string(launch.listen_fds.size()));
+    }
+    pid_ = spawn(argv, log_path_, with_count);
+}
+
+std::optional<int> VhostdProcess::follow_upgrade(pid_t successor, std::chrono::milliseconds timeout) {
+    workers();
+    const auto status = wait_for_exit(pid_, timeout);
+    if (status) pid_ = successor;
+    return status;
 }
 
 VhostdProcess::~VhostdProcess() {

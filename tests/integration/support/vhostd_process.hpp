@@ -17,9 +17,18 @@ namespace vhostd::test {
 
 using namespace std::chrono_literals;
 
+// How a test starts vhostd beyond its config: as systemd or an upgrade would.
+struct Launch {
+    std::vector<std::string> environment;  // "NAME=value", added to the test's own
+    std::vector<int> listen_fds;           // passed as fds 3, 4, ... with LISTEN_FDS and vhostd's LISTEN_PID
+    std::string binary;                    // a copy of vhostd elsewhere; empty: the build's
+};
+
 class VhostdProcess {
 public:
     VhostdProcess(const TempDir& dir, const std::string& config_text, const std::vector<std::string>& extra_args = {});
+    VhostdProcess(const TempDir& dir, const std::string& config_text, const Launch& launch,
+                  const std::vector<std::string>& extra_args = {});
     ~VhostdProcess();
     VhostdProcess(const VhostdProcess&) = delete;
     VhostdProcess& operator=(const VhostdProcess&) = delete;
@@ -39,6 +48,11 @@ public:
 
     // Sends `signal` and waits for the exit; returns the wait status, or nullopt on timeout.
     std::optional<int> stop(int signal, std::chrono::milliseconds timeout = 15s);
+
+    // After an upgrade: waits for this vhostd to exit (its wait status, or nullopt on
+    // timeout), then stands for `successor`, which the test must have as a child: it calls
+    // prctl(PR_SET_CHILD_SUBREAPER) first, so that the orphaned successor is reparented to it.
+    std::optional<int> follow_upgrade(pid_t successor, std::chrono::milliseconds timeout = 30s);
 
 private:
     std::string config_path_;

@@ -1,0 +1,296 @@
+// Scenario: vhostd's own binary is replaced and vhostd upgraded (vhostctl upgrade, SIGUSR2)
+// under continuous load. The new process takes the listening sockets; connections still
+// waiting in the old front for their head, or in a site's queue for a worker, move to it; the
+// old one drains and exits. No request fails.
+#include "tests/integration/support/configs.hpp"
+#include "tests/integration/support/http_client.hpp"
+#include "tests/integration/support/vhostd_process.hpp"
+
+#include <boost/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+using namespace vhostd::test;
+namespace json = boost::json;
+
+namespace {
+
+// The admin endpoint's /status "server" object, or nullopt while nothing answers.
+std::optional<json::object> server_status(std::uint16_t admin_port) {
+    const auto answer = try_get(admin_port, "admin", "/status");
+    if (!answer || answer->status() != 200) return std::nullopt;
+    boost::system::error_code ec;
+    json::value status = json::parse(answer->body(), ec);
+    if (ec || !status.is_object()) return std::nullopt;
+    return status.as_object().at("server").as_object();
+}
+
+// Connections in the front: accepted, neither handed to a worker nor answered yet.
+std::int64_t in_front(std::uint16_t admin_port) {
+    const auto answer = try_get(admin_port, "admin", "/status");
+    if (!answer || answer->status() != 200) return 0;
+    return json::parse(answer->body()).at("front").at("in_front").as_int64();
+}
+
+// Requests from three threads until stopped, on new connections ("Connection: close")
+// and on kept-alive ones. A kept-alive request that finds its connection closed before any
+// byte of an answer is sent again on a new connection, as RFC 9112 §9.3.1 lets a client do
+// with a GET and as curl and browsers do; anything else short of a 200 is a failure.
+class Load {
+public:
+    Load(std::uint16_t port, std::string host) : port_(port), host_(std::move(host)) {
+        for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { new_connections(); });
+        threads_.emplace_back([this] { kept_alive(); });
+    }
+    ~Load() { stop(); }
+
+    void stop() {
+        stopping_ = true;
+        for (std::thread& thread : threads_) {
+            if (thread.joinable()) thread.join();
+        }
+    }
+    std::size_t served() const { return served_; }
+    std::size_t retried() const { return retried_; }
+    std::vector<std::string> failures() const {
+        std::lock_guard lock(mutex_);
+        return failures_;
+    }
+    bool served_by(pid_t worker) const {
+        std::lock_guard lock(mutex_);
+        return answered_by_.contains(worker);
+    }
+
+private:
+    void note(const Exchange& answer, const char* how) {
+        if (answer.status() == 200) {
+            ++served_;
+            std::lock_guard lock(mutex_);
+            if (auto pid = pid_in(answer.body())) answered_by_.insert(*pid);
+            return;
+        }
+        std::lock_guard lock(mutex_);
+        failures_.push_back(std::string(how) + ": " + (answer.response.empty() ? "no answer" : answer.response.substr(0, 60)) +
+                            (answer.reset ? " (reset)" : "") + (answer.timed_out ? " (timed out)" : ""));
+    }
+
+    void new_connections() {
+        while (!stopping_) {
+            try {
+                note(get(port_, host_), "new connection");
+            } catch (const std::exception& e) {
+                failed(std::string("new connection: ") + e.what());
+            }
+        }
+    }
+
+    void failed(std::string what) {
+        std::lock_guard lock(mutex_);
+        failures_.push_back(std::move(what));
+    }
+
+    void kept_alive() {
+        const std::string request = "GET / HTTP/1.1\r\nHost: " + host_ + "\r\n\r\n";
+        auto complete = [](const std::string& received) {
+            const auto end = received.find("\r\n\r\n");
+            const auto length = received.find("Content-Length: ");
+            if (end == std::string::npos || length == std::string::npos) return false;
+            return received.size() >= end + 4 + std::stoul(received.substr(length + 16));
+        };
+        while (!stopping_) try {
+            Connection connection(port_);
+            for (bool reused = false; !stopping_; reused = true) {
+                connection.send(request);
+                Exchange answer = connection.read_until(complete, 5s);
+                if (answer.response.empty() && reused) {
+                    ++retried_;
+                    break;  // on a new connection
+                }
+                note(answer, "kept-alive connection");
+                if (answer.status() != 200 || answer.response.find("Connection: close") != std::string::npos) break;
+            }
+        } catch (const std::exception& e) {
+            failed(std::string("kept-alive connection: ") + e.what());
+        }
+    }
+
+    std::uint16_t port_;
+    std::string host_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<std::size_t> served_{0};
+    std::atomic<std::size_t> retried_{0};
+    mutable std::mutex mutex_;
+    std::vector<std::string> failures_;
+    std::set<int> answered_by_;
+    std::vector<std::thread> threads_;
+};
+
+// A copy of the build's vhostd that a test may replace, as a package upgrade replaces
+// /usr/sbin/vhostd: a new file renamed over the old one.
+std::string replaceable_vhostd(const TempDir& dir) {
+    const auto path = dir.path() / "sbin" / "vhostd";
+    std::filesystem::create_directories(path.parent_path());
+    std::filesystem::copy_file(vhostd_binary, path);
+    return path.string();
+}
+
+void replace_file(const std::string& path, const std::string& from) {
+    const std::string staged = path + ".new";
+    std::filesystem::copy_file(from, staged, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::rename(staged, path);
+}
+
+std::string exe_of(pid_t pid) {
+    std::error_code ec;
+    return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).string();
+}
+
+std::string config_for(std::uint16_t port, std::uint16_t admin_port) {
+    // `later` has no worker until a request comes, and its worker takes 2 s to start: a
+    // request for it waits in the site's queue across the upgrade.
+    return listen_on(port) + "[admin]\nlisten = \"127.0.0.1:" + std::to_string(admin_port) + "\"\n\n" +
+           hello_site("hello", "[\"hello.example\"]", 2) + "[sites.later]\nhosts = [\"later.example\"]\ncommand = [\"/bin/sh\", \"-c\", \"sleep 2; exec " +
+           hello_worker_binary + "\"]\nmin_workers = 0\nmax_workers = 1\n";
+}
+
+class Upgrade : public ::testing::Test {
+protected:
+    // The new vhostd is started by the old one; when that exits, the orphan comes to us, so
+    // that the test can wait for it and stop it by pid.
+    void SetUp() override { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
+    void TearDown() override { ::prctl(PR_SET_CHILD_SUBREAPER, 0); }
+};
+
+TEST_F(Upgrade, NewBinaryTakesOverUnderLoadAndNoRequestFails) {
+    TempDir dir;
+    const std::uint16_t port = free_port();
+    const std::uint16_t admin_port = free_port();
+    const std::string binary = replaceable_vhostd(dir);
+    VhostdProcess vhostd(dir, config_for(port, admin_port), Launch{.binary = binary});
+    ASSERT_TRUE(vhostd.wait_until_serving(port, "hello.example", 2)) << vhostd.log();
+    const pid_t old_pid = vhostd.pid();
+
+    Load load(port, "hello.example");
+    // Heads still incomplete in the old front when it hands over.
+    std::vector<std::unique_ptr<Connection>> slow;
+    for (int i = 0; i < 4; ++i) {
+        slow.push_back(std::make_unique<Connection>(port));
+        slow.back()->send("GET / HTTP/1.1\r\nHost: hello.example\r\n");
+    }
+    // A request waiting in the queue of `later` while its first worker starts.
+    std::optional<Exchange> queued;
+    std::thread queued_client([&] { queued = get(port, "later.example"); });
+    ASSERT_TRUE(wait_until([&] { return in_front(admin_port) >= 4 && vhostd.log().find("site later worker 0") != std::string::npos; }))
+        << vhostd.log();
+    ASSERT_TRUE(wait_until([&] { return load.served() > 200; })) << vhostd.log();
+
+    replace_file(binary, vhostd_binary);  // what a package upgrade does before asking for the upgrade
+    const auto [status, output] = run_command({vhostctl_binary, "--admin", "127.0.0.1:" + std::to_string(admin_port), "upgrade"});
+    ASSERT_EQ(status, 0) << output << vhostd.log();
+    const auto server = server_status(admin_port);
+    ASSERT_TRUE(server) << vhostd.log();
+    const pid_t new_pid = static_cast<pid_t>(server->at("pid").as_int64());
+    ASSERT_NE(new_pid, old_pid);
+    EXPECT_NE(output.find("upgraded: pid " + std::to_string(new_pid)), std::string::npos) << output;
+    // The new process runs the file now at the path; the old one ran the file it replaced.
+    EXPECT_EQ(exe_of(new_pid), binary);
+    EXPECT_NE(exe_of(old_pid).find("(deleted)"), std::string::npos) << exe_of(old_pid);
+
+    const auto old_status = vhostd.follow_upgrade(new_pid);
+    ASSERT_TRUE(old_status) << "the old vhostd did not exit\n" << vhostd.log();
+    EXPECT_TRUE(WIFEXITED(*old_status) && WEXITSTATUS(*old_status) == 0) << vhostd.log();
+    const std::vector<pid_t> new_workers = vhostd.workers();
+
+    for (auto& connection : slow) {
+        connection->send("\r\n");
+        const Exchange answer = connection->read_until([](const std::string& r) { return r.find("\n", r.find("\r\n\r\n")) != std::string::npos; });
+        EXPECT_EQ(answer.status(), 200) << answer.response << vhostd.log();
+        const auto pid = pid_in(answer.body());
+        EXPECT_TRUE(pid && std::find(new_workers.begin(), new_workers.end(), *pid) != new_workers.end())
+            << "a head that was waiting in the old front is served by a worker of the new vhostd: " << answer.response;
+    }
+    queued_client.join();
+    ASSERT_TRUE(queued);
+    EXPECT_EQ(queued->status(), 200) << queued->response << vhostd.log();
+    EXPECT_TRUE(wait_until([&] {
+        const auto now = vhostd.workers();
+        const auto pid = pid_in(queued->body());
+        return pid && std::find(now.begin(), now.end(), *pid) != now.end();
+    })) << "the request queued in the old vhostd is served by the new one's worker: " << queued->response;
+
+    ASSERT_TRUE(wait_until([&] {
+        return std::any_of(new_workers.begin(), new_workers.end(), [&](pid_t worker) { return load.served_by(worker); });
+    })) << "the load reaches the new workers";
+    load.stop();
+    EXPECT_TRUE(load.failures().empty()) << load.failures().size() << " failed, first: " << load.failures().front() << "\n" << vhostd.log();
+    std::cout << "[ upgrade  ] " << load.served() << " requests served, " << load.retried()
+              << " kept-alive requests sent again on a new connection, 0 failed\n";
+    EXPECT_GT(vhostd.count_in_log("upgrade: the old vhostd has exited; it passed "), 0u) << vhostd.log();
+}
+
+TEST_F(Upgrade, SignalUsr2UpgradesToo) {
+    TempDir dir;
+    const std::uint16_t port = free_port();
+    const std::uint16_t admin_port = free_port();
+    VhostdProcess vhostd(dir, config_for(port, admin_port));
+    ASSERT_TRUE(vhostd.wait_until_serving(port, "hello.example")) << vhostd.log();
+    const pid_t old_pid = vhostd.pid();
+    ::kill(old_pid, SIGUSR2);
+    pid_t new_pid = 0;
+    ASSERT_TRUE(wait_until([&] {
+        const auto server = server_status(admin_port);
+        if (server) new_pid = static_cast<pid_t>(server->at("pid").as_int64());
+        return server && new_pid != old_pid;
+    })) << vhostd.log();
+    ASSERT_TRUE(vhostd.follow_upgrade(new_pid)) << vhostd.log();
+    EXPECT_EQ(get(port, "hello.example").status(), 200);
+    // Stopped by pid like any vhostd: SIGTERM, and its workers go with it.
+    const std::vector<pid_t> workers = vhostd.workers();
+    const auto status = vhostd.stop(SIGTERM);
+    ASSERT_TRUE(status) << vhostd.log();
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+    for (pid_t worker : workers) EXPECT_TRUE(wait_until_gone(worker)) << worker;
+}
+
+TEST_F(Upgrade, ANewBinaryThatFailsLeavesTheOldOneServing) {
+    TempDir dir;
+    const std::uint16_t port = free_port();
+    const std::uint16_t admin_port = free_port();
+    const std::string binary = replaceable_vhostd(dir);
+    VhostdProcess vhostd(dir, config_for(port, admin_port), Launch{.binary = binary});
+    ASSERT_TRUE(vhostd.wait_until_serving(port, "hello.example")) << vhostd.log();
+
+    const auto broken = dir.write("broken-vhostd", "#!/bin/sh\necho 'cannot start: a broken build' >&2\nexit 3\n");
+    std::filesystem::permissions(broken, std::filesystem::perms::owner_all);
+    replace_file(binary, broken.string());
+    const auto [status, output] = run_command({vhostctl_binary, "--admin", "127.0.0.1:" + std::to_string(admin_port), "upgrade"});
+    EXPECT_EQ(status, 1) << output;
+    EXPECT_NE(output.find("upgrade failed: the new vhostd (pid"), std::string::npos) << output;
+    EXPECT_NE(output.find("exited before it was ready"), std::string::npos) << output;
+
+    // Still the old process, still serving, and it may try again.
+    const auto server = server_status(admin_port);
+    ASSERT_TRUE(server);
+    EXPECT_EQ(server->at("pid").as_int64(), vhostd.pid());
+    EXPECT_EQ(get(port, "hello.example").status(), 200);
+    replace_file(binary, vhostd_binary);
+    const auto [again, again_output] = run_command({vhostctl_binary, "--admin", "127.0.0.1:" + std::to_string(admin_port), "upgrade"});
+    EXPECT_EQ(again, 0) << again_output << vhostd.log();
+    const auto after = server_status(admin_port);
+    ASSERT_TRUE(after);
+    ASSERT_TRUE(vhostd.follow_upgrade(static_cast<pid_t>(after->at("pid").as_int64()))) << vhostd.log();
+}
+
+}  // namespace
