@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # The benchmarks in smoke mode (seconds): they prove the scripts work, never judge speed.
 ./bench/run.sh --smoke
 ./bench/front_cost.sh --smoke
+./bench/upgrade.sh --smoke
 (cd build && ctest --output-on-failure --timeout 180 "$@")
 # The dashboard test drives Chromium, not vhostd's code paths: once is enough.
 ./scripts/sanitize.sh address,undefined -E dashboard "$@"
