@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
                                 std::vector<std::string>(argv + 1, argv + argc));
     std::optional<vhostd::admin::AdminServer> admin;
     try {
-        front.start(&inherited);
+        front.start(&inherited, !predecessor);  // started by an upgrade: accept once the workers are ready
         if (config.admin) {
             admin.emplace(io, *config.admin, daemon.admin_hooks(), &inherited);
             if (!predecessor) admin->start();  // else once ready: the old one answers until then

@@ -66,7 +66,7 @@ Front::ListenerMap Front::bind_missing(const std::vector<conf::Listener>& wanted
     return bound;
 }
 
-void Front::start(InheritedSockets* inherited) {
+void Front::start(InheritedSockets* inherited, bool accept) {
     if (inherited != nullptr) {
         for (const conf::Listener& config : listener_configs_) {
             const std::string key = endpoint_key(config);
@@ -78,8 +78,12 @@ void Front::start(InheritedSockets* inherited) {
         }
     }
     listeners_.merge(bind_missing(listener_configs_));
-    for (auto& [key, listener] : listeners_) listener->start();
     for (std::size_t i = 1; i < threads_.size(); ++i) threads_[i].thread = std::thread([&io = threads_[i].io] { io.run(); });
+    if (accept) start_accepting();
+}
+
+void Front::start_accepting() {
+    for (auto& [key, listener] : listeners_) listener->start();
 }
 
 void Front::finish() {

@@ -54,7 +54,10 @@ public:
     // Binds every [[listen]] address, then starts the front threads accepting; throws
     // std::runtime_error naming the address when one cannot be bound, before any accepts.
     // A listener whose address is among `inherited` takes those sockets instead of binding.
-    void start(InheritedSockets* inherited = nullptr);
+    // Without `accept`, the sockets are ready but nothing is accepted until
+    // start_accepting() (a vhostd started by an upgrade, until its workers are ready).
+    void start(InheritedSockets* inherited = nullptr, bool accept = true);
+    void start_accepting();
     // After stop_accepting() and once connections_in_front() is 0: ends the front's own
     // threads (not the main loop).
     void finish();

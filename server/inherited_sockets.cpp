@@ -31,11 +31,12 @@ int socket_option(int fd, int name) {
 }  // namespace
 
 ListenFds parse_listen_fds(const char* listen_pid, const char* listen_fds, pid_t self) {
-    if (listen_fds == nullptr) return {};
+    // Both set, or the fds are not ours to take (systemd always sets both; sd_listen_fds(3)
+    // ignores LISTEN_FDS alone the same way).
+    if (listen_fds == nullptr || listen_pid == nullptr) return {};
     long pid = 0;
     long count = 0;
-    // systemd always sets LISTEN_PID; without it the fds could be anyone's.
-    if (listen_pid == nullptr || !parse_number(listen_pid, pid) || pid <= 0) {
+    if (!parse_number(listen_pid, pid) || pid <= 0) {
         return {0, "LISTEN_PID must be the pid of this process, not \"" + std::string(listen_pid ? listen_pid : "") + "\""};
     }
     if (pid != self) return {};

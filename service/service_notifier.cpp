@@ -57,9 +57,9 @@ ServiceNotifier ServiceNotifier::from_environment() {
     return notifier;
 }
 
-void ServiceNotifier::notify(std::string_view state) {
+void ServiceNotifier::notify(std::string_view state, bool may_drop) {
     if (!socket_) return;
-    const ssize_t sent = ::sendto(socket_.get(), state.data(), state.size(), MSG_NOSIGNAL,
+    const ssize_t sent = ::sendto(socket_.get(), state.data(), state.size(), MSG_NOSIGNAL | (may_drop ? MSG_DONTWAIT : 0),
                                   reinterpret_cast<const sockaddr*>(&address_.address), address_.length);
     if (sent == static_cast<ssize_t>(state.size())) return;
     if (!failure_logged_) spdlog::warn("cannot notify systemd ({}): {}", state.substr(0, state.find('\n')), std::strerror(errno));

@@ -38,8 +38,9 @@ public:
 
     bool enabled() const { return static_cast<bool>(socket_); }
     // One datagram of newline-separated assignments. A failure is logged, never thrown:
-    // systemd going away must not stop vhostd serving.
-    void notify(std::string_view state);
+    // systemd going away must not stop vhostd serving. One that `may_drop` (a watchdog
+    // ping) is dropped rather than waiting for a systemd whose queue is full.
+    void notify(std::string_view state, bool may_drop = false);
     // Zero when systemd expects no WATCHDOG=1 from this process.
     std::chrono::microseconds watchdog_interval() const { return watchdog_interval_; }
 

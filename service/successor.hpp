@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <mutex>
@@ -34,26 +35,33 @@ public:
     pid_t pid() const { return pid_; }
 
     // Calls `done` once, on the io_context: with an empty string when the new vhostd said it
-    // is ready, else with why not (it exited, or was not ready within `timeout` and was
-    // sent SIGTERM). A new vhostd that failed is reaped in the background.
+    // is ready, else with why not (it exited, said something else, or was not ready within
+    // `timeout`). A new vhostd that failed is stopped (SIGTERM, then SIGKILL) and reaped in
+    // the background.
     void wait_until_ready(std::chrono::seconds timeout, std::function<void(std::string failure)> done);
+    bool ready() const { return ready_; }
+    // vhostd is stopping before the new one was ready: it is stopped too, and `done` is
+    // never called.
+    void abandon();
 
-    // Any thread, once ready. Passes a connection on; false when the channel is broken,
-    // and the connection is still the caller's to answer.
+    // Any thread, once ready. Passes a connection on; false when the channel is broken
+    // (and it stays so: a stalled new vhostd costs one send timeout, not one per
+    // connection), the connection still the caller's to answer.
     bool pass(server::WaitingConnection& connection);
     bool pass(protocol::PendingConnection& connection);
 
 private:
     void read_ready(std::shared_ptr<std::function<void(std::string)>> done);
-    void give_up(const std::string& why);
+    void fail(const std::shared_ptr<std::function<void(std::string)>>& done, const std::string& why);
     bool send(const std::string& line, int fd);
 
     pid_t pid_ = -1;
     boost::asio::posix::stream_descriptor channel_;
     boost::asio::steady_timer ready_timer_;
-    std::string received_;
     std::mutex send_mutex_;
+    std::atomic<bool> broken_{false};
     bool settled_ = false;
+    bool ready_ = false;
 };
 
 }  // namespace vhostd::service

@@ -150,19 +150,28 @@ admin::AdminHooks Daemon::admin_hooks() {
 }
 
 void Daemon::announce_when_ready(service::Predecessor* predecessor) {
+    taking_over_ = predecessor != nullptr;
     const auto give_up = std::chrono::steady_clock::now() + ready_bound;
     when_idle(io_, [this] { return supervisor_.ready() ? 0 : 1; }, give_up, [this, predecessor] {
         const bool all = supervisor_.ready();
-        if (!all) spdlog::warn("sites still without a ready worker after {} s; saying ready anyway", ready_bound.count());
-        if (predecessor == nullptr) notifier_.notify("READY=1\n" + status_line(all ? "serving" : "serving, some sites not ready"));
-        if (predecessor != nullptr) {
-            spdlog::info("upgrade: ready; taking over from the old vhostd");
-            if (admin_ != nullptr) admin_->start();  // from now on /status shows this process
-            predecessor->take_over([this](server::WaitingConnection connection) { front_.adopt(std::move(connection)); },
-                                   [this](protocol::FileDescriptor fd, protocol::ConnectionInfo info) {
-                                       front_.adopt(std::move(fd), std::move(info));
-                                   });
+        if (predecessor == nullptr) {
+            if (!all) spdlog::warn("sites still without a ready worker after {} s; saying ready anyway", ready_bound.count());
+            notifier_.notify("READY=1\n" + status_line(all ? "serving" : "serving, some sites not ready"));
+            return;
         }
+        if (!all) {
+            // The old vhostd serves those sites: it stays, and stops this one at its timeout.
+            spdlog::error("upgrade: sites still without a ready worker after {} s; not taking over", ready_bound.count());
+            return;
+        }
+        spdlog::info("upgrade: ready; taking over from the old vhostd");
+        taking_over_ = false;
+        front_.start_accepting();
+        if (admin_ != nullptr) admin_->start();  // from now on /status shows this process
+        predecessor->take_over([this](server::WaitingConnection connection) { front_.adopt(std::move(connection)); },
+                               [this](protocol::FileDescriptor fd, protocol::ConnectionInfo info) {
+                                   front_.adopt(std::move(fd), std::move(info));
+                               });
     });
 }
 
@@ -181,8 +190,8 @@ void Daemon::on_signal(int signal) {
 }
 
 void Daemon::keep_watchdog_fed() {
-    if (notifier_.watchdog_interval().count() == 0) return;
-    notifier_.notify("WATCHDOG=1");
+    if (notifier_.watchdog_interval().count() == 0 || handed_over_) return;
+    notifier_.notify("WATCHDOG=1", true);
     watchdog_timer_.expires_after(notifier_.watchdog_interval());
     watchdog_timer_.async_wait([this](boost::system::error_code ec) {
         if (!ec) keep_watchdog_fed();
@@ -202,7 +211,11 @@ admin::ReloadOutcome Daemon::reload_now() {
 
 void Daemon::shut_down(supervisor::Supervisor::Successor successor) {
     stopping_ = true;
-    notifier_.notify("STOPPING=1\nSTATUS=draining");
+    if (!successor) {
+        // An upgrade still starting is called off: its vhostd goes too.
+        if (successor_ && !successor_->ready()) successor_->abandon();
+        notifier_.notify("STOPPING=1\nSTATUS=draining");
+    }
     spdlog::info("stopping: no new connections; draining workers");
     front_.stop_accepting();
     auto in_front = [this] { return front_.connections_in_front(); };
@@ -222,6 +235,7 @@ void Daemon::shut_down(supervisor::Supervisor::Successor successor) {
 
 std::variant<pid_t, std::string> Daemon::upgrade() {
     if (stopping_) return std::string("vhostd is shutting down");
+    if (taking_over_) return std::string("this vhostd is itself still taking over from an upgrade");
     if (successor_) return "an upgrade is in progress (new pid " + std::to_string(successor_->pid()) + ")";
     std::vector<int> sockets = front_.listening_sockets();
     if (admin_ != nullptr) sockets.push_back(admin_->listening_socket());
@@ -234,7 +248,7 @@ std::variant<pid_t, std::string> Daemon::upgrade() {
     const pid_t pid = successor_->pid();
     upgrade_state_ = "starting pid " + std::to_string(pid);
     notifier_.notify("STATUS=upgrading: new vhostd pid " + std::to_string(pid) + " is starting");
-    successor_->wait_until_ready(upgrade_timeout, [this](std::string failure) {
+    successor_->wait_until_ready(upgrade_timeout, [this, failed = successor_.get()](std::string failure) {
         if (failure.empty()) {
             hand_over();
             return;
@@ -242,7 +256,9 @@ std::variant<pid_t, std::string> Daemon::upgrade() {
         spdlog::error("upgrade failed: {}; this vhostd goes on serving", failure);
         upgrade_state_ = "failed: " + failure;
         notifier_.notify(status_line("serving; the last upgrade failed"));
-        asio::post(io_, [this] { successor_.reset(); });  // not under its own callback
+        asio::post(io_, [this, failed] {  // not under its own callback
+            if (successor_.get() == failed) successor_.reset();
+        });
     });
     return pid;
 }
@@ -250,16 +266,24 @@ std::variant<pid_t, std::string> Daemon::upgrade() {
 void Daemon::hand_over() {
     service::Successor& successor = *successor_;
     spdlog::info("upgrade: pid {} is ready; passing it the waiting connections, then draining", successor.pid());
+    // systemd follows the new process from here, and hears no more from this one.
     notifier_.notify("MAINPID=" + std::to_string(successor.pid()) + "\nSTATUS=handed over to pid " + std::to_string(successor.pid()));
+    watchdog_timer_.cancel();
+    handed_over_ = true;
     if (admin_ != nullptr) admin_->stop();
     front_.release_waiting([&successor](server::WaitingConnection connection) {
         if (!successor.pass(connection)) {
-            spdlog::error("upgrade: could not pass {}:{} to the new vhostd; closed", connection.remote.address().to_string(),
-                          connection.remote.port());
+            spdlog::error("upgrade: {}:{} was waiting for its first bytes and could not be passed on; closed",
+                          connection.remote.address().to_string(), connection.remote.port());
         }
     });
     shut_down([&successor](protocol::PendingConnection connection) {
-        if (!successor.pass(connection)) connection.reject(std::move(connection.socket), 1, "the new vhostd could not take it");
+        // A terminated TLS connection is a socketpair whose relay lives in this process,
+        // which is about to exit: it is answered here, as a stop would.
+        const bool relayed_here = connection.info.tls && !connection.info.tls->passthrough;
+        if (relayed_here || !successor.pass(connection)) {
+            connection.reject(std::move(connection.socket), 1, relayed_here ? "vhostd is upgrading" : "the new vhostd could not take it");
+        }
     });
 }
 

@@ -77,6 +77,8 @@ private:
     std::string binary_;  // read at start: a package upgrade may replace the file later
     std::chrono::steady_clock::time_point started_;
     bool stopping_ = false;
+    bool taking_over_ = false;  // started by an upgrade, not ready yet: the old vhostd still serves
+    bool handed_over_ = false;  // to a new vhostd: systemd follows that one now
     std::unique_ptr<service::Successor> successor_;
     std::string upgrade_state_;  // for /status: "", "starting pid N", "failed: …"
     boost::asio::steady_timer watchdog_timer_;

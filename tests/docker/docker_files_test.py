@@ -35,8 +35,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from harness import (Failure, SuiteTimeout, expect, free_ports, start_time_limit,  # noqa: E402
-                     stop_time_limit, tap_log_tail, tap_not_ok, tap_ok, wait_until)
+from harness import Failure, expect, free_ports, run_cases, tap_log_tail, wait_until  # noqa: E402
 
 try:
     import tomllib
@@ -969,29 +968,12 @@ def main():
     parser.add_argument("--time-limit", type=float, default=55.0)
     args = parser.parse_args()
 
-    start_time_limit(args.time_limit)
-    print(f"1..{len(CASES)}", flush=True)
-    failed = 0
     with tempfile.TemporaryDirectory(prefix="vhostd-docker-") as directory:
         suite = Suite(os.path.abspath(args.bin), directory)
         try:
-            for number, case in enumerate(CASES, 1):
-                case_failed = False
-                try:
-                    tap_ok(number, case.__doc__, case(suite))
-                except Exception as e:
-                    failed += 1
-                    case_failed = True
-                    tap_not_ok(number, case.__doc__, e)
-                finally:
-                    suite.stop_all(case_failed)
-        except SuiteTimeout as e:
-            failed += 1
-            print(f"not ok - stopped: {e}", flush=True)
+            failed = run_cases(CASES, suite, args.time_limit, suite.stop_all)
         finally:
-            stop_time_limit()
             suite.stop_all(False)
-    print(f"# {'FAIL' if failed else 'PASS'}", flush=True)
     return 1 if failed else 0
 
 

@@ -16,13 +16,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <thread>
 
 using namespace vhostd::test;
 
 namespace {
 
-// systemd's end of the notify protocol: every datagram vhostd sends, in order.
+// systemd's end of the notify protocol: every datagram vhostd sends, in order. A thread
+// reads them as they come, as systemd does: a full queue would block vhostd's sends.
 class FakeSystemd {
 public:
     explicit FakeSystemd(const TempDir& dir) : path_((dir.path() / "notify").string()) {
@@ -31,39 +36,67 @@ public:
         address.sun_family = AF_UNIX;
         std::strncpy(address.sun_path, path_.c_str(), sizeof address.sun_path - 1);
         if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) throw std::runtime_error("notify socket");
+        reader_ = std::thread([this] { read(); });
     }
-    ~FakeSystemd() { ::close(fd_); }
+    ~FakeSystemd() {
+        stopping_ = true;
+        reader_.join();
+        ::close(fd_);
+    }
 
     std::string environment() const { return "NOTIFY_SOCKET=" + path_; }
 
     // The first datagram from the `from`-th on that contains `needle`, or nullopt after `timeout`.
     std::optional<std::string> wait_for(const std::string& needle, std::size_t& from, std::chrono::milliseconds timeout = 10s) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        for (;;) {
+        std::unique_lock lock(mutex_);
+        std::optional<std::string> found;
+        arrived_.wait_for(lock, timeout, [&] {
             for (; from < received_.size(); ++from) {
-                if (received_[from].find(needle) != std::string::npos) return received_[from++];
+                if (received_[from].find(needle) != std::string::npos) {
+                    found = received_[from++];
+                    return true;
+                }
             }
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0) return std::nullopt;
-            pollfd readable{fd_, POLLIN, 0};
-            if (::poll(&readable, 1, static_cast<int>(left.count())) <= 0) continue;
-            char datagram[4096];
-            const ssize_t got = ::recv(fd_, datagram, sizeof datagram, 0);
-            if (got > 0) received_.emplace_back(datagram, static_cast<std::size_t>(got));
-        }
+            return false;
+        });
+        return found;
     }
 
     std::string all() const {
+        std::lock_guard lock(mutex_);
         std::string text;
         for (const std::string& datagram : received_) text += "[" + datagram + "]\n";
         return text;
     }
 
 private:
+    void read() {
+        while (!stopping_) {
+            pollfd readable{fd_, POLLIN, 0};
+            if (::poll(&readable, 1, 50) <= 0) continue;
+            char datagram[4096];
+            const ssize_t got = ::recv(fd_, datagram, sizeof datagram, 0);
+            if (got <= 0) continue;
+            std::lock_guard lock(mutex_);
+            received_.emplace_back(datagram, static_cast<std::size_t>(got));
+            arrived_.notify_all();
+        }
+    }
+
     std::string path_;
     int fd_ = -1;
+    std::atomic<bool> stopping_{false};
+    mutable std::mutex mutex_;
+    std::condition_variable arrived_;
     std::vector<std::string> received_;
+    std::thread reader_;
 };
+
+Launch with_environment(std::vector<std::string> environment) {
+    Launch launch;
+    launch.environment = std::move(environment);
+    return launch;
+}
 
 // A listening TCP socket on 127.0.0.1:`port`, as systemd's .socket unit would open it, at an
 // fd above the ones it will be passed as.
@@ -86,7 +119,7 @@ TEST(Systemd, NotifiesReadyWhenWorkersAreReadyReloadingAroundReloadsStoppingAndW
     FakeSystemd systemd(dir);
     const std::uint16_t port = free_port();
     const std::string config = listen_on(port) + hello_site("blog", "[\"blog.example\"]", 2);
-    VhostdProcess vhostd(dir, config, Launch{.environment = {systemd.environment(), "WATCHDOG_USEC=200000"}});
+    VhostdProcess vhostd(dir, config, with_environment({systemd.environment(), "WATCHDOG_USEC=200000"}));
 
     std::size_t next = 0;
     const auto ready = systemd.wait_for("READY=1", next);
@@ -119,7 +152,7 @@ TEST(Systemd, WithoutWatchdogOrForAnotherProcessNoPings) {
     const std::uint16_t port = free_port();
     // WATCHDOG_PID names another process: the pings are not this one's to send (sd_watchdog_enabled).
     VhostdProcess vhostd(dir, listen_on(port) + hello_site("blog", "[\"blog.example\"]", 1),
-                         Launch{.environment = {systemd.environment(), "WATCHDOG_USEC=100000", "WATCHDOG_PID=1"}});
+                         with_environment({systemd.environment(), "WATCHDOG_USEC=100000", "WATCHDOG_PID=1"}));
     std::size_t next = 0;
     ASSERT_TRUE(systemd.wait_for("READY=1", next)) << systemd.all() << vhostd.log();
     std::size_t from_start = 0;
@@ -134,7 +167,9 @@ TEST(Systemd, SocketActivationServesOnThePassedSocketAndClosesOnesNoListenerName
     const int unnamed = listening_socket(unnamed_port);
     // The test keeps its copies bound without SO_REUSEPORT: vhostd could not bind the port
     // itself, so serving proves it took the socket it was given.
-    VhostdProcess vhostd(dir, listen_on(port) + hello_site("blog", "[\"blog.example\"]", 1), Launch{.listen_fds = {named, unnamed}});
+    Launch launch;
+    launch.listen_fds = {named, unnamed};
+    VhostdProcess vhostd(dir, listen_on(port) + hello_site("blog", "[\"blog.example\"]", 1), launch);
     ASSERT_TRUE(vhostd.wait_until_serving(port, "blog.example")) << vhostd.log();
     EXPECT_TRUE(vhostd.wait_for_log("127.0.0.1:" + std::to_string(port) + ": taking over 1 listening socket(s)")) << vhostd.log();
     EXPECT_TRUE(vhostd.wait_for_log("no [[listen]] for the socket on 127.0.0.1:" + std::to_string(unnamed_port))) << vhostd.log();
@@ -152,7 +187,7 @@ TEST(Systemd, SocketsMeantForAnotherProcessAreNotTaken) {
     // LISTEN_PID names another process (a parent's variables, inherited): vhostd binds
     // itself, and the port is taken.
     VhostdProcess vhostd(dir, listen_on(port) + hello_site("blog", "[\"blog.example\"]", 1),
-                         Launch{.environment = {"LISTEN_PID=1", "LISTEN_FDS=1"}});
+                         with_environment({"LISTEN_PID=1", "LISTEN_FDS=1"}));
     const auto status = vhostd.stop(0, 10s);  // signal 0: only wait for the exit
     ASSERT_TRUE(status) << vhostd.log();
     EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << vhostd.log();

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -138,7 +140,7 @@ private:
 };
 
 // A copy of the build's vhostd that a test may replace, as a package upgrade replaces
-// /usr/sbin/vhostd: a new file renamed over the old one.
+// /usr/sbin/vhostd with a new file renamed over the old one.
 std::string replaceable_vhostd(const TempDir& dir) {
     const auto path = dir.path() / "sbin" / "vhostd";
     std::filesystem::create_directories(path.parent_path());
@@ -157,12 +159,25 @@ std::string exe_of(pid_t pid) {
     return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).string();
 }
 
-std::string config_for(std::uint16_t port, std::uint16_t admin_port) {
-    // `later` has no worker until a request comes, and its worker takes 2 s to start: a
-    // request for it waits in the site's queue across the upgrade.
-    return listen_on(port) + "[admin]\nlisten = \"127.0.0.1:" + std::to_string(admin_port) + "\"\n\n" +
-           hello_site("hello", "[\"hello.example\"]", 2) + "[sites.later]\nhosts = [\"later.example\"]\ncommand = [\"/bin/sh\", \"-c\", \"sleep 2; exec " +
-           hello_worker_binary + "\"]\nmin_workers = 0\nmax_workers = 1\n";
+// `hello` with two workers; `later` has no worker until a request comes, and its worker
+// starts only once the file `gate` exists (at most 30 s), so that a request for it waits in
+// the site's queue across the upgrade. Heads may wait a minute: the half-sent ones must
+// outlast the upgrade.
+std::string config_for(std::uint16_t port, std::uint16_t admin_port, const std::string& gate, const std::string& server = "") {
+    return listen_on(port) + "[server]\nhead_timeout = \"60s\"\n" + server + "\n[admin]\nlisten = \"127.0.0.1:" +
+           std::to_string(admin_port) + "\"\n\n" + hello_site("hello", "[\"hello.example\"]", 2) +
+           "[sites.later]\nhosts = [\"later.example\"]\ncommand = [\"/bin/sh\", \"-c\", \"for i in $(seq 600); do [ -e " + gate +
+           " ] && exec " + hello_worker_binary + "; sleep 0.05; done; exit 1\"]\nmin_workers = 0\nmax_workers = 1\nqueue_timeout = \"30s\"\n" +
+           "heartbeat_timeout = \"1s\"\n";  // the old vhostd's gated worker, silent, is stopped soon after it is told to drain
+}
+
+// One line of /proc/PID/status, "CapEff:\t00000000000004e0".
+std::string status_line(pid_t pid, const std::string& key) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);) {
+        if (line.starts_with(key + ":")) return line;
+    }
+    return {};
 }
 
 class Upgrade : public ::testing::Test {
@@ -170,16 +185,49 @@ protected:
     // The new vhostd is started by the old one; when that exits, the orphan comes to us, so
     // that the test can wait for it and stop it by pid.
     void SetUp() override { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
-    void TearDown() override { ::prctl(PR_SET_CHILD_SUBREAPER, 0); }
-};
+    // A test that failed before follow_upgrade() leaves the new vhostd to stop here.
+    void TearDown() override {
+        if (successor > 0 && (!vhostd || vhostd->pid() != successor)) {
+            if (process_alive(successor)) {
+                ::kill(successor, SIGTERM);
+                if (!wait_until_gone(successor, 10s)) ::kill(successor, SIGKILL);
+            }
+            ::waitpid(successor, nullptr, 0);  // ours to reap, as the subreaper
+        }
+        ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+    }
 
-TEST_F(Upgrade, NewBinaryTakesOverUnderLoadAndNoRequestFails) {
+    // vhostd from `binary`, with `server` lines added to [server].
+    VhostdProcess& start(const std::string& server = "") {
+        Launch launch;
+        launch.binary = binary;
+        vhostd.emplace(dir, config_for(port, admin_port, gate, server), launch);
+        EXPECT_TRUE(vhostd->wait_until_serving(port, "hello.example", 2)) << vhostd->log();
+        return *vhostd;
+    }
+    std::pair<int, std::string> vhostctl_upgrade() const {
+        return run_command({vhostctl_binary, "--admin", "127.0.0.1:" + std::to_string(admin_port), "upgrade"});
+    }
+    // The pid that answers on the admin endpoint: the new vhostd once it took over, which
+    // TearDown then stops if the test could not.
+    pid_t serving_pid() {
+        const auto server = server_status(admin_port);
+        const pid_t pid = server ? static_cast<pid_t>(server->at("pid").as_int64()) : 0;
+        if (pid != 0 && vhostd && pid != vhostd->pid()) successor = pid;
+        return pid;
+    }
+
     TempDir dir;
     const std::uint16_t port = free_port();
     const std::uint16_t admin_port = free_port();
     const std::string binary = replaceable_vhostd(dir);
-    VhostdProcess vhostd(dir, config_for(port, admin_port), Launch{.binary = binary});
-    ASSERT_TRUE(vhostd.wait_until_serving(port, "hello.example", 2)) << vhostd.log();
+    const std::string gate = (dir.path() / "later-may-start").string();
+    std::optional<VhostdProcess> vhostd;
+    pid_t successor = 0;
+};
+
+TEST_F(Upgrade, NewBinaryTakesOverUnderLoadAndNoRequestFails) {
+    VhostdProcess& vhostd = start();
     const pid_t old_pid = vhostd.pid();
 
     Load load(port, "hello.example");
@@ -191,17 +239,16 @@ TEST_F(Upgrade, NewBinaryTakesOverUnderLoadAndNoRequestFails) {
     }
     // A request waiting in the queue of `later` while its first worker starts.
     std::optional<Exchange> queued;
-    std::thread queued_client([&] { queued = get(port, "later.example"); });
+    std::jthread queued_client([&] { queued = round_trip(port, "GET / HTTP/1.1\r\nHost: later.example\r\nConnection: close\r\n\r\n", 40s); });
     ASSERT_TRUE(wait_until([&] { return in_front(admin_port) >= 4 && vhostd.log().find("site later worker 0") != std::string::npos; }))
         << vhostd.log();
     ASSERT_TRUE(wait_until([&] { return load.served() > 200; })) << vhostd.log();
 
     replace_file(binary, vhostd_binary);  // what a package upgrade does before asking for the upgrade
-    const auto [status, output] = run_command({vhostctl_binary, "--admin", "127.0.0.1:" + std::to_string(admin_port), "upgrade"});
+    const auto [status, output] = vhostctl_upgrade();
     ASSERT_EQ(status, 0) << output << vhostd.log();
-    const auto server = server_status(admin_port);
-    ASSERT_TRUE(server) << vhostd.log();
-    const pid_t new_pid = static_cast<pid_t>(server->at("pid").as_int64());
+    const pid_t new_pid = serving_pid();
+    ASSERT_NE(new_pid, 0) << vhostd.log();
     ASSERT_NE(new_pid, old_pid);
     EXPECT_NE(output.find("upgraded: pid " + std::to_string(new_pid)), std::string::npos) << output;
     // The new process runs the file now at the path; the old one ran the file it replaced.
@@ -209,6 +256,7 @@ TEST_F(Upgrade, NewBinaryTakesOverUnderLoadAndNoRequestFails) {
     EXPECT_NE(exe_of(old_pid).find("(deleted)"), std::string::npos) << exe_of(old_pid);
 
     const auto old_status = vhostd.follow_upgrade(new_pid);
+    std::ofstream(gate).put('\n');  // the new vhostd's `later` worker may start
     ASSERT_TRUE(old_status) << "the old vhostd did not exit\n" << vhostd.log();
     EXPECT_TRUE(WIFEXITED(*old_status) && WEXITSTATUS(*old_status) == 0) << vhostd.log();
     const std::vector<pid_t> new_workers = vhostd.workers();
@@ -241,18 +289,13 @@ TEST_F(Upgrade, NewBinaryTakesOverUnderLoadAndNoRequestFails) {
 }
 
 TEST_F(Upgrade, SignalUsr2UpgradesToo) {
-    TempDir dir;
-    const std::uint16_t port = free_port();
-    const std::uint16_t admin_port = free_port();
-    VhostdProcess vhostd(dir, config_for(port, admin_port));
-    ASSERT_TRUE(vhostd.wait_until_serving(port, "hello.example")) << vhostd.log();
+    VhostdProcess& vhostd = start();
     const pid_t old_pid = vhostd.pid();
     ::kill(old_pid, SIGUSR2);
     pid_t new_pid = 0;
     ASSERT_TRUE(wait_until([&] {
-        const auto server = server_status(admin_port);
-        if (server) new_pid = static_cast<pid_t>(server->at("pid").as_int64());
-        return server && new_pid != old_pid;
+        new_pid = serving_pid();
+        return new_pid != 0 && new_pid != old_pid;
     })) << vhostd.log();
     ASSERT_TRUE(vhostd.follow_upgrade(new_pid)) << vhostd.log();
     EXPECT_EQ(get(port, "hello.example").status(), 200);
@@ -265,32 +308,67 @@ TEST_F(Upgrade, SignalUsr2UpgradesToo) {
 }
 
 TEST_F(Upgrade, ANewBinaryThatFailsLeavesTheOldOneServing) {
-    TempDir dir;
-    const std::uint16_t port = free_port();
-    const std::uint16_t admin_port = free_port();
-    const std::string binary = replaceable_vhostd(dir);
-    VhostdProcess vhostd(dir, config_for(port, admin_port), Launch{.binary = binary});
-    ASSERT_TRUE(vhostd.wait_until_serving(port, "hello.example")) << vhostd.log();
+    VhostdProcess& vhostd = start();
 
     const auto broken = dir.write("broken-vhostd", "#!/bin/sh\necho 'cannot start: a broken build' >&2\nexit 3\n");
     std::filesystem::permissions(broken, std::filesystem::perms::owner_all);
     replace_file(binary, broken.string());
-    const auto [status, output] = run_command({vhostctl_binary, "--admin", "127.0.0.1:" + std::to_string(admin_port), "upgrade"});
+    const auto [status, output] = vhostctl_upgrade();
     EXPECT_EQ(status, 1) << output;
     EXPECT_NE(output.find("upgrade failed: the new vhostd (pid"), std::string::npos) << output;
     EXPECT_NE(output.find("exited before it was ready"), std::string::npos) << output;
 
     // Still the old process, still serving, and it may try again.
-    const auto server = server_status(admin_port);
-    ASSERT_TRUE(server);
-    EXPECT_EQ(server->at("pid").as_int64(), vhostd.pid());
+    EXPECT_EQ(serving_pid(), vhostd.pid());
     EXPECT_EQ(get(port, "hello.example").status(), 200);
     replace_file(binary, vhostd_binary);
-    const auto [again, again_output] = run_command({vhostctl_binary, "--admin", "127.0.0.1:" + std::to_string(admin_port), "upgrade"});
+    const auto [again, again_output] = vhostctl_upgrade();
     EXPECT_EQ(again, 0) << again_output << vhostd.log();
-    const auto after = server_status(admin_port);
-    ASSERT_TRUE(after);
-    ASSERT_TRUE(vhostd.follow_upgrade(static_cast<pid_t>(after->at("pid").as_int64()))) << vhostd.log();
+    const pid_t new_pid = serving_pid();
+    ASSERT_NE(new_pid, vhostd.pid());
+    ASSERT_TRUE(vhostd.follow_upgrade(new_pid)) << vhostd.log();
+}
+
+TEST_F(Upgrade, StoppingDuringAnUpgradeStopsTheNewVhostdToo) {
+    VhostdProcess& vhostd = start();
+    // A new binary that never says ready: the upgrade is still in progress when vhostd is stopped.
+    const auto stuck = dir.write("stuck-vhostd", "#!/bin/sh\nexec sleep 60\n");
+    std::filesystem::permissions(stuck, std::filesystem::perms::owner_all);
+    replace_file(binary, stuck.string());
+    const Exchange started = round_trip(admin_port, "POST /upgrade HTTP/1.1\r\nHost: admin\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    ASSERT_EQ(started.status(), 202) << started.response;
+    const pid_t stuck_pid = static_cast<pid_t>(json::parse(started.body()).at("pid").as_int64());
+    successor = stuck_pid;
+    ASSERT_TRUE(wait_until([&] { return exe_of(stuck_pid).find("sleep") != std::string::npos; })) << exe_of(stuck_pid);
+
+    const auto status = vhostd.stop(SIGTERM);
+    ASSERT_TRUE(status) << vhostd.log();
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << vhostd.log();
+    EXPECT_TRUE(wait_until_gone(stuck_pid, 15s)) << "the new vhostd of an upgrade called off is stopped with the old one";
+}
+
+TEST_F(Upgrade, AVhostdRunningAsAnUnprivilegedUserUpgradesAndKeepsItsCapabilities) {
+    const passwd* nobody = ::getpwnam("nobody");
+    if (::geteuid() != 0 || nobody == nullptr) GTEST_SKIP() << "needs root and the user nobody";
+    const std::string uid = std::to_string(nobody->pw_uid);
+    std::filesystem::permissions(dir.path(), std::filesystem::perms::all);  // the new vhostd reads its config as nobody
+    VhostdProcess& vhostd = start("user = \"nobody\"\n");
+    ASSERT_EQ(status_line(vhostd.pid(), "CapEff"), "CapEff:\t00000000000004e0") << vhostd.log();
+
+    // The new vhostd is exec'd by a process that is nobody already: it must keep the four
+    // capabilities across exec, and its workers must get none.
+    const auto [status, output] = vhostctl_upgrade();
+    ASSERT_EQ(status, 0) << output << vhostd.log();
+    const pid_t new_pid = serving_pid();
+    ASSERT_TRUE(vhostd.follow_upgrade(new_pid)) << vhostd.log();
+    EXPECT_TRUE(std::regex_search(status_line(new_pid, "Uid"), std::regex("Uid:\\s+" + uid + "\\s+" + uid + "\\s+" + uid)))
+        << status_line(new_pid, "Uid");
+    EXPECT_EQ(status_line(new_pid, "CapEff"), "CapEff:\t00000000000004e0");
+    EXPECT_EQ(status_line(new_pid, "CapAmb"), "CapAmb:\t0000000000000000") << "its workers would inherit ambient capabilities";
+    ASSERT_TRUE(vhostd.wait_until_serving(port, "hello.example", 2)) << vhostd.log();
+    const std::vector<pid_t> workers = vhostd.workers();
+    ASSERT_FALSE(workers.empty());
+    for (pid_t worker : workers) EXPECT_EQ(status_line(worker, "CapEff"), "CapEff:\t0000000000000000") << "worker " << worker;
 }
 
 }  // namespace

@@ -82,3 +82,33 @@ def free_ports(count):
     for s in sockets:
         s.close()
     return ports
+
+
+def run_cases(cases, suite, time_limit, after_case=lambda failed: None, essential=()):
+    """Runs each case(suite) in order as TAP: `ok` with the note it returns, or `not ok` with
+    why. after_case(failed) runs after each. A failed case in `essential` ends the run: nothing
+    after it could pass. The whole run is cut off after `time_limit` seconds. Prints the plan
+    and the summary line; returns the number of failures."""
+    start_time_limit(time_limit)
+    print(f"1..{len(cases)}", flush=True)
+    failed = 0
+    try:
+        for number, case in enumerate(cases, 1):
+            case_failed = False
+            try:
+                tap_ok(number, case.__doc__, case(suite))
+            except Exception as e:
+                failed += 1
+                case_failed = True
+                tap_not_ok(number, case.__doc__, e)
+            finally:
+                after_case(case_failed)
+            if case_failed and case in essential:
+                break
+    except SuiteTimeout as e:
+        failed += 1
+        print(f"not ok - stopped: {e}", flush=True)
+    finally:
+        stop_time_limit()
+    print(f"# {'FAIL' if failed else 'PASS'}", flush=True)
+    return failed

@@ -8,6 +8,9 @@ namespace {
 TEST(ListenFds, UnsetMeansNone) {
     EXPECT_EQ(parse_listen_fds(nullptr, nullptr, 42).count, 0u);
     EXPECT_TRUE(parse_listen_fds(nullptr, nullptr, 42).error.empty());
+    // LISTEN_FDS without LISTEN_PID could be anyone's: ignored, as sd_listen_fds(3) does.
+    EXPECT_EQ(parse_listen_fds(nullptr, "2", 42).count, 0u);
+    EXPECT_TRUE(parse_listen_fds(nullptr, "2", 42).error.empty());
 }
 
 TEST(ListenFds, CountedForThisProcessOnly) {
@@ -21,7 +24,7 @@ TEST(ListenFds, CountedForThisProcessOnly) {
 
 TEST(ListenFds, MalformedIsAnErrorNamingTheVariable) {
     for (const auto& [pid, fds] : std::vector<std::pair<const char*, const char*>>{
-             {nullptr, "1"}, {"", "1"}, {"42x", "1"}, {"-42", "1"}, {"42", ""}, {"42", "two"}, {"42", "-1"}, {"42", "4097"}, {"42", "1 "}}) {
+             {"", "1"}, {"42x", "1"}, {"-42", "1"}, {"42", ""}, {"42", "two"}, {"42", "-1"}, {"42", "4097"}, {"42", "1 "}}) {
         const ListenFds parsed = parse_listen_fds(pid, fds, 42);
         EXPECT_EQ(parsed.count, 0u) << (pid ? pid : "(unset)") << " " << fds;
         EXPECT_NE(parsed.error.find("LISTEN_"), std::string::npos) << (pid ? pid : "(unset)") << " " << fds;
