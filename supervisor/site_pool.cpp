@@ -740,9 +740,8 @@ void SitePool::expire_waiting() {
 }
 
 void SitePool::reject(PendingConnection connection, int retry_after, const char* why) {
-    if (stopping_ && successor_) {
-        spdlog::debug("site {}: connection {} goes to the new vhostd", site_.name, connection.info.id);
-        successor_(std::move(connection));
+    if (stopping_ && successor_ && successor_(connection)) {
+        spdlog::debug("site {}: connection {} went to the new vhostd", site_.name, connection.info.id);
         return;
     }
     ++answered_503_;

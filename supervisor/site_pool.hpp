@@ -47,7 +47,7 @@ public:
     // after drain_timeout, then calls `done` once no worker is running.
     void stop(std::function<void()> done);
     // Before stop(), in an upgrade: what stopping would answer 503 goes to `successor`.
-    void hand_rest_to(std::function<void(protocol::PendingConnection)> successor) { successor_ = std::move(successor); }
+    void hand_rest_to(std::function<bool(protocol::PendingConnection&)> successor) { successor_ = std::move(successor); }
 
     const std::vector<std::shared_ptr<Worker>>& workers() const { return workers_; }
     SiteSnapshot snapshot() const;
@@ -123,7 +123,7 @@ private:
     std::uint64_t requests_of_exited_ = 0;
     std::map<std::string, std::uint64_t> restarts_;  // by restart_reason
     bool paused_ = false;
-    std::function<void(protocol::PendingConnection)> successor_;  // set by an upgrade
+    std::function<bool(protocol::PendingConnection&)> successor_;  // set by an upgrade
 
     // Restart policy.
     unsigned consecutive_failures_ = 0;

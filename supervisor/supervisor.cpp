@@ -57,10 +57,7 @@ void Supervisor::dispatch(protocol::PendingConnection connection) {
             pool->second->dispatch(std::move(connection));
             return;
         }
-        if (stopping_ && successor_) {
-            successor_(std::move(connection));
-            return;
-        }
+        if (stopping_ && successor_ && successor_(connection)) return;
         // Routed by the configuration a reload just replaced.
         spdlog::warn("503 to {}:{}: site {} was removed by a reload", connection.info.remote_address, connection.info.remote_port,
                      connection.info.site);

@@ -29,8 +29,9 @@ public:
     void reload(const conf::Config& config, const conf::ConfigDiff& diff);
     // Drains every site; `done` runs on the strand once no worker is left. With a
     // `successor` (an upgrade), connections that would be answered 503 because the sites
-    // are stopping (waiting for a worker, or routed from now on) go to it instead.
-    using Successor = std::function<void(protocol::PendingConnection)>;
+    // are stopping (waiting for a worker, or routed from now on) are offered to it first;
+    // one it does not take (returns false) is answered 503 as usual.
+    using Successor = std::function<bool(protocol::PendingConnection&)>;
     void stop(std::function<void()> done, Successor successor = {});
 
     // For the admin endpoint, which runs on the same single-threaded io_context as the

@@ -277,13 +277,11 @@ void Daemon::hand_over() {
                           connection.remote.address().to_string(), connection.remote.port());
         }
     });
-    shut_down([&successor](protocol::PendingConnection connection) {
+    shut_down([&successor](protocol::PendingConnection& connection) {
         // A terminated TLS connection is a socketpair whose relay lives in this process,
-        // which is about to exit: it is answered here, as a stop would.
+        // which is about to exit: it stays, and is answered as a stop would.
         const bool relayed_here = connection.info.tls && !connection.info.tls->passthrough;
-        if (relayed_here || !successor.pass(connection)) {
-            connection.reject(std::move(connection.socket), 1, relayed_here ? "vhostd is upgrading" : "the new vhostd could not take it");
-        }
+        return !relayed_here && successor.pass(connection);
     });
 }
 

@@ -28,8 +28,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from harness import (Failure, SuiteTimeout, expect, free_ports, start_time_limit, stop_time_limit,  # noqa: E402
-                     tap_log_tail, tap_not_ok, tap_ok)
+from harness import Failure, expect, free_ports, run_cases, tap_log_tail  # noqa: E402
 
 APPS = {"node": "node_bus_app.js", "python": "python_bus_app.py"}
 WAIT = 10.0
@@ -290,32 +289,22 @@ def main():
         return 1
     program = [os.path.abspath(interpreter), app]
 
-    start_time_limit(args.time_limit)
     print(f"# site: {' '.join(program)}", flush=True)
-    print(f"1..{len(CASES)}", flush=True)
-    failed = 0
-    try:
-        for number, case in enumerate(CASES, 1):
-            with tempfile.TemporaryDirectory(prefix="vhostd-bus-") as directory:
-                v = Vhostd(os.path.abspath(args.vhostd), program, args.lang, directory)
-                try:
-                    note = case(v)
-                    tap_ok(number, case.__doc__, note)
-                except (Exception, SuiteTimeout) as e:
-                    failed += 1
-                    tap_not_ok(number, case.__doc__, e)
-                    if v.process is not None:
-                        tap_log_tail("vhostd log", v.log())
-                    if isinstance(e, SuiteTimeout):
-                        break
-                finally:
-                    v.stop()
-    except SuiteTimeout as e:   # between cases
-        failed += 1
-        print(f"not ok - stopped: {e}", flush=True)
-    finally:
-        stop_time_limit()
-    print(f"# {'FAIL' if failed else 'PASS'}", flush=True)
+
+    def run_case(case, _):
+        """Each case with a vhostd of its own, its log shown when the case fails."""
+        with tempfile.TemporaryDirectory(prefix="vhostd-bus-") as directory:
+            v = Vhostd(os.path.abspath(args.vhostd), program, args.lang, directory)
+            try:
+                return case(v)
+            except BaseException:
+                if v.process is not None:
+                    tap_log_tail("vhostd log", v.log())
+                raise
+            finally:
+                v.stop()
+
+    failed = run_cases(CASES, None, args.time_limit, run_case=run_case)
     return 1 if failed else 0
 
 

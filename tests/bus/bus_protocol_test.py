@@ -29,8 +29,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, "..", "support"), os.path.join(HERE, "..", "conformance")]
 from conformance import ChildProcess, vhostd_env  # noqa: E402
-from harness import (Failure, SuiteTimeout, expect, start_time_limit, stop_time_limit,  # noqa: E402
-                     tap_comments, tap_not_ok, tap_ok)
+from harness import Failure, expect, run_cases, tap_comments  # noqa: E402
 
 WAIT = 5.0
 SITE = "bus"
@@ -367,28 +366,25 @@ CASES = [case_worker_ready, case_message, case_send, case_send_refused, case_und
 ENDS_PROCESS = {case_channel_closes, case_singleton_drain}
 
 
-def run(suite: Suite) -> int:
-    print(f"1..{len(CASES)}", flush=True)
-    failed = 0
-    for number, case in enumerate(CASES, 1):
-        p = suite.current
-        errors_before = len(p.channel.errors) if p else 0
-        try:
-            case(suite)
-            p_after = suite.current
-            errors = p_after.channel.errors[errors_before if p_after is p else 0:]
-            if errors:
-                raise Failure("on the channel: " + "; ".join(errors[:3]))
-            if case not in ENDS_PROCESS and p_after.exit_status() is not None:
-                raise Failure(f"the process exited (status {p_after.status})")
-            tap_ok(number, case.__doc__)
-        except Exception as e:
-            failed += 1
-            tap_not_ok(number, case.__doc__, e)
-            if suite.current is not None:
-                suite.current.exit_status(0.2)       # a dying process's last words
-                tap_comments(suite.current.output())
-    return failed
+def run_case(case, suite: Suite):
+    """The case, then what every case must leave behind: no protocol error on the channel,
+    and the process alive unless the case ends it."""
+    p = suite.current
+    errors_before = len(p.channel.errors) if p else 0
+    case(suite)
+    p_after = suite.current
+    errors = p_after.channel.errors[errors_before if p_after is p else 0:]
+    if errors:
+        raise Failure("on the channel: " + "; ".join(errors[:3]))
+    if case not in ENDS_PROCESS and p_after.exit_status() is not None:
+        raise Failure(f"the process exited (status {p_after.status})")
+
+
+def process_output(suite: Suite):
+    """After a failure: the process's last words."""
+    if suite.current is not None:
+        suite.current.exit_status(0.2)
+        tap_comments(suite.current.output())
 
 
 def main():
@@ -401,18 +397,13 @@ def main():
     parser.add_argument("command", nargs="+", help="the bus worker's command line")
     args = parser.parse_args()
 
-    start_time_limit(args.time_limit)
     print(f"# bus worker: {' '.join(args.command)} (runtime {args.runtime})", flush=True)
     suite = Suite(args.command, args.runtime)
     try:
-        failed = run(suite)
-    except SuiteTimeout as e:
-        print(f"not ok - stopped: {e}", flush=True)
-        failed = 1
+        failed = run_cases(CASES, suite, args.time_limit, run_case=run_case,
+                           after_case=lambda case, error: error and process_output(suite))
     finally:
-        stop_time_limit()
         suite.cleanup()
-    print(f"# {'FAIL' if failed else 'PASS'}: {failed} of {len(CASES)} cases failed", flush=True)
     return 1 if failed else 0
 
 

@@ -32,8 +32,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, "..", "support"), HERE]
 from conformance import Client, check_echo, check_websocket_upgrade, request, websocket_request  # noqa: E402
-from harness import (Failure, SuiteTimeout, free_ports, start_time_limit, stop_time_limit,  # noqa: E402
-                     tap_log_tail, tap_not_ok, tap_ok, wait_until)
+from harness import Failure, free_ports, run_cases, tap_log_tail, wait_until  # noqa: E402
 
 WORKERS = 2
 
@@ -303,31 +302,16 @@ def main():
     command = [os.path.abspath(part) if os.path.exists(part) and (i > 0 or "/" in part) else part
                for i, part in enumerate(args.command)]
 
-    start_time_limit(args.time_limit)
     print(f"# site command: {' '.join(command)} (runtime {args.runtime})", flush=True)
-    print(f"1..{len(CASES)}", flush=True)
-    failed = 0
     with tempfile.TemporaryDirectory(prefix="vhostd-behind-") as directory:
         v = Vhostd(os.path.abspath(args.vhostd), command, args.runtime, directory)
+        failed = 1
         try:
-            for number, case in enumerate(CASES, 1):
-                try:
-                    note = case(v)
-                    tap_ok(number, case.__doc__, note)
-                except Exception as e:
-                    failed += 1
-                    tap_not_ok(number, case.__doc__, e)
-                    if number == 1:
-                        break             # nothing else can work
-        except SuiteTimeout as e:
-            failed += 1
-            print(f"not ok - stopped: {e}", flush=True)
+            failed = run_cases(CASES, v, args.time_limit, essential=(case_start,))   # nothing else can work without it
         finally:
-            stop_time_limit()
             if failed and v.process is not None:
                 tap_log_tail("vhostd log", v.log_text())
             v.kill_everything()
-    print(f"# {'FAIL' if failed else 'PASS'}", flush=True)
     return 1 if failed else 0
 
 

@@ -37,8 +37,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from harness import (Failure, SuiteTimeout, start_time_limit, stop_time_limit, tap_comments,  # noqa: E402
-                     tap_not_ok, tap_ok, wait_until)
+from harness import Failure, run_cases, tap_comments, wait_until  # noqa: E402
 
 SITE = "conformance"
 HOST = "conformance.test"
@@ -847,31 +846,29 @@ CASES = [case_ready, case_heartbeats, case_acks, case_keep_alive, case_pipelinin
 ENDS_WORKER = {case_drain, case_channel_eof}
 
 
-def run(suite: Suite) -> int:
-    print(f"1..{len(CASES)}", flush=True)
-    failed = 0
-    for number, case in enumerate(CASES, 1):
-        name = case.__doc__
-        worker_before = suite.worker
-        errors_before = len(worker_before.channel.errors) if worker_before else 0
-        try:
-            note = case(suite)
-            worker = suite.worker
-            errors = worker.channel.errors[errors_before if worker is worker_before else 0:]
-            if errors:
-                raise Failure("on the channel: " + "; ".join(errors[:3]))
-            if case not in ENDS_WORKER and not worker.alive():
-                raise Failure(f"the worker exited (status {worker.status})")
-            tap_ok(number, name, note)
-        except Exception as e:
-            failed += 1
-            tap_not_ok(number, name, e)
-            if suite.worker is not None and not isinstance(e, NoWorker):
-                if suite.worker.alive() and case in ENDS_WORKER:
-                    suite.worker.kill()
-                suite.worker.exit_status(0.2)     # a dying worker's last words
-                tap_comments(suite.worker.output())
-    return failed
+def run_case(case, suite: Suite):
+    """The case, then what every case must leave behind: no protocol error on the channel,
+    and the worker alive unless the case ends it."""
+    worker_before = suite.worker
+    errors_before = len(worker_before.channel.errors) if worker_before else 0
+    note = case(suite)
+    worker = suite.worker
+    errors = worker.channel.errors[errors_before if worker is worker_before else 0:]
+    if errors:
+        raise Failure("on the channel: " + "; ".join(errors[:3]))
+    if case not in ENDS_WORKER and not worker.alive():
+        raise Failure(f"the worker exited (status {worker.status})")
+    return note
+
+
+def worker_output(suite: Suite, case=None, error=None):
+    """After a failure: the worker's last words (stopped first when the case was to end it)."""
+    if suite.worker is None or isinstance(error, NoWorker):
+        return
+    if suite.worker.alive() and case in ENDS_WORKER:
+        suite.worker.kill()
+    suite.worker.exit_status(0.2)
+    tap_comments(suite.worker.output())
 
 
 def main():
@@ -884,20 +881,14 @@ def main():
     parser.add_argument("command", nargs="+", help="the worker's command line")
     args = parser.parse_args()
 
-    start_time_limit(args.time_limit)
     print(f"# worker: {' '.join(args.command)} (runtime {args.runtime})", flush=True)
     suite = Suite(args.command, args.runtime)
     try:
-        failed = run(suite)
-    except SuiteTimeout as e:
-        print(f"not ok - stopped: {e}", flush=True)
-        if suite.worker is not None:
-            tap_comments(suite.worker.output())
-        failed = 1
+        failed = run_cases(CASES, suite, args.time_limit, run_case=run_case,
+                           after_case=lambda case, error: error and worker_output(suite, case, error),
+                           on_timeout=lambda: worker_output(suite))
     finally:
-        stop_time_limit()
         suite.cleanup()
-    print(f"# {'FAIL' if failed else 'PASS'}: {failed} of {len(CASES)} cases failed", flush=True)
     return 1 if failed else 0
 
 

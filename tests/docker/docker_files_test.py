@@ -971,7 +971,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="vhostd-docker-") as directory:
         suite = Suite(os.path.abspath(args.bin), directory)
         try:
-            failed = run_cases(CASES, suite, args.time_limit, suite.stop_all)
+            failed = run_cases(CASES, suite, args.time_limit, after_case=lambda case, error: suite.stop_all(error is not None))
         finally:
             suite.stop_all(False)
     return 1 if failed else 0

@@ -281,7 +281,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="vhostd-install-") as directory:
         suite = Suite(os.path.abspath(args.build), directory)
         try:
-            failed = run_cases(CASES, suite, args.time_limit, lambda failed: suite.stop_all(),
+            failed = run_cases(CASES, suite, args.time_limit, after_case=lambda case, error: suite.stop_all(),
                                essential=(case_staged,))   # nothing to check without the staged tree
         finally:
             suite.stop_all()

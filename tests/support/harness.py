@@ -84,31 +84,38 @@ def free_ports(count):
     return ports
 
 
-def run_cases(cases, suite, time_limit, after_case=lambda failed: None, essential=()):
-    """Runs each case(suite) in order as TAP: `ok` with the note it returns, or `not ok` with
-    why. after_case(failed) runs after each. A failed case in `essential` ends the run: nothing
-    after it could pass. The whole run is cut off after `time_limit` seconds. Prints the plan
-    and the summary line; returns the number of failures."""
+def run_cases(cases, suite, time_limit, *, run_case=None, after_case=None, essential=(), on_timeout=None):
+    """Runs each case in order as TAP: `ok` with the note it returns, or `not ok` with why.
+    The whole run is cut off after `time_limit` seconds. Prints the plan and the summary
+    line; returns the number of failures.
+
+    run_case(case, suite) runs one case and returns its note (default: case(suite)); a suite
+    checks there what every case must leave behind. after_case(case, error) runs after each,
+    with what it failed with or None. A failed case in `essential` ends the run: nothing
+    after it could pass. on_timeout() runs when the time limit cut the run off."""
     start_time_limit(time_limit)
     print(f"1..{len(cases)}", flush=True)
     failed = 0
     try:
         for number, case in enumerate(cases, 1):
-            case_failed = False
+            error = None
             try:
-                tap_ok(number, case.__doc__, case(suite))
+                tap_ok(number, case.__doc__, run_case(case, suite) if run_case else case(suite))
             except Exception as e:
                 failed += 1
-                case_failed = True
+                error = e
                 tap_not_ok(number, case.__doc__, e)
             finally:
-                after_case(case_failed)
-            if case_failed and case in essential:
+                if after_case:
+                    after_case(case, error)
+            if error is not None and case in essential:
                 break
     except SuiteTimeout as e:
         failed += 1
         print(f"not ok - stopped: {e}", flush=True)
+        if on_timeout:
+            on_timeout()
     finally:
         stop_time_limit()
-    print(f"# {'FAIL' if failed else 'PASS'}", flush=True)
+    print("# PASS" if not failed else f"# FAIL: {failed} of {len(cases)} cases failed", flush=True)
     return failed
