@@ -1,5 +1,5 @@
 // GET /status: the server, the front's counters and every site's pool as JSON
-// (admin/STATUS_SCHEMA.md). Pure: snapshots in, JSON out.
+// (docs/status.md). Pure: snapshots in, JSON out.
 #pragma once
 
 #include "server/front_stats.hpp"

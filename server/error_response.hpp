@@ -1,4 +1,4 @@
-// The short, complete HTTP/1.1 answers the front gives itself (DESIGN.md's table). Pure.
+// The short, complete HTTP/1.1 answers the front gives itself (listed in README.md, "What the front answers itself"). Pure.
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// The `vhostctl status` table, drawn from a GET /status document (admin/STATUS_SCHEMA.md).
+// The `vhostctl status` table, drawn from a GET /status document (docs/status.md).
 // Pure: JSON in, text out, so it can be tested without a running vhostd.
 #pragma once
 

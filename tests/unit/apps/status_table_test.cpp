@@ -12,7 +12,7 @@
 namespace vhostd::ctl {
 namespace {
 
-// A /status document as admin/STATUS_SCHEMA.md describes it: blog is healthy, shop hit its
+// A /status document as docs/status.md describes it: blog is healthy, shop hit its
 // restart limit, api has one of its two workers still starting.
 constexpr const char* sample_status = R"({
   "server": {"version": "0.1.0", "pid": 1234, "uptime_seconds": 3725.5, "config": "/etc/vhostd/vhostd.toml",
