@@ -1,30 +1,51 @@
 #!/usr/bin/env bash
-# Installs, on Debian 12, the packages vhostd needs to build and test that are not there yet.
+# Installs, on Debian 12, the packages vhostd needs that are not there yet.
+#   scripts/install-deps.sh          everything the build and the tests need (scripts/test.sh)
+#   scripts/install-deps.sh build    only what building the shipped programs needs: the
+#                                    compiler, CMake, Ninja and the libraries' -dev packages
+#                                    (the Docker image's build stage, the demo)
 set -euo pipefail
+
+case "$*" in
+  "") mode=test ;;
+  build) mode=build ;;
+  *) echo "usage: scripts/install-deps.sh [build]" >&2; exit 2 ;;
+esac
 
 packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev
-  libtomlplusplus-dev libspdlog-dev libssl-dev libgtest-dev libbenchmark-dev
-  curl openssl haproxy python3
-  # tests/docker checks docker/ with these linters; no Docker engine needed
-  docker-compose yamllint
+  libtomlplusplus-dev libspdlog-dev libssl-dev
 )
-# Debian has no Dockerfile linter: this one comes from npm, installed globally, pinned.
-npm_packages=(dockerfile-utils@0.16.3)
+npm_packages=()
+if [ "$mode" = test ]; then
+  packages+=(
+    libgtest-dev libbenchmark-dev
+    curl openssl haproxy python3
+    # tests/docker checks docker/ with these linters; no Docker engine needed
+    docker-compose yamllint
+    # tests/docker builds the image and runs it (image_test.py): podman builds, buildah
+    # runs, debootstrap makes the debian:12 base when no registry is reachable
+    podman buildah debootstrap
+  )
+  # Debian has no Dockerfile linter: this one comes from npm, installed globally, pinned.
+  npm_packages=(dockerfile-utils@0.16.3)
+fi
 
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
-# Node.js for the Node SDK's tests: the machine's own when it has one (these machines come
-# with Node 20, which the tests pin); Debian's otherwise.
-command -v node > /dev/null || missing+=(nodejs)
-command -v npm > /dev/null || missing+=(npm)
 missing_npm=()
-for package in "${npm_packages[@]}"; do
-  command -v "${package%@*}" > /dev/null || missing_npm+=("$package")
-done
+if [ "$mode" = test ]; then
+  # Node.js for the Node SDK's tests: the machine's own when it has one (these machines come
+  # with Node 20, which the tests pin); Debian's otherwise.
+  command -v node > /dev/null || missing+=(nodejs)
+  command -v npm > /dev/null || missing+=(npm)
+  for package in "${npm_packages[@]}"; do
+    command -v "${package%@*}" > /dev/null || missing_npm+=("$package")
+  done
+fi
 [ ${#missing[@]} -eq 0 ] && [ ${#missing_npm[@]} -eq 0 ] && exit 0
 
 sudo=""
