@@ -5,8 +5,9 @@
 
 First the linters scripts/install-deps.sh installs: dockerfile-utils (npm) for the
 Dockerfile, yamllint and docker-compose for the compose files, haproxy -c for haproxy.cfg. A
-missing one fails its case. Then the project's own checks: the build stage runs nothing but
-scripts the tests run outside Docker; the run stage installs exactly the Debian packages of
+missing one fails its case. Then the project's own checks: the build stage installs only what
+the build needs (install-deps.sh build) and builds, without the tests, exactly the targets
+the install() rules stage; the run stage installs exactly the Debian packages of
 the libraries the staged binaries in --bin link; the Dockerfile, the compose files, the
 configs and haproxy.cfg agree. Last, the image's own commands run here, with the image's
 paths mapped to --bin and docker/: its ENTRYPOINT and CMD serve both example sites and its
@@ -51,6 +52,7 @@ HAPROXY_CFG = os.path.join(DOCKER, "haproxy.cfg")
 
 CONFIG = "/etc/vhostd/vhostd.toml"          # the documented path of the config in the image
 PREFIX = "/usr/local"                       # scripts/stage.sh's install prefix
+STAGE_BUILD_DIR = "build"                   # the build tree scripts/stage.sh installs from
 # What scripts/stage.sh installs from build/bin, by folder under the prefix.
 STAGED = {"bin": ["vhostd", "vhostctl", "vhostd-static", "vhostd-upstream"],
           "libexec/vhostd": ["hello-worker"]}
@@ -596,6 +598,23 @@ def linked_packages(binaries):
     return packages
 
 
+def install_targets():
+    """The targets that install(TARGETS ...) rules in the source tree's CMakeLists.txt install."""
+    targets = set()
+    for root, dirs, files in os.walk(REPO):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "node_modules"
+                   and not os.path.isfile(os.path.join(root, d, "CMakeCache.txt"))]
+        if "CMakeLists.txt" not in files:
+            continue
+        text = re.sub(r"#.*", "", read(os.path.join(root, "CMakeLists.txt")))
+        for rule in re.finditer(r"install\(\s*TARGETS\s+([^)]*)\)", text):
+            for word in rule.group(1).split():
+                if word.isupper():            # EXPORT, RUNTIME, ARCHIVE, ...: the targets end
+                    break
+                targets.add(word)
+    return targets
+
+
 def apt_dependencies():
     """The packages apt depends on: in every Debian image, debian:12-slim included."""
     result = run(["dpkg-query", "-W", "-f=${Pre-Depends}, ${Depends}", "apt"])
@@ -648,26 +667,56 @@ def case_haproxy_check(s: Suite):
 
 
 def case_build_stage(s: Suite):
-    """the build stage runs only scripts the tests run outside Docker"""
+    """the build stage installs only the build's packages and builds only what is staged"""
     build = s.build_stage()
     expect(build.image == "debian:12" and build.name == "build",
            f"the first stage is FROM {build.image} AS {build.name}, expected FROM debian:12 AS build")
     by_ci, by_tests = scripts_run_outside_docker()
-    ran = []
+    steps = []
     for run_ in build.all("RUN"):
         expect(not run_.args.startswith("["), f"Dockerfile:{run_.line}: RUN in exec form")
         expect(not re.search(r"[;|&<>`$(){}]", run_.args.replace("&&", " ")),
                f"Dockerfile:{run_.line}: shell syntax other than && in `{run_.args}`")
         for words in shell_commands(run_):
-            match = re.fullmatch(r"\./scripts/([\w.-]+\.sh)", words[0])
-            expect(match, f"Dockerfile:{run_.line}: `{' '.join(words)}` is not one of ./scripts/*.sh")
-            expect(match.group(1) in by_ci | by_tests,
-                   f"Dockerfile:{run_.line}: scripts/{match.group(1)} is run neither by scripts/test.sh "
-                   f"({', '.join(sorted(by_ci))}) nor by a test under tests/ ({', '.join(sorted(by_tests)) or 'none'})")
-            ran.append(match.group(1))
-    expect(ran[-2:] == ["build.sh", "stage.sh"],
-           f"the build stage runs {ran}; it must end with build.sh then stage.sh DIR")
-    return ", then ".join(ran)
+            steps.append(build_step(words, f"Dockerfile:{run_.line}", by_ci | by_tests))
+    expected = ["install-deps.sh build", "cmake configure", "cmake --build", "stage.sh"]
+    expect([name for name, _ in steps] == expected,
+           f"the build stage runs {[name for name, _ in steps]}, expected {expected}")
+    (_, configured), (_, built) = steps[1], steps[2]
+    expect(configured == built == STAGE_BUILD_DIR,
+           f"the build stage configures {configured} and builds {built}; scripts/stage.sh installs from "
+           f"{STAGE_BUILD_DIR}")
+    return ", then ".join(name for name, _ in steps)
+
+
+def build_step(words, where, scripts_run_here):
+    """(name, build dir or None) of one command of the build stage, checked: a script the tests
+    run outside Docker (install-deps.sh in its build mode), or CMake configuring without the
+    tests or building exactly the targets the install() rules install."""
+    if words[0] == "cmake":
+        options = dict(zip(words[1::2], words[2::2]))
+        if "-S" in options:
+            expect("-DBUILD_TESTING=OFF" in words, f"{where}: cmake configures with the tests ({words})")
+            return "cmake configure", options.get("-B")
+        expect(words[1] == "--build" and "--target" in words,
+               f"{where}: `{' '.join(words)}` neither configures (-S) nor builds some targets (--build DIR --target)")
+        targets = set(words[words.index("--target") + 1:])
+        installed = install_targets()
+        expect(targets == installed,
+               f"{where}: cmake --build builds {sorted(targets)}; the install() rules install {sorted(installed)}"
+               f" (lacking: {sorted(installed - targets) or 'none'}, extra: {sorted(targets - installed) or 'none'});"
+               " the Dockerfile's --target list must name exactly what scripts/stage.sh installs")
+        return "cmake --build", words[2]
+    match = re.fullmatch(r"\./scripts/([\w.-]+\.sh)", words[0])
+    expect(match, f"{where}: `{' '.join(words)}` is neither cmake nor one of ./scripts/*.sh")
+    script = match.group(1)
+    expect(script in scripts_run_here,
+           f"{where}: scripts/{script} is run neither by scripts/test.sh (or a script it runs) nor by a test")
+    if script == "install-deps.sh":
+        expect(words[1:] == ["build"], f"{where}: `{' '.join(words)}`: the build stage needs `install-deps.sh build`, "
+                                       "without the test tools")
+        return "install-deps.sh build", None
+    return script, None
 
 
 def case_run_stage_packages(s: Suite):
