@@ -132,6 +132,7 @@ class SameHostTest(unittest.TestCase):
         self.assertFalse(same_host(None, "blog.example"))
         self.assertFalse(same_host("[::1]", "[::2]"))
         self.assertFalse(same_host("blog.example..", "blog.example"))
+        self.assertFalse(same_host("\u212aiwi.example", "kiwi.example"))   # ASCII case only
 
 
 class WorkerSetupTest(unittest.TestCase):
@@ -147,7 +148,7 @@ class WorkerSetupTest(unittest.TestCase):
     def test_connection_info_tolerates_odd_metadata(self):
         info = ConnectionInfo.from_message({"id": "7", "remotePort": True, "host": 3, "tls": {"mode": "terminate"}})
         self.assertEqual((info.id, info.remote_port, info.host), (0, 0, ""))
-        self.assertEqual(info.tls, {"mode": "terminate"})
+        self.assertEqual(info.tls, {"mode": "terminate", "serverName": "", "alpn": "", "version": "", "cipher": ""})
 
 
 def recording_app(seen):

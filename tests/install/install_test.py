@@ -38,7 +38,8 @@ EXPECTED = {
     "share/doc/vhostd": ["README.md", "deployment.md", "protocol.md"],
     "share/doc/vhostd/examples": ["vhostd.toml", "vhostd.socket"],
     "share/vhostd/sdk/node": ["index.js", "package.json", "README.md"],
-    "share/vhostd/sdk/python": ["vhostd_worker.py"],
+    "share/vhostd/sdk/python/vhostd_worker": sorted(name for name in os.listdir(os.path.join(REPO, "sdk", "python", "vhostd_worker"))
+                                                    if name.endswith(".py")),
     "include/vhostd/sdk/cpp": ["worker.hpp", "host.hpp", "tls.hpp"],
     "include/vhostd/protocol": ["channel.hpp", "message.hpp", "file_descriptor.hpp", "message_decoder.hpp"],
     "lib": ["libvhostd_sdk.a", "libvhostd_protocol.a"],

@@ -1,0 +1,83 @@
+"""Host names as vhostd routes by them: the grammar of http/host.cpp, written again for
+Python. Pure; tests/vectors/hosts.json holds the cases all the implementations pass.
+
+ASCII only: str.lower() would fold "\u212aiwi.example" (Kelvin sign) to "kiwi.example",
+a host vhostd never routed there, and a kept-alive request for it would get no 421.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Optional
+
+__all__ = ["normalize_host", "same_host"]
+
+MAX_HOST_LENGTH = 253          # RFC 1035, without the trailing dot
+MAX_LABEL_LENGTH = 63
+MAX_PORT_DIGITS = 5
+MAX_PORT = 65535
+MAX_IPV6_TEXT = 45             # INET6_ADDRSTRLEN without its NUL
+
+_DIGITS = frozenset("0123456789")
+_HEX_DIGITS = _DIGITS | frozenset("abcdefABCDEF")
+# '_' is not valid in DNS names but appears in real service names; vhostd accepts it too.
+_LABEL_CHARS = _DIGITS | frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _is_valid_port(port: str) -> bool:
+    """RFC 3986: port = *DIGIT, so "host:" is legal and means the default port."""
+    if len(port) > MAX_PORT_DIGITS or not all(c in _DIGITS for c in port):
+        return False
+    return port == "" or int(port) <= MAX_PORT
+
+
+def _normalize_ipv6_literal(raw: str) -> Optional[str]:
+    """"[2001:DB8::1]:443" -> "[2001:db8::1]": lower-cased, not re-canonicalised."""
+    close = raw.find("]")
+    if close < 0:
+        return None
+    after = raw[close + 1:]
+    if after and (after[0] != ":" or not _is_valid_port(after[1:])):
+        return None
+    address = raw[1:close]
+    if len(address) > MAX_IPV6_TEXT or address.count(":") < 2:
+        return None
+    if not all(c in _HEX_DIGITS or c in ":." for c in address):   # '.' for an IPv4 tail; no zone ids
+        return None
+    try:
+        socket.inet_pton(socket.AF_INET6, address)
+    except (OSError, ValueError):
+        return None
+    return "[" + address.translate(_ASCII_LOWER) + "]"
+
+
+def normalize_host(raw: Optional[str]) -> Optional[str]:
+    """The host a Host header value (or SNI) names, as vhostd keys it: ASCII lower case,
+    without a port and one trailing dot; None when it is not a valid host."""
+    if not isinstance(raw, str) or raw == "":
+        return None
+    if raw[0] == "[":
+        return _normalize_ipv6_literal(raw)
+    name = raw
+    colon = raw.find(":")
+    if colon >= 0:
+        # A second colon means an IPv6 address without brackets: ambiguous with a port.
+        if raw.find(":", colon + 1) >= 0 or not _is_valid_port(raw[colon + 1:]):
+            return None
+        name = raw[:colon]
+    if name.endswith("."):
+        name = name[:-1]                   # "example.com." is the same host fully qualified
+    if name == "" or len(name) > MAX_HOST_LENGTH:
+        return None
+    for label in name.split("."):
+        if not label or len(label) > MAX_LABEL_LENGTH or not all(c in _LABEL_CHARS for c in label):
+            return None
+    return name.translate(_ASCII_LOWER)
+
+
+def same_host(a: Optional[str], b: Optional[str]) -> bool:
+    """True when both Host values are valid and name the same host (vhostd's rule: case, a
+    port and one trailing dot do not matter). An invalid or empty host matches nothing."""
+    normalized = normalize_host(a)
+    return normalized is not None and normalized == normalize_host(b)

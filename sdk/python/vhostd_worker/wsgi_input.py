@@ -1,0 +1,116 @@
+"""wsgi.input: the request body, framed by Content-Length or chunked, read to its end."""
+
+
+class BodyInput:
+    """wsgi.input: the request body only, however it is framed, so an application may read
+    to the end. Subclasses supply _fill(): the next bytes of the body, b"" at its end."""
+
+    def __init__(self):
+        self._buffer = b""
+        self._done = False
+
+    def _more(self) -> bool:
+        if self._done:
+            return False
+        data = self._fill()
+        if not data:
+            self._done = True
+            return False
+        self._buffer += data
+        return True
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            while self._more():
+                pass
+            size = len(self._buffer)
+        while len(self._buffer) < size and self._more():
+            pass
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def readline(self, size=-1):
+        while b"\n" not in self._buffer and (size is None or size < 0 or len(self._buffer) < size):
+            if not self._more():
+                break
+        end = self._buffer.find(b"\n") + 1 or len(self._buffer)
+        if size is not None and size >= 0:
+            end = min(end, size)
+        data, self._buffer = self._buffer[:end], self._buffer[end:]
+        return data
+
+    def readlines(self, hint=-1):
+        lines, total = [], 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if 0 < hint <= total:
+                return lines
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+    def discard(self, limit: int) -> bool:
+        """Skips what the application left unread, up to `limit` bytes; True when the body
+        ended, so the next request starts where it should."""
+        skipped = len(self._buffer)
+        self._buffer = b""
+        while skipped <= limit:
+            if not self._more():
+                return True
+            skipped += len(self._buffer)
+            self._buffer = b""
+        return False
+
+
+class LengthInput(BodyInput):
+    def __init__(self, rfile, length: int):
+        super().__init__()
+        self._rfile, self._left = rfile, length
+
+    def _fill(self):
+        if self._left <= 0:
+            return b""
+        data = self._rfile.read1(min(self._left, 65536))
+        if not data:
+            raise ConnectionError("the client closed the connection inside a request body")
+        self._left -= len(data)
+        return data
+
+
+class ChunkedInput(BodyInput):
+    """Transfer-Encoding: chunked (RFC 9112 section 7.1); extensions and trailers are skipped."""
+
+    def __init__(self, rfile):
+        super().__init__()
+        self._rfile, self._left = rfile, 0
+
+    def _line(self) -> bytes:
+        line = self._rfile.readline(8193)
+        if not line.endswith(b"\n"):
+            raise ConnectionError("a bad chunk header")
+        return line
+
+    def _fill(self):
+        if self._left == 0:
+            size_text = self._line().split(b";", 1)[0].strip()
+            try:
+                self._left = int(size_text, 16)
+            except ValueError:
+                raise ConnectionError("a bad chunk size") from None
+            if self._left < 0:
+                raise ConnectionError("a bad chunk size")
+            if self._left == 0:
+                while self._line() not in (b"\r\n", b"\n"):   # trailer fields
+                    pass
+                return b""
+        data = self._rfile.read1(min(self._left, 65536))
+        if not data:
+            raise ConnectionError("the client closed the connection inside a chunk")
+        self._left -= len(data)
+        if self._left == 0:
+            self._line()                                      # the CRLF after the data
+        return data
