@@ -1,7 +1,7 @@
 // Routing cost per lookup with 1,000 sites: exact names, wildcards, and the default site,
 // with and without host normalisation. Google Benchmark; run build/bin/router_benchmark.
 #include "conf/config.hpp"
-#include "router/host.hpp"
+#include "http/host.hpp"
 #include "router/site_table.hpp"
 
 #include <benchmark/benchmark.h>
@@ -52,7 +52,7 @@ void BM_NormalizeAndLookup(benchmark::State& state) {
     const std::vector<std::string> raw = hosts("WWW.", ".Example:8080");
     std::size_t i = 0;
     for (auto _ : state) {
-        const auto host = vhostd::router::normalize_host(raw[i++ % raw.size()]);
+        const auto host = vhostd::http::normalize_host(raw[i++ % raw.size()]);
         benchmark::DoNotOptimize(table.lookup(*host));
     }
 }

@@ -1,5 +1,5 @@
 // libFuzzer target: the TLS ClientHello reader (SNI and ALPN, without terminating TLS).
-#include "router/host.hpp"
+#include "http/host.hpp"
 #include "server/client_hello.hpp"
 
 #include <cstddef>
@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (parsed.status == server::ClientHelloStatus::complete) {
         if (parsed.hello.length == 0 || parsed.hello.length > bytes.size()) __builtin_trap();
         const std::string& name = parsed.hello.server_name;
-        if (!name.empty() && router::normalize_host(name) != name) __builtin_trap();
+        if (!name.empty() && http::normalize_host(name) != name) __builtin_trap();
     }
     return 0;
 }

@@ -1,7 +1,7 @@
 // libFuzzer target: the HTTP/1.x head parser. Besides not crashing, checks what the front
 // relies on: a complete head lies within the input, its Host is already normalised, and a
 // prefix of a complete head never looks complete or wrong in another way.
-#include "router/host.hpp"
+#include "http/host.hpp"
 #include "server/request_head.hpp"
 
 #include <cstddef>
@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const server::HeadParseResult whole = server::parse_request_head(bytes, limits);
         if (whole.status == server::HeadStatus::complete) {
             if (whole.head.length == 0 || whole.head.length > bytes.size()) __builtin_trap();
-            if (!whole.head.host.empty() && router::normalize_host(whole.head.host) != whole.head.host) __builtin_trap();
+            if (!whole.head.host.empty() && http::normalize_host(whole.head.host) != whole.head.host) __builtin_trap();
             // Only the head decides: what follows it changes nothing.
             const server::HeadParseResult head_only = server::parse_request_head(bytes.substr(0, whole.head.length), limits);
             if (head_only.status != server::HeadStatus::complete || head_only.head.host != whole.head.host) __builtin_trap();

@@ -1,7 +1,7 @@
 #include "router/site_table.hpp"
 
 #include "conf/config.hpp"
-#include "router/host.hpp"
+#include "http/host.hpp"
 
 #include <stdexcept>
 
@@ -22,22 +22,17 @@ SiteTable::SiteTable(const std::vector<conf::Site>& sites) {
         if (site.is_default && !default_site_) {
             default_site_ = index;
         }
-        for (const std::string& pattern : site.hosts) {
-            // Patterns go through the same normalisation as requests, so both sides compare
-            // the same bytes. conf/ has validated them already: failing here is a bug there.
-            if (std::string_view(pattern).starts_with(wildcard_prefix)) {
-                auto suffix = normalize_host(std::string_view(pattern).substr(wildcard_prefix.size()));
-                if (!suffix || suffix->front() == '[') {
-                    reject_pattern(site, pattern);
-                }
+        for (const std::string& written : site.hosts) {
+            // conf/ has validated the patterns with the same grammar: failing here is a bug there.
+            auto pattern = http::normalize_host_pattern(written);
+            if (!pattern) {
+                reject_pattern(site, written);
+            }
+            if (pattern->starts_with(wildcard_prefix)) {
                 // Stored with its leading dot: lookup slices the host at a dot and finds it as is.
-                wildcard_suffixes_.emplace("." + *suffix, index);
+                wildcard_suffixes_.emplace(pattern->substr(wildcard_prefix.size() - 1), index);
             } else {
-                auto name = normalize_host(pattern);
-                if (!name) {
-                    reject_pattern(site, pattern);
-                }
-                exact_.emplace(std::move(*name), index);
+                exact_.emplace(std::move(*pattern), index);
             }
         }
     }

@@ -1,6 +1,6 @@
 #include "server/client_hello.hpp"
 
-#include "router/host.hpp"
+#include "http/host.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -83,7 +83,7 @@ std::optional<std::string> read_server_name(std::string_view data, std::string& 
             reason = "two host names in server_name";
             return std::nullopt;
         }
-        const auto normalised = router::normalize_host(value);
+        const auto normalised = http::normalize_host(value);
         if (!normalised || value.find(':') != std::string_view::npos) {
             reason = "invalid host name in server_name";
             return std::nullopt;

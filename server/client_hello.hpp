@@ -11,7 +11,7 @@
 namespace vhostd::server {
 
 struct ClientHello {
-    std::string server_name;          // normalised (router::normalize_host); empty without SNI
+    std::string server_name;          // normalised (http::normalize_host); empty without SNI
     std::vector<std::string> alpn;    // as offered, in order
     std::size_t length = 0;           // bytes of the records that carried the ClientHello
 };

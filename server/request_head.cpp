@@ -1,6 +1,6 @@
 #include "server/request_head.hpp"
 
-#include "router/host.hpp"
+#include "http/host.hpp"
 
 #include <algorithm>
 #include <array>
@@ -285,7 +285,7 @@ private:
         if (authority->find('@') != std::string_view::npos) {
             return mark_failed(400, "userinfo in target");
         }
-        target_host_ = router::normalize_host(*authority);
+        target_host_ = http::normalize_host(*authority);
         if (!target_host_) {
             return mark_failed(400, "invalid host in target");
         }
@@ -334,7 +334,7 @@ private:
 
         const std::string_view value = trim_ows(raw_value);
         if (is_host) {
-            host_ = router::normalize_host(value);
+            host_ = http::normalize_host(value);
             if (!host_) {
                 return mark_failed(400, "invalid Host");
             }

@@ -18,7 +18,7 @@ struct RequestHead {
     std::string method;
     std::string target;
     int minor_version = 1;           // HTTP/1.<minor>
-    std::string host;                // normalised (router::normalize_host); empty only for HTTP/1.0 without Host
+    std::string host;                // normalised (http::normalize_host); empty only for HTTP/1.0 without Host
     bool websocket_upgrade = false;  // "Upgrade: websocket" and "Connection: ... upgrade ..."
     std::size_t length = 0;          // bytes up to and including the empty line that ends the head
 };

@@ -3,7 +3,7 @@
 // messages. Under vhostd it gets its connections
 // through the SDK (and terminates TLS itself for a passthrough site); with --listen
 // HOST:PORT it accepts them itself (to compare with the front).
-#include "sdk/cpp/host.hpp"
+#include "http/host.hpp"
 #include "sdk/cpp/tls.hpp"
 #include "sdk/cpp/worker.hpp"
 
@@ -145,7 +145,7 @@ asio::awaitable<void> serve(App& app, Stream socket, std::string routed_host, [[
         if (waiting) app.idle.erase(*waiting);
         if (read_error) break;
 
-        if (!routed_host.empty() && !vhostd::sdk::same_host(request[http::field::host], routed_host)) {
+        if (!routed_host.empty() && !vhostd::http::same_host(request[http::field::host], routed_host)) {
             http::response<http::string_body> misdirected(http::status::misdirected_request, request.version());
             misdirected.set(http::field::content_type, "text/plain");
             misdirected.body() = "421 this connection is for " + routed_host + "\n";

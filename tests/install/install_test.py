@@ -40,7 +40,8 @@ EXPECTED = {
     "share/vhostd/sdk/node": ["index.js", "package.json", "README.md"],
     "share/vhostd/sdk/python/vhostd_worker": sorted(name for name in os.listdir(os.path.join(REPO, "sdk", "python", "vhostd_worker"))
                                                     if name.endswith(".py")),
-    "include/vhostd/sdk/cpp": ["worker.hpp", "host.hpp", "tls.hpp"],
+    "include/vhostd/sdk/cpp": ["worker.hpp", "tls.hpp"],
+    "include/vhostd/http": ["host.hpp"],
     "include/vhostd/protocol": ["channel.hpp", "message.hpp", "file_descriptor.hpp", "message_decoder.hpp"],
     "lib": ["libvhostd_sdk.a", "libvhostd_protocol.a"],
     "lib/cmake/vhostd": ["vhostd-config.cmake", "vhostd-config-version.cmake", "vhostd-targets.cmake"],

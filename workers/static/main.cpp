@@ -6,7 +6,7 @@
 //   [sites.docs]
 //   hosts = ["docs.example"]
 //   static = "public"          # or command = ["vhostd-static", "--root", "public"]
-#include "sdk/cpp/host.hpp"
+#include "http/host.hpp"
 #include "sdk/cpp/worker.hpp"
 #include "workers/static/byte_range.hpp"
 #include "workers/static/document_root.hpp"
@@ -238,7 +238,7 @@ asio::awaitable<void> serve(App& app, tcp::socket socket, std::string routed_hos
         session->idle = false;
         if (read_error) break;
         const auto& request = parser.get();
-        if (!routed_host.empty() && !vhostd::sdk::same_host(request[http::field::host], routed_host)) {
+        if (!routed_host.empty() && !vhostd::http::same_host(request[http::field::host], routed_host)) {
             Answer misdirected = plain_answer(421, "Misdirected Request", request.version(), false, false);
             co_await send(socket, misdirected, *session);
             break;

@@ -1,4 +1,4 @@
-#include "router/host.hpp"
+#include "http/host.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -6,13 +6,14 @@
 #include <cstddef>
 #include <cstring>
 
-namespace vhostd::router {
+namespace vhostd::http {
 namespace {
 
 constexpr std::size_t max_host_length = 253;   // RFC 1035, without the trailing dot
 constexpr std::size_t max_label_length = 63;
 constexpr std::size_t max_port_digits = 5;
 constexpr unsigned max_port = 65535;
+constexpr std::string_view wildcard_prefix = "*.";
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -130,4 +131,54 @@ std::optional<std::string> normalize_host(std::string_view raw) {
     return result;
 }
 
-}  // namespace vhostd::router
+bool same_host(std::string_view a, std::string_view b) {
+    const auto first = normalize_host(a);
+    return first && first == normalize_host(b);
+}
+
+std::optional<std::string> normalize_host_pattern(std::string_view pattern, std::string* problem) {
+    auto refuse = [problem](const char* reason) -> std::optional<std::string> {
+        if (problem) {
+            *problem = reason;
+        }
+        return std::nullopt;
+    };
+    if (pattern.starts_with('[')) {
+        const std::size_t close = pattern.find(']');
+        if (close != std::string_view::npos && close + 1 < pattern.size() && pattern[close + 1] == ':') {
+            return refuse("must not include a port");
+        }
+        if (close + 1 != pattern.size()) {  // also "[::1]." : a literal has no trailing dot
+            return refuse("is not a valid bracketed IPv6 address");
+        }
+        auto literal = normalize_host(pattern);
+        return literal ? literal : refuse("is not a valid bracketed IPv6 address");
+    }
+    if (pattern.find(':') != std::string_view::npos) {
+        const std::string terminated(pattern);
+        in6_addr parsed{};
+        return refuse(inet_pton(AF_INET6, terminated.c_str(), &parsed) == 1
+                          ? "an IPv6 address must be in brackets, like \"[::1]\""
+                          : "must not include a port");
+    }
+    constexpr const char* not_a_pattern = "must be a host name, \"*.suffix\", an IPv4 address or a bracketed IPv6 address";
+    if (pattern.starts_with(wildcard_prefix)) {
+        auto suffix = normalize_host(pattern.substr(wildcard_prefix.size()));
+        if (!suffix || suffix->front() == '[') {  // a wildcard covers names, not addresses
+            return refuse(not_a_pattern);
+        }
+        return std::string(wildcard_prefix) + *suffix;
+    }
+    auto name = normalize_host(pattern);
+    return name ? name : refuse(not_a_pattern);
+}
+
+bool host_matches_pattern(std::string_view host, std::string_view pattern) {
+    if (!pattern.starts_with(wildcard_prefix)) {
+        return host == pattern;
+    }
+    const std::string_view dotted_suffix = pattern.substr(1);  // ".blog.example"
+    return host.size() > dotted_suffix.size() && host.ends_with(dotted_suffix);
+}
+
+}  // namespace vhostd::http
