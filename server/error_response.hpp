@@ -1,4 +1,5 @@
-// The short, complete HTTP/1.1 answers the front gives itself (listed in README.md, "What the front answers itself"). Pure.
+// The short, complete HTTP/1.1 answers the front gives itself (the table "What the front
+// answers itself" in README.md). Pure.
 #pragma once
 
 #include <string>
