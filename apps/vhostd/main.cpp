@@ -33,9 +33,9 @@ constexpr const char* usage_text =
     "usage: vhostd -c FILE [--check] [--dev] [--log-level trace|debug|info|warn|error|off]\n"
     "       vhostd --version\n"
     "  -c, --config FILE   the TOML configuration\n"
-    "  --check             validate the configuration, print the errors or \"ok\", and exit\n"
+    "  -t, --check         validate the configuration, print the errors or \"ok\", and exit\n"
     "  --dev               development: one worker per site, rolled when the site's files change\n"
-    "  --version           print the version and build information, and exit\n"
+    "  -v, --version       print the version and build information, and exit\n"
     "signals: HUP reloads, TERM and INT stop gracefully, USR2 upgrades (starts the binary anew\n"
     "and hands it the sockets and waiting connections)\n";
 
