@@ -6,6 +6,7 @@
 #include "server/error_response.hpp"
 #include "server/front.hpp"
 #include "server/front_thread.hpp"
+#include "server/once_log.hpp"
 #include "server/proxy_header.hpp"
 #include "server/tls_connection.hpp"
 
@@ -46,8 +47,9 @@ struct SlowHead {
 };
 
 void set_receive_low_water(int fd, std::size_t bytes) {
+    static OnceLog failure;
     int value = static_cast<int>(bytes);
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &value, sizeof value);
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &value, sizeof value) != 0) failure.warn("setsockopt(SO_RCVLOWAT)", errno);
 }
 
 // Appends the bytes that arrived since the last peek to `head`, up to `cap` in all.
@@ -75,12 +77,16 @@ PeekResult peek_more(int fd, std::string& head, std::size_t cap, bool peek_offse
 // What a worker (or the TLS handshake) receives: a blocking socket with the options the
 // front touched reset.
 void prepare_for_worker(int fd, const SlowHead& slow) {
+    static OnceLog blocking_failure;
+    static OnceLog peek_offset_failure;
     if (!slow.waited) return;  // nothing was changed
     const int flags = ::fcntl(fd, F_GETFL);
-    if (flags >= 0 && (flags & O_NONBLOCK)) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    if (flags < 0 || ((flags & O_NONBLOCK) && ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)) {
+        blocking_failure.warn("fcntl(O_NONBLOCK off) for a worker's socket", errno);
+    }
     if (slow.peek_offset) {
         int off = -1;
-        ::setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof off);
+        if (::setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof off) != 0) peek_offset_failure.warn("setsockopt(SO_PEEK_OFF off)", errno);
     }
 }
 

@@ -4,6 +4,7 @@
 #include "server/error_response.hpp"
 #include "server/front.hpp"
 #include "server/front_thread.hpp"
+#include "server/once_log.hpp"
 #include "server/request_head.hpp"
 #include "server/tls_stream.hpp"
 
@@ -218,7 +219,10 @@ asio::awaitable<void> serve_tls(Arrival arrival, TlsStream tls, ClientHello hell
     protocol::FileDescriptor our_end(ends[0]);
     protocol::FileDescriptor worker_end(ends[1]);
     // The worker gets its end blocking, like every handed connection.
-    ::fcntl(worker_end.get(), F_SETFL, ::fcntl(worker_end.get(), F_GETFL) & ~O_NONBLOCK);
+    static OnceLog blocking_failure;
+    if (const int flags = ::fcntl(worker_end.get(), F_GETFL); flags < 0 || ::fcntl(worker_end.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        blocking_failure.warn("fcntl(O_NONBLOCK off) for a relay's worker end", errno);
+    }
     WorkerEnd ours(arrival.thread.io);
     boost::system::error_code ec;
     ours.assign(asio::local::stream_protocol(), our_end.get(), ec);
