@@ -21,6 +21,7 @@ const net = require('node:net');
 const { EventEmitter } = require('node:events');
 const { performance } = require('node:perf_hooks');
 const util = require('node:util');
+const { normalizeHost, sameHost } = require('./host');
 
 const LAG_SAMPLE_MS = 20;
 const MAX_LINE = 64 * 1024;          // the channel's line limit (protocol.md section 3)
@@ -48,28 +49,6 @@ function checkChannel() {
       'runtime = "node" (or env NODE_CHANNEL_FD = "3", NODE_CHANNEL_SERIALIZATION_MODE = "json")');
   }
   if (!isWorker()) throw new Error('not started by vhostd (no VHOSTD_CHANNEL_FD): listen instead');
-}
-
-function asciiLower(text) {
-  return text.replace(/[A-Z]+/g, (s) => s.toLowerCase());
-}
-
-function withoutPortAndDot(host) {
-  if (host.startsWith('[')) {
-    const close = host.indexOf(']');
-    return close < 0 ? host : host.slice(0, close + 1);
-  }
-  const colon = host.indexOf(':');
-  if (colon >= 0) host = host.slice(0, colon);
-  return host.endsWith('.') ? host.slice(0, -1) : host;
-}
-
-// The comparison the front routes by (sdk/cpp/host.cpp's same_host): ASCII case, a ":port"
-// and one trailing dot are ignored; an empty host never matches.
-function sameHost(a, b) {
-  a = withoutPortAndDot(a || '');
-  b = withoutPortAndDot(b || '');
-  return a !== '' && asciiLower(a) === asciiLower(b);
 }
 
 // One connection vhostd handed over, with the requests it has carried.
@@ -620,4 +599,4 @@ function singleton(options = {}) {
   return instance;
 }
 
-module.exports = { serve, singleton, isWorker, role, connectionInfo, sameHost, CallError, Worker, Singleton };
+module.exports = { serve, singleton, isWorker, role, connectionInfo, normalizeHost, sameHost, CallError, Worker, Singleton };
