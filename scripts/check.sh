@@ -5,7 +5,6 @@
 # (docker.image, ~15 minutes). Arguments go to ctest: ./scripts/check.sh -R conf
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -f build/build.ninja ] || cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build --parallel "${VHOSTD_BUILD_JOBS:-$(nproc)}"
+./scripts/build.sh --no-install
 cd build
 exec ctest --output-on-failure --timeout 180 -E '^docker\.image$' "$@"

@@ -7,7 +7,11 @@
 # Ctrl-C stops it (and its workers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/build.sh
+# Only what the demo runs: no test packages, no tests built (scripts/build.sh builds all,
+# and turns the tests on again in a build/ configured here).
+./scripts/install-deps.sh demo
+[ -f build/build.ninja ] || cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF
+cmake --build build --parallel "${VHOSTD_BUILD_JOBS:-$(nproc)}" --target vhostd vhostctl hello-worker
 certs=build/demo-certs
 if [ ! -f "$certs/shop.pem" ]; then
   mkdir -p "$certs"

@@ -3,13 +3,16 @@
 #   scripts/install-deps.sh          everything the build and the tests need (scripts/test.sh)
 #   scripts/install-deps.sh build    only what building the shipped programs needs: the
 #                                    compiler, CMake, Ninja and the libraries' -dev packages
-#                                    (the Docker image's build stage, the demo)
+#                                    (the Docker image's build stage)
+#   scripts/install-deps.sh demo     the build's packages plus openssl, for the demo's
+#                                    certificates (scripts/demo.sh)
 set -euo pipefail
 
 case "$*" in
   "") mode=test ;;
   build) mode=build ;;
-  *) echo "usage: scripts/install-deps.sh [build]" >&2; exit 2 ;;
+  demo) mode=demo ;;
+  *) echo "usage: scripts/install-deps.sh [build|demo]" >&2; exit 2 ;;
 esac
 
 packages=(
@@ -18,6 +21,7 @@ packages=(
   libtomlplusplus-dev libspdlog-dev libssl-dev
 )
 npm_packages=()
+[ "$mode" = demo ] && packages+=(openssl)
 if [ "$mode" = test ]; then
   packages+=(
     libgtest-dev libbenchmark-dev
