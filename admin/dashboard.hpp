@@ -1,4 +1,5 @@
-// The dashboard page (admin/dashboard.html), compiled into the binary: no files to install.
+// The dashboard page (admin/dashboard.html with dashboard.css and dashboard.js inlined),
+// compiled into the binary: no files to install.
 #pragma once
 
 #include <string_view>
