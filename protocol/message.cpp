@@ -34,6 +34,12 @@ std::uint64_t unsigned_field(const json::object& object, std::string_view key) {
     return 0;
 }
 
+// A port: 0 to 65535; anything else reads as 0, as a missing one does.
+std::uint16_t port_field(const json::object& object, std::string_view key) {
+    const std::uint64_t value = unsigned_field(object, key);
+    return value <= 65535 ? static_cast<std::uint16_t>(value) : 0;
+}
+
 }  // namespace
 
 std::string encode_handle(const ConnectionInfo& info) {
@@ -95,9 +101,9 @@ std::optional<ConnectionInfo> connection_info_of(const json::object& handle_mess
     info.id = unsigned_field(fields, "id");
     info.site = string_field(fields, "site");
     info.remote_address = string_field(fields, "remoteAddress");
-    info.remote_port = static_cast<std::uint16_t>(unsigned_field(fields, "remotePort"));
+    info.remote_port = port_field(fields, "remotePort");
     info.local_address = string_field(fields, "localAddress");
-    info.local_port = static_cast<std::uint16_t>(unsigned_field(fields, "localPort"));
+    info.local_port = port_field(fields, "localPort");
     info.host = string_field(fields, "host");
     const json::value* websocket = fields.if_contains("websocket");
     info.websocket = websocket != nullptr && websocket->is_bool() && websocket->get_bool();

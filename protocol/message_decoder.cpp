@@ -18,6 +18,7 @@ MessageDecoder::Status MessageDecoder::next(IncomingMessage& out) {
         if (buffer_.size() > max_message_size) return fail("message longer than 64 KiB");
         return Status::need_more;
     }
+    if (newline > max_message_size) return fail("message longer than 64 KiB");
     const std::uint64_t line_begin = buffer_offset_;
     auto message = decode_message(std::string_view(buffer_).substr(0, newline));
     buffer_.erase(0, newline + 1);

@@ -1,6 +1,7 @@
 #include "sdk/cpp/worker.hpp"
 
 #include "protocol/environment.hpp"
+#include "sdk/cpp/channel_fields.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -71,17 +72,6 @@ namespace {
 
 std::string line_of(const boost::json::object& message) { return boost::json::serialize(message) + "\n"; }
 
-Sender sender_of(const boost::json::object& message) {
-    Sender sender;
-    if (const auto* from = message.if_contains("from"); from && from->is_object()) {
-        const auto& object = from->as_object();
-        if (const auto* role = object.if_contains("role"); role && role->is_string()) sender.role = role->as_string();
-        if (const auto* slot = object.if_contains("slot"); slot && slot->is_int64()) sender.slot = static_cast<unsigned>(slot->as_int64());
-        if (const auto* pid = object.if_contains("pid"); pid && pid->is_int64()) sender.pid = static_cast<int>(pid->as_int64());
-    }
-    return sender;
-}
-
 }  // namespace
 
 void Worker::send(const Recipient& to, boost::json::value data) {
@@ -99,15 +89,15 @@ asio::awaitable<boost::json::value> Worker::call(std::string method, boost::json
     co_await pending->wake.async_wait(asio::as_tuple(asio::use_awaitable));
     calls_.erase(id);
     if (!pending->outcome) throw CallError(method + ": no reply within " + std::to_string(timeout.count()) + " ms");
-    if (const auto* error = pending->outcome->if_contains("error")) {
-        throw CallError(method + ": " + (error->is_string() ? std::string(error->as_string()) : boost::json::serialize(*error)));
-    }
-    const auto* result = pending->outcome->if_contains("result");
-    co_return result ? *result : boost::json::value();
+    ReplyOutcome outcome = reply_outcome_of(*pending->outcome);
+    if (outcome.error) throw CallError(method + ": " + *outcome.error);
+    co_return std::move(outcome.result);
 }
 
 void Worker::answer_call(const boost::json::object& message) {
-    boost::json::object reply{{"cmd", "vhostd:reply"}, {"id", message.if_contains("id") ? message.at("id") : nullptr}};
+    const auto id = call_id_of(message);
+    if (!id) return;  // nothing to answer to
+    boost::json::object reply{{"cmd", "vhostd:reply"}, {"id", *id}};
     const auto* method = message.if_contains("method");
     const auto handler = method && method->is_string() ? call_handlers_.find(std::string(method->as_string())) : call_handlers_.end();
     if (handler == call_handlers_.end()) {
@@ -125,21 +115,19 @@ void Worker::answer_call(const boost::json::object& message) {
 
 void Worker::handle_bus(std::string_view command, const boost::json::object& message) {
     if (command == "vhostd:message") {
-        if (on_message_) on_message_(message.if_contains("data") ? message.at("data") : boost::json::value(), sender_of(message));
+        if (on_message_) on_message_(data_of(message), sender_of(message));
     } else if (command == "vhostd:call") {
         answer_call(message);
     } else if (command == "vhostd:reply") {
-        const auto* id = message.if_contains("id");
-        const auto call = id && id->is_int64() ? calls_.find(static_cast<std::uint64_t>(id->as_int64())) : calls_.end();
+        const auto id = call_id_of(message);
+        const auto call = id ? calls_.find(static_cast<std::uint64_t>(*id)) : calls_.end();
         if (call == calls_.end()) return;  // after our own timeout
         call->second->outcome = message;
         call->second->wake.cancel();
     } else if (command == "vhostd:undeliverable") {
-        const auto* reason = message.if_contains("reason");
-        if (on_undeliverable_) on_undeliverable_(reason && reason->is_string() ? std::string(reason->as_string()) : "undeliverable");
+        if (on_undeliverable_) on_undeliverable_(undeliverable_reason_of(message));
     } else if (command == "vhostd:task") {
-        const auto* name = message.if_contains("name");
-        if (on_task_ && name && name->is_string()) on_task_(std::string(name->as_string()));
+        if (const auto name = task_name_of(message); on_task_ && name) on_task_(*name);
     }
 }
 

@@ -22,6 +22,7 @@ const { EventEmitter } = require('node:events');
 const { performance } = require('node:perf_hooks');
 const util = require('node:util');
 const { normalizeHost, sameHost } = require('./host');
+const channel = require('./channel');
 
 const LAG_SAMPLE_MS = 20;
 const MAX_LINE = 64 * 1024;          // the channel's line limit (protocol.md section 3)
@@ -69,8 +70,9 @@ class Connection {
 const connections = new WeakMap();   // handed socket -> Connection
 
 // The handoff metadata of a request's or socket's connection (id, site, remoteAddress,
-// remotePort, localAddress, localPort, host, websocket, headLength, tls), or undefined for
-// a connection vhostd did not hand over.
+// remotePort, localAddress, localPort, host, websocket, headLength, tls: each of its type,
+// tls null without TLS; raw: the message as sent), or undefined for a connection vhostd did
+// not hand over.
 function connectionInfo(reqOrSocket) {
   const socket = reqOrSocket && (reqOrSocket.socket || reqOrSocket);
   const connection = connectionOf(socket);
@@ -176,6 +178,7 @@ class SiteProcess extends EventEmitter {
     this._calls = new Map();       // our calls waiting for a reply: id -> { method, resolve, reject, timer }
     this._methods = new Map();     // what this process answers calls with (the singleton's)
     this._answering = 0;           // calls to this process not answered yet
+    this._refusing = false;        // after a protocol error: nothing more is read
   }
 
   // Tells vhostd this process can serve: a worker gets connections only after this, and the
@@ -248,8 +251,15 @@ class SiteProcess extends EventEmitter {
     checkChannel();
     this._prepare();
     process.on('message', (message, handle) => {
-      if (handle) this._handed(message && typeof message === 'object' ? message : {}, handle);
-      else if (message && typeof message === 'object') this._receive(message);
+      if (this._refusing) {
+        if (handle && typeof handle.destroy === 'function') handle.destroy();
+      } else if (handle) {
+        this._handed(channel.connectionInfoOf(message), handle);
+      } else if (channel.isCommand(message)) {
+        this._receive(message);
+      } else {
+        this._protocolError('a line that is not a JSON object with a "cmd"');
+      }
     });
     process.on('disconnect', () => this._disconnected());   // vhostd is gone: finish and exit
     this._lagTimer = setInterval(() => this._sampleLag(), LAG_SAMPLE_MS).unref();
@@ -260,7 +270,7 @@ class SiteProcess extends EventEmitter {
   _prepare() {}
 
   // A connection vhostd handed over: only a worker serves them.
-  _handed(message, handle) {
+  _handed(info, handle) {
     if (typeof handle.destroy === 'function') handle.destroy();
   }
 
@@ -270,16 +280,16 @@ class SiteProcess extends EventEmitter {
         this.drain();
         break;
       case 'vhostd:message':
-        this.emit('message', message.data, message.from);
+        this.emit('message', channel.dataOf(message), channel.senderOf(message));
         break;
       case 'vhostd:task':
-        this.emit('task', message.name);
+        if (channel.taskNameOf(message) !== null) this.emit('task', channel.taskNameOf(message));
         break;
       case 'vhostd:undeliverable':
-        this._undeliverable({ id: message.id, to: message.to, reason: message.reason });
+        this._undeliverable(channel.undeliverableOf(message));
         break;
       case 'vhostd:reply':
-        this._settle(message.id, message);
+        if (channel.callIdOf(message) !== null) this._settle(channel.callIdOf(message), message);
         break;
       case 'vhostd:call':
         this._answer(message);
@@ -303,20 +313,21 @@ class SiteProcess extends EventEmitter {
     if (!call) return;   // settled already: a reply after the SDK gave up
     this._calls.delete(id);
     clearTimeout(call.timer);
-    if (reply.error !== undefined && reply.error !== null) call.reject(new CallError(call.method, String(reply.error)));
-    else call.resolve(reply.result);
+    const { error, result } = channel.replyOutcome(reply);
+    if (error !== null) call.reject(new CallError(call.method, error));
+    else call.resolve(result);
   }
 
   // A call to this process: the handler's value, thrown error or rejection goes back in one
   // vhostd:reply. Calls run concurrently.
   async _answer(call) {
-    if (!Number.isSafeInteger(call.id)) return;   // no id to answer to
+    if (channel.callIdOf(call) === null) return;   // no id to answer to
     this._answering++;
     let reply;
     try {
       const handler = this._methods.get(call.method);
       if (typeof handler !== 'function') throw new Error(`unknown method ${JSON.stringify(call.method)}`);
-      const result = await handler(call.args, call.from);
+      const result = await handler(call.args, channel.senderOf(call));
       reply = { cmd: 'vhostd:reply', id: call.id, result: result === undefined ? null : result };
       checkSize(reply);   // also throws for a result JSON cannot carry
     } catch (error) {
@@ -328,10 +339,21 @@ class SiteProcess extends EventEmitter {
   }
 
   _disconnected() {
-    for (const id of [...this._calls.keys()]) {
-      this._settle(id, { error: 'the channel to vhostd closed before the reply' });
-    }
+    this._failCalls('the channel to vhostd closed before the reply');
     this.drain();
+  }
+
+  // vhostd's side broke the protocol (section 9): as the other SDKs, read nothing more from
+  // the channel and drain. (Node's IPC itself throws on a line that is not JSON.)
+  _protocolError(reason) {
+    process.emitWarning(`vhostd channel: ${reason}; draining`);
+    this._refusing = true;
+    this._failCalls('the channel to vhostd broke the protocol before the reply');
+    this.drain();
+  }
+
+  _failCalls(error) {
+    for (const id of [...this._calls.keys()]) this._settle(id, { error });
   }
 
   // Work that holds the exit back after a drain.
@@ -443,9 +465,9 @@ class Worker extends SiteProcess {
     }
   }
 
-  _handed(message, handle) {
-    if (handle instanceof net.Socket) this._accept(handle, message);
-    else super._handed(message, handle);
+  _handed(info, handle) {
+    if (handle instanceof net.Socket) this._accept(handle, info);
+    else super._handed(info, handle);
   }
 
   _busy() {

@@ -23,7 +23,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vhostd_worker  # noqa: E402
-from vhostd_worker import ConnectionInfo, NotStartedByVhostd, WebSocket, Worker, same_host  # noqa: E402
+from vhostd_worker import channel  # noqa: E402
+from vhostd_worker import ConnectionInfo, NotStartedByVhostd, WebSocket, Worker, normalize_host, same_host  # noqa: E402
 
 WAIT = 5.0
 
@@ -120,19 +121,118 @@ def read_all(sock):
     return data
 
 
-class SameHostTest(unittest.TestCase):
-    def test_like_the_cpp_sdk(self):
-        self.assertTrue(same_host("blog.example", "blog.example"))
-        self.assertTrue(same_host("Blog.Example:8080", "blog.example"))
-        self.assertTrue(same_host("blog.example.", "BLOG.EXAMPLE:80"))
-        self.assertTrue(same_host("[::1]:8080", "[::1]"))
-        self.assertFalse(same_host("shop.example", "blog.example"))
-        self.assertFalse(same_host("blog.example.evil", "blog.example"))
-        self.assertFalse(same_host("", ""))
+VECTORS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "vectors")
+
+
+def vectors(name):
+    with open(os.path.join(VECTORS, name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+class HostVectorsTest(unittest.TestCase):
+    """tests/vectors/hosts.json, which the C++ and Node suites run too."""
+
+    def test_normalize(self):
+        for case in vectors("hosts.json")["normalize"]:
+            with self.subTest(raw=case["raw"]):
+                self.assertEqual(normalize_host(case["raw"]), case["host"])
+                if case["host"] is not None:       # a normalised host reads back as itself
+                    self.assertEqual(normalize_host(case["host"]), case["host"])
+
+    def test_same_host(self):
+        for case in vectors("hosts.json")["same_host"]:
+            with self.subTest(a=case["a"], b=case["b"]):
+                self.assertEqual(same_host(case["a"], case["b"]), case["same"])
+                self.assertEqual(same_host(case["b"], case["a"]), case["same"])
+
+    def test_not_a_string(self):
         self.assertFalse(same_host(None, "blog.example"))
-        self.assertFalse(same_host("[::1]", "[::2]"))
-        self.assertFalse(same_host("blog.example..", "blog.example"))
-        self.assertFalse(same_host("\u212aiwi.example", "kiwi.example"))   # ASCII case only
+        self.assertIsNone(normalize_host(None))
+
+
+def vector_line(case) -> bytes:
+    """A vector's line; "long": N is a line of exactly N bytes that vhostd could send."""
+    if "long" in case:
+        head, tail = b'{"cmd":"vhostd:padding","pad":"', b'"}'
+        return head + b"a" * (case["long"] - len(head) - len(tail)) + tail
+    return case["line"].encode()
+
+
+# ConnectionInfo's attribute for each member of NODE_HANDLE's msg.
+CONNECTION_FIELDS = {"id": "id", "site": "site", "remoteAddress": "remote_address", "remotePort": "remote_port",
+                     "localAddress": "local_address", "localPort": "local_port", "host": "host",
+                     "websocket": "websocket", "headLength": "head_length", "tls": "tls"}
+
+
+def decoded_fields(message):
+    """What this SDK reads from `message`, in the vectors' terms (see channel.json's _about)."""
+    command = message["cmd"]
+    if command == "NODE_HANDLE":
+        info = ConnectionInfo.from_message(message.get("msg"))
+        return {"connection": {member: getattr(info, name) for member, name in CONNECTION_FIELDS.items()}}
+    if command == "vhostd:message":
+        return {"message": {"data": message.get("data"), "from": channel.sender_of(message)}}
+    if command == "vhostd:reply":
+        if channel.call_id_of(message) is None:
+            return {"reply": {"id": None}}
+        error, result = channel.reply_outcome(message)
+        return {"reply": {"id": channel.call_id_of(message), "result": result, "error": error}}
+    if command == "vhostd:call":
+        if channel.call_id_of(message) is None:
+            return {"call": {"id": None}}
+        return {"call": {"id": channel.call_id_of(message), "method": message.get("method"),
+                         "args": message.get("args"), "from": channel.sender_of(message)}}
+    if command == "vhostd:task":
+        return {"task": channel.task_name_of(message)}
+    if command == "vhostd:undeliverable":
+        return {"undeliverable": channel.undeliverable_of(message)}
+    return {} if command == "vhostd:drain" else {"ignored": True}
+
+
+class ChannelVectorsTest(unittest.TestCase):
+    """tests/vectors/channel.json, which the C++ and Node suites run too."""
+
+    KINDS = ("connection", "message", "reply", "call", "task", "undeliverable", "ignored")
+
+    def test_decoded(self):
+        for case in vectors("channel.json")["decoded"]:
+            with self.subTest(case["name"]):
+                message = channel.decode_line(vector_line(case))
+                self.assertIsNotNone(message)
+                self.assertEqual(message["cmd"], case["cmd"])
+                self.assertEqual(decoded_fields(message), {k: case[k] for k in self.KINDS if k in case})
+
+    def test_refused_by_the_decoder(self):
+        for case in vectors("channel.json")["refused"]:
+            with self.subTest(case["name"]):
+                line = vector_line(case)
+                if line.startswith(b'{"cmd":"NODE_HANDLE"'):
+                    self.assertIsNotNone(channel.decode_line(line))   # the worker refuses it: no fd
+                else:
+                    self.assertIsNone(channel.decode_line(line))
+
+    def test_refused_lines_drain_a_real_worker(self):
+        for case in vectors("channel.json")["refused"]:
+            with self.subTest(case["name"]):
+                check_drains_after(self, lambda v: v.channel.sendall(vector_line(case) + b"\n"))
+
+    def test_connections_reach_on_connection_decoded(self):
+        handles = [case for case in vectors("channel.json")["decoded"] if case.get("fd")]
+        seen = []
+
+        def on_connection(sock, info):
+            seen.append({member: getattr(info, name) for member, name in CONNECTION_FIELDS.items()})
+
+        v = FakeVhostd(lambda worker, timeout: worker.serve(on_connection, timeout))
+        for number, case in enumerate(handles, 1):
+            server, client = socket.socketpair()
+            socket.send_fds(v.channel, [vector_line(case) + b"\n"], [server.fileno()])
+            v.wait_for(lambda _: v.acks() >= number, f"the ack of {case['name']}")
+            server.close()
+            client.close()
+        self.assertTrue(v.stop())
+        self.assertEqual(sorted(map(json.dumps, seen)), sorted(json.dumps(case["connection"]) for case in handles))
+
 
 
 class WorkerSetupTest(unittest.TestCase):
@@ -376,25 +476,22 @@ class BusTest(unittest.TestCase):
         channel.close()
 
 
+def check_drains_after(test, send):
+    """`send(fake_vhostd)` breaks the protocol: the worker must drain and serve() return."""
+    v = FakeVhostd(vhostd_worker.serve_wsgi, application=recording_app([]))
+    v.wait_for(lambda m: any(x["cmd"] == "vhostd:ready" for x in m), "ready")
+    send(v)
+    v.thread.join(WAIT)
+    test.assertFalse(v.thread.is_alive(), "serve() did not return")
+    v.stop()
+
+
 class ChannelErrorTest(unittest.TestCase):
-    """vhostd's side breaking the protocol: the worker drains and serve() returns."""
-
-    def check_drains_after(self, send):
-        v = FakeVhostd(vhostd_worker.serve_wsgi, application=recording_app([]))
-        v.wait_for(lambda m: any(x["cmd"] == "vhostd:ready" for x in m), "ready")
-        send(v)
-        v.thread.join(WAIT)
-        self.assertFalse(v.thread.is_alive(), "serve() did not return")
-        v.stop()
-
-    def test_garbage_line(self):
-        self.check_drains_after(lambda v: v.channel.sendall(b"not json\n"))
-
-    def test_handle_without_fd(self):
-        self.check_drains_after(lambda v: v.send({"cmd": "NODE_HANDLE", "type": "net.Socket", "msg": {}}))
+    """vhostd's side breaking the protocol beyond the vectors' lines: the worker drains and
+    serve() returns."""
 
     def test_line_too_long(self):
-        self.check_drains_after(lambda v: v.channel.sendall(b'{"cmd":"x","pad":"' + b"a" * 70000))
+        check_drains_after(self, lambda v: v.channel.sendall(b'{"cmd":"x","pad":"' + b"a" * 70000))
 
     def test_unknown_commands_and_eof(self):
         def send(v):
@@ -403,7 +500,7 @@ class ChannelErrorTest(unittest.TestCase):
             time.sleep(0.1)
             self.assertTrue(v.thread.is_alive(), "unknown commands stopped the worker")
             v.channel.shutdown(socket.SHUT_WR)     # EOF: vhostd is gone
-        self.check_drains_after(send)
+        check_drains_after(self, send)
 
 
 if __name__ == "__main__":

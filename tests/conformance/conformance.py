@@ -731,6 +731,20 @@ def case_misdirected(suite: Suite):
     client.close()
 
 
+def case_misdirected_kelvin(suite: Suite):
+    """a later request for Host \u212aiwi.example (UTF-8, a Kelvin sign) after kiwi.example gets 421"""
+    suite.ensure_worker()
+    client = suite.connect(request(path="/first", host="kiwi.example"), host="kiwi.example")
+    suite.expect_hello(client.response(), what="the first request, for kiwi.example")
+    # Unicode case folding makes the Kelvin sign a "k"; the front's ASCII-only grammar does not.
+    client.send(request(host="kiwi.example").replace(b"Host: k", "Host: \u212a".encode()))
+    response = client.response(what="the answer for Host \u212aiwi.example")
+    if response.status != 421:
+        raise Failure(f"Host \u212aiwi.example got {response.status} {response.body[:100]!r}, expected 421")
+    client.expect_eof(what="the worker to close the connection after 421")
+    client.close()
+
+
 def case_unknown_message(suite: Suite):
     """unknown vhostd:* messages are ignored"""
     suite.ensure_worker()
@@ -839,7 +853,8 @@ def case_unix_socket(suite: Suite):
 
 
 CASES = [case_ready, case_heartbeats, case_acks, case_keep_alive, case_pipelining,
-         case_post_body, case_counters, case_websocket, case_misdirected, case_unknown_message,
+         case_post_body, case_counters, case_websocket, case_misdirected, case_misdirected_kelvin,
+         case_unknown_message,
          case_drain, case_channel_eof, case_split_handle, case_unix_socket]
 
 # Cases after which the worker is expected to be gone.

@@ -12,7 +12,7 @@ import threading
 import traceback
 from typing import Callable, Optional
 
-from .channel import call_id_of, encode_line, sender_of
+from .channel import call_id_of, encode_line, reply_outcome, sender_of
 from .errors import CallError
 from .sockets import log
 
@@ -78,10 +78,10 @@ class MessageBus:
         finally:
             with self._lock:
                 self._calls.pop(call_id, None)
-        error = pending.reply.get("error")
+        error, result = reply_outcome(pending.reply)
         if error is not None:
-            raise CallError(method, str(error))
-        return pending.reply.get("result")
+            raise CallError(method, error)
+        return result
 
     def on_message(self, callback: Callable[[object, dict], None]) -> None:
         """Calls `callback(data, sender)` for each message another process sent this one;

@@ -126,6 +126,12 @@ def call_id_of(message: dict) -> Optional[int]:
     return value if _is_integer(value) else None
 
 
+def reply_outcome(reply: dict) -> tuple:
+    """(error, result) of a vhostd:reply: error a string, or None (missing or null) on success."""
+    error = reply.get("error")
+    return (None if error is None else str(error)), reply.get("result")
+
+
 def task_name_of(message: dict) -> Optional[str]:
     """The task a vhostd:task runs; None (the message is ignored) without a string name."""
     name = message.get("name")
