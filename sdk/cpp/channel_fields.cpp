@@ -2,6 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <limits>
 
 namespace vhostd::sdk {
@@ -9,6 +10,10 @@ namespace vhostd::sdk {
 namespace json = boost::json;
 
 namespace {
+
+constexpr std::chrono::milliseconds default_heartbeat_interval{1000};
+constexpr std::chrono::milliseconds min_heartbeat_interval{10};
+constexpr std::int64_t max_heartbeat_interval_ms = std::numeric_limits<std::int32_t>::max();  // what every SDK's timer holds
 
 const json::value* member(const json::object& object, std::string_view name) { return object.if_contains(name); }
 
@@ -61,6 +66,18 @@ std::optional<std::string> task_name_of(const json::object& message) {
 std::string undeliverable_reason_of(const json::object& message) {
     const json::value* reason = member(message, "reason");
     return reason != nullptr && reason->is_string() ? std::string(reason->get_string()) : "undeliverable";
+}
+
+std::chrono::milliseconds heartbeat_interval(const char* text) {
+    if (text == nullptr || *text == '\0') return default_heartbeat_interval;
+    std::int64_t value = 0;
+    for (const char* c = text; *c != '\0'; ++c) {
+        if (*c < '0' || *c > '9') return default_heartbeat_interval;
+        value = value * 10 + (*c - '0');
+        if (value > max_heartbeat_interval_ms) return default_heartbeat_interval;  // also stops an overflow
+    }
+    if (value == 0) return default_heartbeat_interval;
+    return std::max(std::chrono::milliseconds(value), min_heartbeat_interval);
 }
 
 }  // namespace vhostd::sdk

@@ -1,6 +1,6 @@
 // What the C++ SDK reads from vhostd's messages besides NODE_HANDLE's metadata
-// (protocol/message.hpp). Pure; the vectors in tests/vectors/channel.json are the cases
-// all three SDKs pass.
+// (protocol/message.hpp), and the heartbeat interval of its environment. Pure; the
+// vectors in tests/vectors/channel.json are the cases all three SDKs pass.
 #pragma once
 
 #include "sdk/cpp/worker.hpp"
@@ -8,6 +8,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,5 +37,9 @@ std::optional<std::string> task_name_of(const boost::json::object& message);
 
 // The reason of a vhostd:undeliverable, "undeliverable" without a string one.
 std::string undeliverable_reason_of(const boost::json::object& message);
+
+// VHOSTD_HEARTBEAT_INTERVAL_MS (nullptr: unset) as docs/protocol.md section 2 reads it:
+// ASCII digits only; missing, anything else, 0 or above 2^31-1 gives 1000; 1 to 9 give 10.
+std::chrono::milliseconds heartbeat_interval(const char* text);
 
 }  // namespace vhostd::sdk

@@ -37,11 +37,6 @@ protocol::FileDescriptor channel_from_environment() {
     return protocol::FileDescriptor(fd);
 }
 
-std::chrono::milliseconds heartbeat_interval_from_environment() {
-    const long ms = std::atol(env_or(protocol::env_heartbeat_interval_ms, "1000").c_str());
-    return std::chrono::milliseconds(ms > 0 ? ms : 1000);
-}
-
 // The handed fd is a connected TCP socket; its family decides the Asio protocol.
 tcp protocol_of(int fd) {
     sockaddr_storage address{};
@@ -136,7 +131,7 @@ Worker::Worker(asio::io_context& io, ConnectionHandler on_connection)
       on_connection_(std::move(on_connection)),
       channel_(io.get_executor(), channel_from_environment()),
       heartbeat_timer_(io),
-      heartbeat_interval_(heartbeat_interval_from_environment()),
+      heartbeat_interval_(heartbeat_interval(std::getenv(protocol::env_heartbeat_interval_ms))),
       site_(env_or(protocol::env_site, "")),
       self_(std::make_shared<Worker*>(this)) {
     asio::co_spawn(io_, receive_loop(), asio::detached);

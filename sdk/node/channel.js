@@ -1,6 +1,20 @@
 'use strict';
-// What the Node SDK reads from vhostd's messages (docs/protocol.md). Pure: Node's own IPC reads the lines (JSON mode) and the fds.
+// What the Node SDK reads from vhostd's messages (docs/protocol.md), and the heartbeat
+// interval of its environment. Pure: Node's own IPC reads the lines (JSON mode) and the fds.
 // tests/vectors/channel.json holds the cases all three SDKs pass.
+
+const DEFAULT_HEARTBEAT_INTERVAL_MS = 1000;
+const MIN_HEARTBEAT_INTERVAL_MS = 10;
+const MAX_HEARTBEAT_INTERVAL_MS = 2 ** 31 - 1;   // the most a Node timer holds
+
+// VHOSTD_HEARTBEAT_INTERVAL_MS as protocol.md section 2 reads it: ASCII digits only;
+// missing, anything else, 0 or above 2^31-1 gives 1000; 1 to 9 give 10.
+function heartbeatIntervalMs(text) {
+  if (typeof text !== 'string' || !/^[0-9]+$/.test(text)) return DEFAULT_HEARTBEAT_INTERVAL_MS;
+  const value = Number(text);
+  if (value === 0 || value > MAX_HEARTBEAT_INTERVAL_MS) return DEFAULT_HEARTBEAT_INTERVAL_MS;
+  return Math.max(value, MIN_HEARTBEAT_INTERVAL_MS);
+}
 
 function isObject(value) {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -85,5 +99,5 @@ function undeliverableOf(message) {
 }
 
 module.exports = {
-  isCommand, connectionInfoOf, dataOf, senderOf, callIdOf, replyOutcome, taskNameOf, undeliverableOf,
+  heartbeatIntervalMs, isCommand, connectionInfoOf, dataOf, senderOf, callIdOf, replyOutcome, taskNameOf, undeliverableOf,
 };

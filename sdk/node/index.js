@@ -169,7 +169,7 @@ class SiteProcess extends EventEmitter {
     this._exitWhenDrained = options.exit !== false;
     this._readySent = false;
     this._heartbeatTimer = null;
-    this._interval = Math.max(10, Number(process.env.VHOSTD_HEARTBEAT_INTERVAL_MS) || 1000);
+    this._interval = channel.heartbeatIntervalMs(process.env.VHOSTD_HEARTBEAT_INTERVAL_MS);
     this._lagTimer = null;
     this._lastSample = performance.now();
     this._maxLag = 0;

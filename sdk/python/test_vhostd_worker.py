@@ -233,6 +233,18 @@ class ChannelVectorsTest(unittest.TestCase):
         self.assertTrue(v.stop())
         self.assertEqual(sorted(map(json.dumps, seen)), sorted(json.dumps(case["connection"]) for case in handles))
 
+    def test_heartbeat_interval(self):
+        for case in vectors("channel.json")["heartbeat_interval"]:
+            with self.subTest(env=case["env"]):
+                self.assertEqual(channel.heartbeat_interval_ms(case["env"]), case["ms"])
+                ours, theirs = socket.socketpair()
+                environ = {"VHOSTD_CHANNEL_FD": str(theirs.detach())}
+                if case["env"] is not None:
+                    environ["VHOSTD_HEARTBEAT_INTERVAL_MS"] = case["env"]
+                worker = Worker(environ=environ)
+                self.assertEqual(worker.heartbeat_interval, case["ms"] / 1000)
+                worker._channel.close()
+                ours.close()
 
 
 class WorkerSetupTest(unittest.TestCase):

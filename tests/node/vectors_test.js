@@ -1,6 +1,6 @@
 'use strict';
 // The vectors shared by the C++, Node and Python suites (tests/vectors/): the host grammar,
-// and what sdk/node reads from vhostd's channel messages. The lines
+// what sdk/node reads from vhostd's channel messages, and the heartbeat interval. The lines
 // a worker must refuse go to a real Node process on a socketpair channel, as vhostd's are.
 //
 //   node tests/node/vectors_test.js
@@ -81,6 +81,13 @@ test('channel.json: decoded', () => {
     assert.equal(message.cmd, vector.cmd, vector.name);
     const expected = Object.fromEntries(KINDS.filter((k) => k in vector).map((k) => [k, vector[k]]));
     assert.deepEqual(decodedFields(message), expected, vector.name);
+  }
+});
+
+test('channel.json: heartbeat_interval', () => {
+  for (const vector of vectors.heartbeat_interval) {
+    const env = vector.env === null ? undefined : vector.env;
+    assert.equal(channel.heartbeatIntervalMs(env), vector.ms, JSON.stringify(vector));
   }
 });
 

@@ -131,7 +131,7 @@ json::object expected_fields(const json::object& vector) {
 }
 
 TEST(ChannelVectors, AreThere) {
-    for (const char* name : {"decoded", "refused"}) EXPECT_FALSE(section(name).empty()) << name;
+    for (const char* name : {"decoded", "refused", "heartbeat_interval"}) EXPECT_FALSE(section(name).empty()) << name;
 }
 
 TEST(ChannelVectors, Decoded) {
@@ -150,6 +150,16 @@ TEST(ChannelVectors, Refused) {
         const auto& vector = entry.as_object();
         protocol::IncomingMessage out;
         EXPECT_EQ(decode(vector, out), Status::error) << vector.at("name").as_string();
+    }
+}
+
+TEST(ChannelVectors, HeartbeatInterval) {
+    for (const auto& entry : section("heartbeat_interval")) {
+        const auto& vector = entry.as_object();
+        const auto& env = vector.at("env");
+        const std::string text = env.is_null() ? "" : std::string(env.as_string());
+        EXPECT_EQ(heartbeat_interval(env.is_null() ? nullptr : text.c_str()).count(), vector.at("ms").to_number<std::int64_t>())
+            << json::serialize(vector);
     }
 }
 
