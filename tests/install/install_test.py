@@ -37,7 +37,8 @@ EXPECTED = {
     "lib/systemd/system": ["vhostd.service"],
     "share/doc/vhostd": ["README.md", "deployment.md", "protocol.md"],
     "share/doc/vhostd/examples": ["vhostd.toml", "vhostd.socket"],
-    "share/vhostd/sdk/node": ["index.js", "host.js", "channel.js", "package.json", "README.md"],
+    "share/vhostd/sdk/node": ["index.js", "site_process.js", "http_worker.js", "host.js", "channel.js",
+                              "package.json", "README.md"],
     "share/vhostd/sdk/python/vhostd_worker": sorted(name for name in os.listdir(os.path.join(REPO, "sdk", "python", "vhostd_worker"))
                                                     if name.endswith(".py")),
     "include/vhostd/sdk/cpp": ["worker.hpp", "tls.hpp"],
