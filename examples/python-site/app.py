@@ -8,7 +8,7 @@ vhostd (a site's `command = ["python3", "app.py"]`); see README.md next to this 
 import os
 import sys
 
-# The SDK is one stdlib-only file; this finds it in the repository without installing it.
+# The SDK is a stdlib-only package; this finds it in the repository without installing it.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sdk", "python"))
 
 import vhostd_worker  # noqa: E402
