@@ -15,7 +15,7 @@ it checks the image's HEALTHCHECK command and an answer from each site of the im
 config, then stops vhostd with SIGTERM, as `docker stop` does, and removes the container.
 
 Prints TAP and exits 1 if a case fails. Every wait is bounded; the whole run is cut off after
---time-limit seconds (the build takes most of it: about 10 minutes on 2 cores).
+--time-limit seconds (the build takes most of it: about 6 minutes on 2 cores).
 """
 
 from __future__ import annotations
