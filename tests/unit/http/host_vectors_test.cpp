@@ -5,11 +5,11 @@
 #include "conf/config.hpp"
 #include "router/site_table.hpp"
 
+#include "tests/unit/support/vectors.hpp"
+
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <string>
 
@@ -19,11 +19,7 @@ namespace {
 namespace json = boost::json;
 
 const json::object& vectors() {
-    static const json::object parsed = [] {
-        std::ifstream file(VHOSTD_VECTORS_DIR "/hosts.json");
-        const std::string text{std::istreambuf_iterator<char>(file), {}};
-        return json::parse(text).as_object();
-    }();
+    static const json::object parsed = test_support::read_vectors("hosts.json");
     return parsed;
 }
 

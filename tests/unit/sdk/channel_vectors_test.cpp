@@ -5,13 +5,13 @@
 #include "protocol/message.hpp"
 #include "protocol/message_decoder.hpp"
 
+#include "tests/unit/support/vectors.hpp"
+
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
 
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -22,11 +22,7 @@ namespace json = boost::json;
 using Status = protocol::MessageDecoder::Status;
 
 const json::object& vectors() {
-    static const json::object parsed = [] {
-        std::ifstream file(VHOSTD_VECTORS_DIR "/channel.json");
-        const std::string text{std::istreambuf_iterator<char>(file), {}};
-        return json::parse(text).as_object();
-    }();
+    static const json::object parsed = test_support::read_vectors("channel.json");
     return parsed;
 }
 
