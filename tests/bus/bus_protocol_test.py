@@ -7,9 +7,9 @@ channel, played by this script: no vhostd needed.
 BUS_WORKER_COMMAND is a small program on the SDK under test that reports what the SDK hands
 it as JSON lines on stdout and acts on the messages it receives (node_bus_worker.js describes
 the contract; python_bus_worker.py is the Python one). It is started twice the way vhostd
-starts a process (conformance.py's way: channel at fd 3, its own process group, the VHOSTD_*
-environment, with VHOSTD_ROLE=worker and then VHOSTD_ROLE=singleton), and the cases check
-the lines it writes on the channel and the events it prints.
+starts a process (tests/conformance/vhostd_side.py's way: channel at fd 3, its own process
+group, the VHOSTD_* environment, with VHOSTD_ROLE=worker and then VHOSTD_ROLE=singleton),
+and the cases check the lines it writes on the channel and the events it prints.
 
 Prints TAP and exits 1 if any case fails. Every wait is bounded; the whole run is cut off
 after --time-limit seconds; every process started is killed by process group at the end.
@@ -17,7 +17,6 @@ after --time-limit seconds; every process started is killed by process group at 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import socket
@@ -28,8 +27,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, "..", "support"), os.path.join(HERE, "..", "conformance")]
-from conformance import ChildProcess, vhostd_env  # noqa: E402
-from harness import Failure, expect, run_cases, tap_comments  # noqa: E402
+from vhostd_side import ChildProcess, run_checked, vhostd_env  # noqa: E402
+from harness import Failure, expect, run_worker_suite, tap_comments  # noqa: E402
 
 WAIT = 5.0
 SITE = "bus"
@@ -367,17 +366,8 @@ ENDS_PROCESS = {case_channel_closes, case_singleton_drain}
 
 
 def run_case(case, suite: Suite):
-    """The case, then what every case must leave behind: no protocol error on the channel,
-    and the process alive unless the case ends it."""
-    p = suite.current
-    errors_before = len(p.channel.errors) if p else 0
-    case(suite)
-    p_after = suite.current
-    errors = p_after.channel.errors[errors_before if p_after is p else 0:]
-    if errors:
-        raise Failure("on the channel: " + "; ".join(errors[:3]))
-    if case not in ENDS_PROCESS and p_after.exit_status() is not None:
-        raise Failure(f"the process exited (status {p_after.status})")
+    """The case, checked for protocol errors and for a process that exited unasked."""
+    return run_checked(case, suite, lambda s: s.current, ENDS_PROCESS, "process")
 
 
 def process_output(suite: Suite):
@@ -388,23 +378,8 @@ def process_output(suite: Suite):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     usage="%(prog)s [--runtime node] -- BUS_WORKER_COMMAND...")
-    parser.add_argument("--runtime", choices=["native", "node"], default="native",
-                        help="node: also set NODE_CHANNEL_FD=3 and NODE_CHANNEL_SERIALIZATION_MODE=json")
-    parser.add_argument("--time-limit", type=float, default=55.0,
-                        help="stop the whole run after this many seconds (default 55)")
-    parser.add_argument("command", nargs="+", help="the bus worker's command line")
-    args = parser.parse_args()
-
-    print(f"# bus worker: {' '.join(args.command)} (runtime {args.runtime})", flush=True)
-    suite = Suite(args.command, args.runtime)
-    try:
-        failed = run_cases(CASES, suite, args.time_limit, run_case=run_case,
-                           after_case=lambda case, error: error and process_output(suite))
-    finally:
-        suite.cleanup()
-    return 1 if failed else 0
+    return run_worker_suite(__doc__, "BUS_WORKER_COMMAND", "bus worker", Suite, CASES, lambda suite: dict(
+        run_case=run_case, after_case=lambda case, error: error and process_output(suite)))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, "..", "support"), HERE]
-from conformance import Client, check_echo, check_websocket_upgrade, request, websocket_request  # noqa: E402
+from http_client import Client, check_echo, check_websocket_upgrade, request, websocket_request  # noqa: E402
 from harness import Failure, free_ports, run_cases, tap_log_tail, wait_until  # noqa: E402
 
 WORKERS = 2

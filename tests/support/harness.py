@@ -1,11 +1,13 @@
-"""What the Python test scripts share: failures, the run's time limit, TAP lines, waits and
-free ports. Standard library only; a script imports it after putting this folder on sys.path:
+"""What the Python test scripts share: failures, the run's time limit, TAP lines, waits,
+free ports, a suite's command line and its run. Standard library only; a script imports it
+after putting this folder on sys.path:
 
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 """
 
 from __future__ import annotations
 
+import argparse
 import signal
 import socket
 import time
@@ -119,3 +121,26 @@ def run_cases(cases, suite, time_limit, *, run_case=None, after_case=None, essen
         stop_time_limit()
     print("# PASS" if not failed else f"# FAIL: {failed} of {len(cases)} cases failed", flush=True)
     return failed
+
+
+def run_worker_suite(doc, command_name, what, make_suite, cases, options_for):
+    """The main of a suite that plays vhostd's side for the process it starts, from the
+    command line [--runtime node] [--time-limit S] -- COMMAND... (`doc` describes it):
+    make_suite(command, runtime), run_cases with the options options_for(suite) gives,
+    then suite.cleanup() whatever happened. The exit status: 1 if any case failed, else 0."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                     usage=f"%(prog)s [--runtime node] -- {command_name}...")
+    parser.add_argument("--runtime", choices=["native", "node"], default="native",
+                        help="node: also set NODE_CHANNEL_FD=3 and NODE_CHANNEL_SERIALIZATION_MODE=json")
+    parser.add_argument("--time-limit", type=float, default=55.0,
+                        help="stop the whole run after this many seconds (default 55)")
+    parser.add_argument("command", nargs="+", help=f"the {what}'s command line")
+    args = parser.parse_args()
+
+    print(f"# {what}: {' '.join(args.command)} (runtime {args.runtime})", flush=True)
+    suite = make_suite(args.command, args.runtime)
+    try:
+        failed = run_cases(cases, suite, args.time_limit, **options_for(suite))
+    finally:
+        suite.cleanup()
+    return 1 if failed else 0
