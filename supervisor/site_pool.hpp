@@ -6,10 +6,14 @@
 
 #include "conf/config.hpp"
 #include "protocol/handoff.hpp"
+#include "supervisor/connection_queue.hpp"
 #include "supervisor/file_watcher.hpp"
 #include "supervisor/latency_histogram.hpp"
+#include "supervisor/restart_policy.hpp"
+#include "supervisor/restart_reason.hpp"
 #include "supervisor/site_bus.hpp"
 #include "supervisor/site_snapshot.hpp"
+#include "supervisor/task_schedule.hpp"
 #include "supervisor/worker.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -18,11 +22,9 @@
 
 #include <spdlog/logger.h>
 
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <random>
 #include <vector>
 
@@ -42,7 +44,7 @@ public:
     void tick(Clock::time_point now, bool sample_memory);
     // Reload: new settings; with `replace_workers` the running workers are rolled (the new
     // generation is ready before the old one drains).
-    void update(conf::Site site, bool replace_workers, const char* counted_as = restart_reason::reload);
+    void update(conf::Site site, bool replace_workers, RestartReason counted_as = RestartReason::reload);
     // Hands what it can, answers the rest 503, drains every worker, SIGKILLs what is left
     // after drain_timeout, then calls `done` once no worker is running.
     void stop(std::function<void()> done);
@@ -61,12 +63,6 @@ public:
     const LatencyHistogram& handoff_latency() const { return handoff_latency_; }
 
 private:
-    struct Waiting {
-        protocol::PendingConnection connection;
-        Clock::time_point deadline;
-        Clock::time_point since;  // when it started waiting here
-    };
-
     void reconcile(Clock::time_point now);
     void spawn(Clock::time_point now);
     // Starts a process of the site on a new channel: a worker in `slot`, or the singleton.
@@ -76,9 +72,6 @@ private:
     void check_timeouts(Worker& process, Clock::time_point now, bool sample_memory);
     BusMembers bus_members() const;
     void run_due_tasks(Clock::time_point now);
-    void schedule_tasks(Clock::time_point now);
-    void schedule_cron(std::size_t task, Clock::time_point now, std::chrono::system_clock::time_point wall_now,
-                       std::chrono::system_clock::time_point after);
     void watch_files();
     unsigned free_slot() const;
     std::size_t serving_count() const;
@@ -100,10 +93,10 @@ private:
     void hand_waiting();
     void expire_waiting();
     void arm_queue_timer();
-    void reject(protocol::PendingConnection connection, int retry_after, const char* why);
-    int retry_after_seconds() const;
+    void reject(protocol::PendingConnection connection, int retry_after, RejectReason why);
+    // Answers 503 to everything waiting, when no worker will come for it.
+    void reject_waiting_if_down();
     void check_stopped();
-    std::vector<std::string> environment(unsigned slot, bool singleton) const;
     std::string describe(const Worker& worker) const;
 
     Strand strand_;
@@ -112,7 +105,7 @@ private:
     unsigned generation_ = 1;
     unsigned target_;                           // workers wanted, min_workers..max_workers
     std::vector<std::shared_ptr<Worker>> workers_;  // every worker not yet reaped
-    std::deque<Waiting> waiting_;
+    ConnectionQueue waiting_;
     boost::asio::steady_timer queue_timer_;
     boost::asio::steady_timer spawn_timer_;        // wakes reconcile() when a backoff ends
     std::size_t round_robin_ = 0;
@@ -121,28 +114,22 @@ private:
     std::uint64_t handed_off_ = 0;
     std::uint64_t answered_503_ = 0;
     std::uint64_t requests_of_exited_ = 0;
-    std::map<std::string, std::uint64_t> restarts_;  // by restart_reason
+    std::map<RestartReason, std::uint64_t> restarts_;
     bool paused_ = false;
     std::function<bool(protocol::PendingConnection&)> successor_;  // set by an upgrade
 
-    // Restart policy.
-    unsigned consecutive_failures_ = 0;
-    Clock::time_point next_spawn_at_;
-    std::deque<Clock::time_point> recent_failures_;  // within restart_limit.window
-    std::optional<Clock::time_point> quarantined_until_;
+    RestartPolicy restart_policy_;  // of the workers
     std::minstd_rand jitter_{std::random_device{}()};
 
     // The singleton: started first, restarted gently after failures, never rotated.
     std::shared_ptr<Worker> singleton_;
     bool singleton_was_ready_ = false;              // workers start only after this
-    unsigned singleton_consecutive_failures_ = 0;
+    Backoff singleton_backoff_;
     std::uint64_t singleton_failures_ = 0;
     boost::asio::steady_timer singleton_timer_;     // its restart after a backoff
     SiteBus bus_;
     std::unique_ptr<FileWatcher> watcher_;          // when the site has `watch`
-    // Per task of site_.tasks, when it runs next; runs and skips for the counters.
-    std::vector<Clock::time_point> task_due_;
-    std::vector<std::chrono::system_clock::time_point> task_wall_due_;  // cron tasks: the minute due
+    TaskSchedule task_schedule_;  // per task of site_.tasks, when it runs next
     std::uint64_t tasks_run_ = 0;
     std::uint64_t tasks_skipped_ = 0;
 

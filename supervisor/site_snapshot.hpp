@@ -41,7 +41,7 @@ struct SiteSnapshot {
     std::uint64_t requests = 0;  // including workers that have exited
     std::uint64_t active_connections = 0;
     std::uint64_t websockets = 0;
-    std::map<std::string, std::uint64_t> restarts;          // by reason
+    std::map<std::string, std::uint64_t> restarts;          // by to_string(RestartReason)
     std::map<std::string, std::uint64_t> workers_by_state;  // starting, ready, draining, stopping
     std::vector<WorkerSnapshot> workers;
     // The singleton, when the site has one: pid 0 while it is not running.
@@ -53,21 +53,5 @@ struct SiteSnapshot {
     std::uint64_t tasks_run = 0;
     std::uint64_t tasks_skipped = 0;
 };
-
-// Restart reasons, as counted and shown.
-namespace restart_reason {
-inline constexpr const char* crash = "crash";
-inline constexpr const char* start_failure = "start_failure";
-inline constexpr const char* hung = "hung";
-inline constexpr const char* channel_lost = "channel_lost";
-inline constexpr const char* age = "age";
-inline constexpr const char* memory = "memory";
-inline constexpr const char* requests = "requests";
-inline constexpr const char* reload = "reload";
-inline constexpr const char* idle = "idle";
-inline constexpr const char* admin = "admin";
-inline constexpr const char* watch = "watch";  // a watched file changed (dev mode)
-inline constexpr const char* all[] = {crash, start_failure, hung, channel_lost, age, memory, requests, reload, idle, admin, watch};
-}  // namespace restart_reason
 
 }  // namespace vhostd::supervisor
