@@ -1,0 +1,66 @@
+'use strict';
+// What the handed socket reports: the client vhostd names over TCP and TLS terminated by
+// vhostd, and TLS passed through to an https.Server in the worker.
+
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const https = require('node:https');
+const { test } = require('node:test');
+const { RawClient } = require('./raw_client');
+const fixture = require('./fixture');
+const { ports } = fixture;
+
+test('the socket reports the client vhostd names (TCP)', { timeout: 30000 }, async () => {
+  await RawClient.using(ports.http, async (client) => {
+    client.write('GET /whoami HTTP/1.1\r\nHost: app.test\r\n\r\n');
+    const who = JSON.parse((await client.response()).body);
+    assert.equal(who.handle, 'TCP');
+    assert.equal(who.remoteAddress, '127.0.0.1');
+    assert.equal(who.remotePort, client.socket.localPort);
+    assert.equal(who.remoteFamily, 'IPv4');
+    assert.equal(who.localPort, ports.http);
+    assert.equal(who.encrypted, false);
+    assert.equal(who.info.host, 'app.test');
+    assert.equal(who.info.site, 'app');
+  });
+});
+
+function httpsWhoami(servername) {
+  return new Promise((resolve, reject) => {
+    const req = https.request({
+      host: '127.0.0.1', port: ports.https, path: '/whoami', servername, ca: fs.readFileSync(fixture.tls.cert), agent: false,
+      headers: { Host: servername },
+    }, (res) => {
+      const localPort = res.socket.localPort;
+      let body = '';
+      res.on('data', (chunk) => { body += chunk; });
+      res.on('end', () => resolve({ ...JSON.parse(body), clientPort: localPort }));
+    });
+    req.setTimeout(10000, () => req.destroy(new Error('no answer')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('the socket reports the client vhostd names (TLS terminated: a socketpair)', { timeout: 30000 }, async (t) => {
+  if (!fixture.tls) return t.skip('openssl could not make a certificate');
+  const who = await httpsWhoami('app.test');
+  assert.equal(who.handle, 'Pipe');   // an AF_UNIX socketpair: no peer address of its own
+  assert.equal(who.remoteAddress, '127.0.0.1');
+  assert.equal(who.remotePort, who.clientPort);
+  assert.equal(who.localPort, ports.https);
+  assert.equal(who.encrypted, true);
+  assert.equal(who.info.tls.mode, 'terminate');
+  assert.equal(who.info.tls.serverName, 'app.test');
+});
+
+test('passthrough: an https.Server in the worker terminates TLS on the handed socket', { timeout: 30000 }, async (t) => {
+  if (!fixture.tls) return t.skip('openssl could not make a certificate');
+  const who = await httpsWhoami('secure.test');
+  assert.equal(who.handle, 'TLSWrap');
+  assert.equal(who.remoteAddress, '127.0.0.1');
+  assert.equal(who.remotePort, who.clientPort);
+  assert.equal(who.encrypted, true);
+  assert.equal(who.info.site, 'secure');
+  assert.equal(who.info.tls.mode, 'passthrough');
+});
