@@ -35,7 +35,7 @@ EXPECTED = {
     "bin": ["vhostd", "vhostctl", "vhostd-static", "vhostd-upstream"],
     "libexec/vhostd": ["hello-worker"],
     "lib/systemd/system": ["vhostd.service"],
-    "share/doc/vhostd": ["README.md", "deployment.md", "protocol.md"],
+    "share/doc/vhostd": ["README.md", "configuration.md", "deployment.md", "protocol.md", "status.md"],
     "share/doc/vhostd/examples": ["vhostd.toml", "vhostd.socket"],
     "share/vhostd/sdk/node": ["index.js", "site_process.js", "http_worker.js", "host.js", "channel.js",
                               "package.json", "README.md"],
