@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <limits>
+#include <string>
 #include <utility>
 
 namespace vhostd::conf {
@@ -47,6 +48,21 @@ std::optional<std::uint64_t> scale(std::string_view text, const Unit (&units)[N]
     return std::nullopt;
 }
 
+// `count` in the largest of `units` that divides it exactly.
+template <std::size_t N>
+std::string in_largest_unit(std::uint64_t count, const Unit (&units)[N]) {
+    for (std::size_t index = N; index-- > 1;) {
+        const auto& [name, factor] = units[index];
+        if (count % factor == 0) {
+            return std::to_string(count / factor) + std::string(name);
+        }
+    }
+    return std::to_string(count) + std::string(units[0].first);
+}
+
+// The units a default is shown in; minutes are left out.
+constexpr Unit shown_duration_units[] = {duration_units[0], duration_units[1], duration_units[3]};
+
 }  // namespace
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
@@ -60,6 +76,20 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {
     return scale(text, size_units, std::numeric_limits<std::uint64_t>::max());
+}
+
+std::string format_duration(std::chrono::milliseconds duration) {
+    if (duration.count() == 0) {
+        return "0s";
+    }
+    return in_largest_unit(static_cast<std::uint64_t>(duration.count()), shown_duration_units);
+}
+
+std::string format_size(std::uint64_t size) {
+    if (size == 0) {
+        return "0B";
+    }
+    return in_largest_unit(size, size_units);
 }
 
 }  // namespace vhostd::conf

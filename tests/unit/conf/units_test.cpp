@@ -61,5 +61,26 @@ TEST(ParseSize, RejectsValuesPastSixtyFourBits) {
     EXPECT_EQ(parse_size("17592186044416MiB"), std::nullopt);
 }
 
+TEST(FormatDuration, ShowsWholeHoursElseSecondsElseMilliseconds) {
+    using namespace std::chrono_literals;
+    EXPECT_EQ(format_duration(0ms), "0s");
+    EXPECT_EQ(format_duration(500ms), "500ms");
+    EXPECT_EQ(format_duration(1500ms), "1500ms");
+    EXPECT_EQ(format_duration(10s), "10s");
+    EXPECT_EQ(format_duration(60s), "60s");
+    EXPECT_EQ(format_duration(1h), "1h");
+    EXPECT_EQ(format_duration(90min), "5400s");
+    EXPECT_EQ(parse_duration(format_duration(90min)), std::chrono::milliseconds(90min));
+}
+
+TEST(FormatSize, ShowsTheLargestUnitThatDividesExactly) {
+    EXPECT_EQ(format_size(0), "0B");
+    EXPECT_EQ(format_size(1000), "1000B");
+    EXPECT_EQ(format_size(16 * 1024), "16KiB");
+    EXPECT_EQ(format_size(10u * 1024 * 1024), "10MiB");
+    EXPECT_EQ(format_size(std::uint64_t{3} << 30), "3GiB");
+    EXPECT_EQ(format_size(1536u * 1024 * 1024), "1536MiB");
+}
+
 }  // namespace
 }  // namespace vhostd::conf

@@ -1,0 +1,52 @@
+// [admin]: the endpoint vhostctl, /status, /metrics and the dashboard use.
+#include "conf/key_table.hpp"
+#include "conf/sections.hpp"
+
+namespace vhostd::conf {
+
+namespace {
+
+const KeyTable<AdminSettings>& admin_keys() {
+    static const KeyTable<AdminSettings> keys = [] {
+        KeyTable<AdminSettings> table;
+        table
+            .endpoint("listen", &AdminSettings::address, &AdminSettings::endpoint, "\"IP:port\" for the admin endpoint")
+            .required()
+            .path("token_file", &AdminSettings::token_file,
+                  "a file holding the token every request but the dashboard page must carry");
+        return table;
+    }();
+    return keys;
+}
+
+}  // namespace
+
+void read_admin(ValueReader& reader, const toml::node& node, std::optional<AdminSettings>& into) {
+    if (const auto* table = reader.table_at(node, "admin")) {
+        AdminSettings admin;
+        admin_keys().read(reader, *table, "admin", admin);
+        into = std::move(admin);
+    }
+}
+
+void check_admin_is_not_public(ValueReader& reader, const toml::table& root, const Config& config) {
+    if (!config.admin || config.admin->endpoint.port == 0) return;
+    const Endpoint& admin = config.admin->endpoint;
+    auto wildcard = [](const std::string& host) { return host == "0.0.0.0" || host == "::"; };
+    for (const Listener& listener : config.listeners) {
+        const Endpoint& public_endpoint = listener.endpoint;
+        const bool overlaps = public_endpoint.host == admin.host || wildcard(public_endpoint.host) || wildcard(admin.host);
+        if (public_endpoint.port == admin.port && overlaps) {
+            const toml::node* listen = root.at_path("admin.listen").node();
+            reader.report(listen != nullptr ? listen->source().begin : root.source().begin, "admin.listen",
+                          "must not be the address of a public listener (" + listener.address + ")");
+            return;
+        }
+    }
+}
+
+SectionDoc admin_section() {
+    return {"admin", admin_keys().docs()};
+}
+
+}  // namespace vhostd::conf

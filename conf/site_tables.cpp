@@ -1,0 +1,189 @@
+#include "conf/site_tables.hpp"
+
+#include "conf/certificate_check.hpp"
+
+#include <filesystem>
+
+namespace vhostd::conf {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The runtime as written, settled once the command is known.
+struct SingletonDraft : Singleton {
+    std::optional<Runtime> runtime_written;
+};
+
+const KeyTable<SingletonDraft>& singleton_keys() {
+    static const KeyTable<SingletonDraft> keys = [] {
+        KeyTable<SingletonDraft> table;
+        table
+            .custom("command", "array of strings", "", false, "the program and its arguments, resolved like a site's",
+                    [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
+                       SingletonDraft& into) { reader.read_program(value, path, into.command); })
+            .required()
+            .choice("runtime", &SingletonDraft::runtime_written, runtime_words, "as a site's runtime")
+            .default_is(runtime_default, false)
+            .env("env", &Singleton::env, "variables on top of the site's env")
+            .duration("start_timeout", &Singleton::start_timeout, Zero::rejected,
+                      "no ready message within this is a failed start")
+            .table("restart_backoff", &Singleton::restart_backoff,
+                   restart_backoff_keys(table.defaults().restart_backoff), "the delay before a restart after a failure")
+            .checked_by([](ValueReader&, const toml::table&, const std::string&, SingletonDraft& into) {
+                if (!into.command.empty()) into.runtime = into.runtime_written.value_or(runtime_of(into.command));
+            });
+        return table;
+    }();
+    return keys;
+}
+
+const KeyTable<Task>& task_keys() {
+    static const KeyTable<Task> keys = [] {
+        KeyTable<Task> table;
+        table.nonempty_string("name", &Task::name, "the name the message carries")
+            .required()
+            .duration("every", &Task::every, Zero::rejected, "runs at this interval")
+            .default_is("none", false)
+            .custom("cron", "string \"m h dom mon dow\"", "none", false, "runs at these cron times",
+                    [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
+                       Task& into) {
+                        std::string text, problem;
+                        if (!reader.read_string(value, path, text)) return;
+                        into.cron = CronSchedule::parse(text, problem);
+                        if (!into.cron) reader.report(value, path, problem);
+                    })
+            .choice("to", &Task::to, {{"worker", Task::Target::worker}, {"singleton", Task::Target::singleton}},
+                    "who gets the message: one ready worker, or the singleton")
+            .checked_by([](ValueReader& reader, const toml::table& table, const std::string& path, Task&) {
+                if (table.contains("every") == table.contains("cron")) {
+                    reader.report(table.source().begin, path,
+                                  "needs exactly one of every = \"DURATION\" and cron = \"EXPRESSION\"");
+                }
+            });
+        return table;
+    }();
+    return keys;
+}
+
+const KeyTable<Certificate>& certificate_keys() {
+    static const KeyTable<Certificate> keys = [] {
+        KeyTable<Certificate> table;
+        table.nonempty_string("cert", &Certificate::cert, "the certificate chain, PEM, leaf first")
+            .required()
+            .nonempty_string("key", &Certificate::key, "its unencrypted private key, PEM")
+            .required();
+        return table;
+    }();
+    return keys;
+}
+
+void read_certificate(ValueReader& reader, const toml::table& table, const std::string& path,
+                      std::vector<Certificate>& into) {
+    Certificate certificate;
+    certificate_keys().read(reader, table, path, certificate);
+    if (certificate.cert.empty() || certificate.key.empty()) return;  // reported
+    certificate.cert = (reader.config_dir() / certificate.cert).lexically_normal().string();
+    certificate.key = (reader.config_dir() / certificate.key).lexically_normal().string();
+    const CertificateProblems problems = check_certificate(certificate.cert, certificate.key);
+    if (!problems.cert.empty()) reader.report(*table.get("cert"), child(path, "cert"), problems.cert);
+    if (!problems.key.empty()) reader.report(*table.get("key"), child(path, "key"), problems.key);
+    into.push_back(std::move(certificate));
+}
+
+}  // namespace
+
+Runtime runtime_of(const std::vector<std::string>& command) {
+    const std::string program = fs::path(command.front()).filename().string();
+    return program == "node" || program == "nodejs" ? Runtime::node : Runtime::native;
+}
+
+// `count` failed starts or crashes within `window` quarantine the site for `cooldown`.
+KeyTable<RestartLimit> restart_limit_keys(const RestartLimit& defaults) {
+    KeyTable<RestartLimit> table(defaults);
+    table.integer("count", &RestartLimit::count, 1, 100'000, "failures that quarantine the site")
+        .duration("window", &RestartLimit::window, Zero::rejected, "within this time")
+        .duration("cooldown", &RestartLimit::cooldown, Zero::rejected, "for this time");
+    return table;
+}
+
+KeyTable<RestartBackoff> restart_backoff_keys(const RestartBackoff& defaults) {
+    KeyTable<RestartBackoff> table(defaults);
+    table.duration("initial", &RestartBackoff::initial, Zero::rejected, "the delay after the first failure")
+        .duration("max", &RestartBackoff::max, Zero::rejected, "the longest delay, reached by doubling")
+        .checked_by([](ValueReader& reader, const toml::table& table, const std::string& path, RestartBackoff& into) {
+            if (table.contains("max") && into.max < into.initial) {
+                reader.report(*table.get("max"), child(path, "max"), "must not be less than initial");
+            }
+        });
+    return table;
+}
+
+KeyTable<ResourceLimits> resource_limit_keys() {
+    KeyTable<ResourceLimits> table;
+    table.integer("open_files", &ResourceLimits::open_files, 1, 1'048'576, "RLIMIT_NOFILE of the workers")
+        .default_is("none", false)
+        // Below a mebibyte not even the dynamic loader fits: the worker could never start.
+        .size_at_least("address_space", &ResourceLimits::address_space, 1024 * 1024, "1MiB",
+                       "RLIMIT_AS of the workers, bytes")
+        .default_is("none", false);
+    return table;
+}
+
+void read_singleton(ValueReader& reader, const toml::node& node, const std::string& path,
+                    std::optional<Singleton>& into) {
+    if (const auto* table = reader.table_at(node, path)) {
+        SingletonDraft singleton;
+        singleton_keys().read(reader, *table, path, singleton);
+        into = static_cast<Singleton&&>(singleton);
+    }
+}
+
+std::vector<KeyDoc> singleton_key_docs() {
+    return singleton_keys().docs();
+}
+
+void read_tasks(ValueReader& reader, const toml::node& node, const std::string& path, bool has_singleton,
+                std::vector<Task>& into) {
+    const auto* tasks = reader.array_at(node, path);
+    if (!tasks) return;
+    for (std::size_t index = 0; index < tasks->size(); ++index) {
+        const std::string task_path = element(path, index);
+        const auto* table = reader.table_at((*tasks)[index], task_path);
+        if (!table) continue;
+        Task task;
+        task_keys().read(reader, *table, task_path, task);
+        if (task.to == Task::Target::singleton && !has_singleton) {
+            reader.report(table->source().begin, child(task_path, "to"),
+                          "names the singleton, but the site has no [singleton]");
+        }
+        into.push_back(std::move(task));
+    }
+}
+
+std::vector<KeyDoc> task_key_docs() {
+    return task_keys().docs();
+}
+
+void read_certificates(ValueReader& reader, const toml::node& node, const std::string& path,
+                       std::vector<Certificate>& into) {
+    if (const auto* table = node.as_table()) {
+        read_certificate(reader, *table, path, into);
+        return;
+    }
+    const auto* array = node.as_array();
+    if (!array || array->empty()) {
+        reader.report(node, path, "must be a table { cert = \"…\", key = \"…\" } or a non-empty array of them");
+        return;
+    }
+    for (std::size_t index = 0; index < array->size(); ++index) {
+        const std::string entry_path = element(path, index);
+        if (const auto* table = reader.table_at((*array)[index], entry_path)) read_certificate(reader, *table, entry_path, into);
+    }
+}
+
+std::vector<KeyDoc> certificate_key_docs() {
+    return certificate_keys().docs();
+}
+
+}  // namespace vhostd::conf
