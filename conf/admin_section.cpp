@@ -6,17 +6,14 @@ namespace vhostd::conf {
 
 namespace {
 
-const KeyTable<AdminSettings>& admin_keys() {
-    static const KeyTable<AdminSettings> keys = [] {
-        KeyTable<AdminSettings> table;
-        table
-            .endpoint("listen", &AdminSettings::address, &AdminSettings::endpoint, "\"IP:port\" for the admin endpoint")
-            .required()
-            .path("token_file", &AdminSettings::token_file,
-                  "a file holding the token every request but the dashboard page must carry");
-        return table;
-    }();
-    return keys;
+KeyTable<AdminSettings> admin_keys() {
+    KeyTable<AdminSettings> table;
+    table
+        .endpoint("listen", &AdminSettings::address, &AdminSettings::endpoint, "\"IP:port\" for the admin endpoint")
+        .required()
+        .path("token_file", &AdminSettings::token_file,
+              "a file holding the token every request but the dashboard page must carry");
+    return table;
 }
 
 }  // namespace
@@ -24,7 +21,7 @@ const KeyTable<AdminSettings>& admin_keys() {
 void read_admin(ValueReader& reader, const toml::node& node, std::optional<AdminSettings>& into) {
     if (const auto* table = reader.table_at(node, "admin")) {
         AdminSettings admin;
-        admin_keys().read(reader, *table, "admin", admin);
+        built_once<admin_keys>().read(reader, *table, "admin", admin);
         into = std::move(admin);
     }
 }
@@ -46,7 +43,7 @@ void check_admin_is_not_public(ValueReader& reader, const toml::table& root, con
 }
 
 SectionDoc admin_section() {
-    return {"admin", admin_keys().docs()};
+    return {"admin", built_once<admin_keys>().docs()};
 }
 
 }  // namespace vhostd::conf

@@ -95,19 +95,13 @@ public:
 
     template <typename Owner>
     KeyTable& nonempty_string(std::string_view name, std::string Owner::*field, std::string_view meaning) {
-        return add(name, "non-empty string", "none", meaning,
-                   [field](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
-                           Target& into) { reader.read_nonempty_string(value, path, into.*field); })
-            .default_is("none", false);
+        return string_key(name, "non-empty string", field, &ValueReader::read_nonempty_string, meaning);
     }
 
     // A file or directory, relative to the config file; stored absolute.
     template <typename Owner>
     KeyTable& path(std::string_view name, std::string Owner::*field, std::string_view meaning) {
-        return add(name, "string", "none", meaning,
-                   [field](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
-                           Target& into) { reader.read_path(value, path, into.*field); })
-            .default_is("none", false);
+        return string_key(name, "string", field, &ValueReader::read_path, meaning);
     }
 
     template <typename Owner>
@@ -239,6 +233,18 @@ public:
     }
 
 private:
+    using StringReader = bool (ValueReader::*)(const toml::node&, const std::string&, std::string&);
+
+    // A string that is unset (empty) unless written.
+    template <typename Owner>
+    KeyTable& string_key(std::string_view name, std::string type, std::string Owner::*field, StringReader read,
+                         std::string_view meaning) {
+        return add(name, std::move(type), "none", meaning,
+                   [field, read](ValueReader& reader, const toml::key&, const toml::node& value,
+                                 const std::string& path, Target& into) { (reader.*read)(value, path, into.*field); })
+            .default_is("none", false);
+    }
+
     const Key<Target>* find(std::string_view name) const {
         const auto found =
             std::find_if(keys_.begin(), keys_.end(), [&](const Key<Target>& known) { return known.doc.name == name; });
@@ -257,5 +263,12 @@ private:
     std::vector<Key<Target>> keys_;
     std::vector<std::function<void(ValueReader&, const toml::table&, const std::string&, Target&)>> checks_;
 };
+
+// The table `build` returns, built on first use and kept: `built_once<listener_keys>()`.
+template <auto build>
+const auto& built_once() {
+    static const auto table = build();
+    return table;
+}
 
 }  // namespace vhostd::conf

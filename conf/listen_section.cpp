@@ -6,38 +6,35 @@ namespace vhostd::conf {
 
 namespace {
 
-const KeyTable<Listener>& listener_keys() {
-    static const KeyTable<Listener> keys = [] {
-        KeyTable<Listener> table;
-        table
-            .endpoint("address", &Listener::address, &Listener::endpoint,
-                      "\"IP:port\" to listen on; an IP address, not a name")
-            .required()
-            .boolean("proxy_protocol", &Listener::proxy_protocol,
-                     "connections start with a PROXY protocol header (v1 or v2) from a load balancer")
-            .custom("proxy_from", "array of strings", "required with proxy_protocol", false,
-                    "the load balancers' addresses or ranges: only they may connect",
-                    [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
-                       Listener& into) { reader.read_address_ranges(value, path, into.proxy_from); })
-            .boolean("tls", &Listener::tls, "an HTTPS listener: the certificate is the one of the site SNI names")
-            .checked_by([](ValueReader& reader, const toml::table& table, const std::string& path, Listener& into) {
-                // Accepting a PROXY header from anyone would let any client claim any address.
-                if (into.proxy_protocol && !table.contains("proxy_from")) {
-                    reader.report(table.source().begin, child(path, "proxy_from"),
-                                  "is required with proxy_protocol = true: the load balancers' addresses");
-                } else if (!into.proxy_protocol && table.contains("proxy_from")) {
-                    reader.report(*table.get("proxy_from"), child(path, "proxy_from"), "needs proxy_protocol = true");
-                }
-            });
-        return table;
-    }();
-    return keys;
+KeyTable<Listener> listener_keys() {
+    KeyTable<Listener> table;
+    table
+        .endpoint("address", &Listener::address, &Listener::endpoint,
+                  "\"IP:port\" to listen on; an IP address, not a name")
+        .required()
+        .boolean("proxy_protocol", &Listener::proxy_protocol,
+                 "connections start with a PROXY protocol header (v1 or v2) from a load balancer")
+        .custom("proxy_from", "array of strings", "required with proxy_protocol", false,
+                "the load balancers' addresses or ranges: only they may connect",
+                [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
+                   Listener& into) { reader.read_address_ranges(value, path, into.proxy_from); })
+        .boolean("tls", &Listener::tls, "an HTTPS listener: the certificate is the one of the site SNI names")
+        .checked_by([](ValueReader& reader, const toml::table& table, const std::string& path, Listener& into) {
+            // Accepting a PROXY header from anyone would let any client claim any address.
+            if (into.proxy_protocol && !table.contains("proxy_from")) {
+                reader.report(table.source().begin, child(path, "proxy_from"),
+                              "is required with proxy_protocol = true: the load balancers' addresses");
+            } else if (!into.proxy_protocol && table.contains("proxy_from")) {
+                reader.report(*table.get("proxy_from"), child(path, "proxy_from"), "needs proxy_protocol = true");
+            }
+        });
+    return table;
 }
 
 void read_listener(ValueReader& reader, const toml::table& table, const std::string& path,
                    std::vector<Listener>& into) {
     Listener listener;
-    listener_keys().read(reader, table, path, listener);
+    built_once<listener_keys>().read(reader, table, path, listener);
     into.push_back(std::move(listener));
 }
 
@@ -61,7 +58,7 @@ void read_listeners(ValueReader& reader, const toml::node& node, std::vector<Lis
 }
 
 SectionDoc listen_section() {
-    return {"listen", listener_keys().docs()};
+    return {"listen", built_once<listener_keys>().docs()};
 }
 
 }  // namespace vhostd::conf

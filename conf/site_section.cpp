@@ -89,91 +89,88 @@ void read_static_root(ValueReader& reader, const toml::key&, const toml::node& v
     into.command = {"vhostd-static", "--root", root};
 }
 
-const KeyTable<SiteDraft>& site_keys() {
-    static const KeyTable<SiteDraft> keys = [] {
-        KeyTable<SiteDraft> t;
-        const Site& d = t.defaults();
-        const std::string str = "array of strings";
-        t.custom("hosts", str, "required unless default = true", false, "the host names this site serves",
-                 later(&SiteDraft::hosts_value))
-            .custom("command", str, "required, unless static or upstream is given", false,
-                    "the program and its arguments, run directly (no shell)", program_key({}))
-            .custom("static", "string (a directory)", "none", false, "instead of command: serve this directory",
-                    read_static_root)
-            .custom("upstream", str, "none", false, "instead of command: an app that listens on $PORT",
-                    program_key({"vhostd-upstream", "--"}))
-            .custom("singleton", "table", "none", false, "one process beside the workers, for work done once",
-                    [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
-                       SiteDraft& into) { read_singleton(reader, value, path, into.singleton); },
-                    singleton_key_docs())
-            .custom("tasks", "array of tables", "none", false, "messages sent on a schedule", later(&SiteDraft::tasks_value),
-                    task_key_docs())
-            .custom("watch", "array of directories", "none", false, "changes under these roll the workers",
-                    [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
-                       SiteDraft& into) {
-                        const auto* directories = reader.array_at(value, path);
-                        for (std::size_t index = 0; directories && index < directories->size(); ++index) {
-                            std::string directory;
-                            if (reader.read_path((*directories)[index], element(path, index), directory)) {
-                                into.watch.push_back(std::move(directory));
-                            }
+KeyTable<SiteDraft> site_keys() {
+    KeyTable<SiteDraft> t;
+    const Site& d = t.defaults();
+    const std::string str = "array of strings";
+    t.custom("hosts", str, "required unless default = true", false, "the host names this site serves",
+             later(&SiteDraft::hosts_value))
+        .custom("command", str, "required, unless static or upstream is given", false,
+                "the program and its arguments, run directly (no shell)", program_key({}))
+        .custom("static", "string (a directory)", "none", false, "instead of command: serve this directory",
+                read_static_root)
+        .custom("upstream", str, "none", false, "instead of command: an app that listens on $PORT",
+                program_key({"vhostd-upstream", "--"}))
+        .custom("singleton", "table", "none", false, "one process beside the workers, for work done once",
+                [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
+                   SiteDraft& into) { read_singleton(reader, value, path, into.singleton); },
+                singleton_key_docs())
+        .custom("tasks", "array of tables", "none", false, "messages sent on a schedule", later(&SiteDraft::tasks_value),
+                task_key_docs())
+        .custom("watch", "array of directories", "none", false, "changes under these roll the workers",
+                [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
+                   SiteDraft& into) {
+                    const auto* directories = reader.array_at(value, path);
+                    for (std::size_t index = 0; directories && index < directories->size(); ++index) {
+                        std::string directory;
+                        if (reader.read_path((*directories)[index], element(path, index), directory)) {
+                            into.watch.push_back(std::move(directory));
                         }
-                    })
-            .duration("watch_debounce", &Site::watch_debounce, Zero::allowed, "how long changes must stop before the roll")
-            .choice("runtime", &SiteDraft::runtime_written, runtime_words, "what the program speaks on the channel")
-            .default_is(runtime_default, false)
-            .custom("cwd", "string", "the config file's directory", false, "the workers' working directory",
-                    [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
-                       SiteDraft& into) {
-                        into.cwd_value = &value;
-                        reader.read_path(value, path, into.cwd);
-                    })
-            .env("env", &Site::env, "variables added to the workers' environment")
-            .custom("workers", "integer 1–256", std::to_string(d.min_workers), d.min_workers == d.max_workers,
-                    "a fixed pool: min_workers = max_workers = N", pool_key(&PoolKeys::workers, &PoolKeys::fixed, 1))
-            .custom("min_workers", "integer 0–256", std::to_string(d.min_workers), true,
-                    "workers kept running even when idle", pool_key(&PoolKeys::min_workers, &PoolKeys::min, 0))
-            .custom("max_workers", "integer 1–256", std::to_string(d.max_workers), true,
-                    "the most workers the pool grows to", pool_key(&PoolKeys::max_workers, &PoolKeys::max, 1))
-            .duration("idle_timeout", &Site::idle_timeout, Zero::rejected,
-                      "a worker above min_workers idle this long is drained")
-            .nonempty_string("user", &Site::user, "the user the workers run as")
-            .default_is("vhostd's own", false)
-            .nonempty_string("group", &Site::group, "the group the workers run as")
-            .default_is("vhostd's own", false)
-            .table("limits", &Site::limits, resource_limit_keys(), "resource limits of the workers")
-            .custom("default", "boolean", d.is_default ? "true" : "false", true,
-                    "this site gets requests whose host matches no site",
-                    flag_key(&Site::is_default, &SiteDraft::default_place))
-            .integer("max_in_flight", &Site::max_in_flight, 1, 1024, "connections handed to a worker, not yet acknowledged")
-            .integer("queue_size", &Site::queue_size, 0, 1'000'000, "connections that may wait for a worker")
-            .duration("queue_timeout", &Site::queue_timeout, Zero::allowed, "the longest a connection waits in the queue")
-            .duration("drain_timeout", &Site::drain_timeout, Zero::allowed, "how long a draining worker may take to exit")
-            .duration("kill_timeout", &Site::kill_timeout, Zero::rejected, "from SIGTERM to SIGKILL")
-            .duration("start_timeout", &Site::start_timeout, Zero::rejected, "no ready message within this is a failed start")
-            .duration("heartbeat_timeout", &Site::heartbeat_timeout, Zero::rejected,
-                      "a ready worker not heard from this long is replaced")
-            .duration("max_age", &Site::max_age, Zero::allowed, "replace a worker this old; \"0s\": never")
-            .size("max_memory", &Site::max_memory, "replace a worker whose RSS passes this; \"0B\": no limit")
-            .integer("max_requests", &Site::max_requests, 0, std::int64_t{1} << 62,
-                     "rotate a worker after this many requests; 0: no limit")
-            .table("restart_limit", &Site::restart_limit, restart_limit_keys(d.restart_limit),
-                   "too many failures within a window quarantine the site")
-            .table("restart_backoff", &Site::restart_backoff, restart_backoff_keys(d.restart_backoff),
-                   "the delay before the next worker start after a failure")
-            .custom("tls", "table { cert, key }, or an array of them", "none", false,
-                    "the site's certificate chain and private key, for tls = true listeners",
-                    [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
-                       SiteDraft& into) { read_certificates(reader, value, path, into.certificates); },
-                    certificate_key_docs())
-            .choice("tls_mode", &Site::tls_mode, {{"terminate", TlsMode::terminate}, {"passthrough", TlsMode::passthrough}},
-                    "vhostd terminates TLS, or the worker gets the raw connection")
-            .custom("https_redirect", "boolean", d.https_redirect ? "true" : "false", true,
-                    "plain-HTTP requests get 308 to the https URL",
-                    flag_key(&Site::https_redirect, &SiteDraft::https_redirect_place));
-        return t;
-    }();
-    return keys;
+                    }
+                })
+        .duration("watch_debounce", &Site::watch_debounce, Zero::allowed, "how long changes must stop before the roll")
+        .choice("runtime", &SiteDraft::runtime_written, runtime_words, "what the program speaks on the channel")
+        .default_is(runtime_default, false)
+        .custom("cwd", "string", "the config file's directory", false, "the workers' working directory",
+                [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
+                   SiteDraft& into) {
+                    into.cwd_value = &value;
+                    reader.read_path(value, path, into.cwd);
+                })
+        .env("env", &Site::env, "variables added to the workers' environment")
+        .custom("workers", "integer 1–256", std::to_string(d.min_workers), d.min_workers == d.max_workers,
+                "a fixed pool: min_workers = max_workers = N", pool_key(&PoolKeys::workers, &PoolKeys::fixed, 1))
+        .custom("min_workers", "integer 0–256", std::to_string(d.min_workers), true,
+                "workers kept running even when idle", pool_key(&PoolKeys::min_workers, &PoolKeys::min, 0))
+        .custom("max_workers", "integer 1–256", std::to_string(d.max_workers), true,
+                "the most workers the pool grows to", pool_key(&PoolKeys::max_workers, &PoolKeys::max, 1))
+        .duration("idle_timeout", &Site::idle_timeout, Zero::rejected,
+                  "a worker above min_workers idle this long is drained")
+        .nonempty_string("user", &Site::user, "the user the workers run as")
+        .default_is("vhostd's own", false)
+        .nonempty_string("group", &Site::group, "the group the workers run as")
+        .default_is("vhostd's own", false)
+        .table("limits", &Site::limits, resource_limit_keys(), "resource limits of the workers")
+        .custom("default", "boolean", d.is_default ? "true" : "false", true,
+                "this site gets requests whose host matches no site",
+                flag_key(&Site::is_default, &SiteDraft::default_place))
+        .integer("max_in_flight", &Site::max_in_flight, 1, 1024, "connections handed to a worker, not yet acknowledged")
+        .integer("queue_size", &Site::queue_size, 0, 1'000'000, "connections that may wait for a worker")
+        .duration("queue_timeout", &Site::queue_timeout, Zero::allowed, "the longest a connection waits in the queue")
+        .duration("drain_timeout", &Site::drain_timeout, Zero::allowed, "how long a draining worker may take to exit")
+        .duration("kill_timeout", &Site::kill_timeout, Zero::rejected, "from SIGTERM to SIGKILL")
+        .duration("start_timeout", &Site::start_timeout, Zero::rejected, "no ready message within this is a failed start")
+        .duration("heartbeat_timeout", &Site::heartbeat_timeout, Zero::rejected,
+                  "a ready worker not heard from this long is replaced")
+        .duration("max_age", &Site::max_age, Zero::allowed, "replace a worker this old; \"0s\": never")
+        .size("max_memory", &Site::max_memory, "replace a worker whose RSS passes this; \"0B\": no limit")
+        .integer("max_requests", &Site::max_requests, 0, std::int64_t{1} << 62,
+                 "rotate a worker after this many requests; 0: no limit")
+        .table("restart_limit", &Site::restart_limit, restart_limit_keys(d.restart_limit),
+               "too many failures within a window quarantine the site")
+        .table("restart_backoff", &Site::restart_backoff, restart_backoff_keys(d.restart_backoff),
+               "the delay before the next worker start after a failure")
+        .custom("tls", "table { cert, key }, or an array of them", "none", false,
+                "the site's certificate chain and private key, for tls = true listeners",
+                [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
+                   SiteDraft& into) { read_certificates(reader, value, path, into.certificates); },
+                certificate_key_docs())
+        .choice("tls_mode", &Site::tls_mode, {{"terminate", TlsMode::terminate}, {"passthrough", TlsMode::passthrough}},
+                "vhostd terminates TLS, or the worker gets the raw connection")
+        .custom("https_redirect", "boolean", d.https_redirect ? "true" : "false", true,
+                "plain-HTTP requests get 308 to the https URL",
+                flag_key(&Site::https_redirect, &SiteDraft::https_redirect_place));
+    return t;
 }
 
 // What one site's keys may conflict with in another's.
@@ -286,7 +283,7 @@ void read_site(ValueReader& reader, SiteClaims& claims, std::string_view name, c
     SiteDraft site;
     site.name = name;
     site.cwd = reader.config_dir().string();
-    site_keys().read(reader, table, path, site);
+    built_once<site_keys>().read(reader, table, path, site);
     if (site.default_place) claim_default(reader, claims, *site.default_place);
     if (site.https_redirect_place) https_redirects.push_back(*site.https_redirect_place);
     settle_program(reader, table, path, site);
@@ -343,7 +340,7 @@ void read_sites(ValueReader& reader, const toml::node& node, std::vector<Site>& 
 }
 
 SectionDoc sites_section() {
-    return {"sites.NAME", site_keys().docs()};
+    return {"sites.NAME", built_once<site_keys>().docs()};
 }
 
 }  // namespace vhostd::conf

@@ -15,73 +15,64 @@ struct SingletonDraft : Singleton {
     std::optional<Runtime> runtime_written;
 };
 
-const KeyTable<SingletonDraft>& singleton_keys() {
-    static const KeyTable<SingletonDraft> keys = [] {
-        KeyTable<SingletonDraft> table;
-        table
-            .custom("command", "array of strings", "", false, "the program and its arguments, resolved like a site's",
-                    [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
-                       SingletonDraft& into) { reader.read_program(value, path, into.command); })
-            .required()
-            .choice("runtime", &SingletonDraft::runtime_written, runtime_words, "as a site's runtime")
-            .default_is(runtime_default, false)
-            .env("env", &Singleton::env, "variables on top of the site's env")
-            .duration("start_timeout", &Singleton::start_timeout, Zero::rejected,
-                      "no ready message within this is a failed start")
-            .table("restart_backoff", &Singleton::restart_backoff,
-                   restart_backoff_keys(table.defaults().restart_backoff), "the delay before a restart after a failure")
-            .checked_by([](ValueReader&, const toml::table&, const std::string&, SingletonDraft& into) {
-                if (!into.command.empty()) into.runtime = into.runtime_written.value_or(runtime_of(into.command));
-            });
-        return table;
-    }();
-    return keys;
+KeyTable<SingletonDraft> singleton_keys() {
+    KeyTable<SingletonDraft> table;
+    table
+        .custom("command", "array of strings", "", false, "the program and its arguments, resolved like a site's",
+                [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
+                   SingletonDraft& into) { reader.read_program(value, path, into.command); })
+        .required()
+        .choice("runtime", &SingletonDraft::runtime_written, runtime_words, "as a site's runtime")
+        .default_is(runtime_default, false)
+        .env("env", &Singleton::env, "variables on top of the site's env")
+        .duration("start_timeout", &Singleton::start_timeout, Zero::rejected,
+                  "no ready message within this is a failed start")
+        .table("restart_backoff", &Singleton::restart_backoff,
+               restart_backoff_keys(table.defaults().restart_backoff), "the delay before a restart after a failure")
+        .checked_by([](ValueReader&, const toml::table&, const std::string&, SingletonDraft& into) {
+            if (!into.command.empty()) into.runtime = into.runtime_written.value_or(runtime_of(into.command));
+        });
+    return table;
 }
 
-const KeyTable<Task>& task_keys() {
-    static const KeyTable<Task> keys = [] {
-        KeyTable<Task> table;
-        table.nonempty_string("name", &Task::name, "the name the message carries")
-            .required()
-            .duration("every", &Task::every, Zero::rejected, "runs at this interval")
-            .default_is("none", false)
-            .custom("cron", "string \"m h dom mon dow\"", "none", false, "runs at these cron times",
-                    [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
-                       Task& into) {
-                        std::string text, problem;
-                        if (!reader.read_string(value, path, text)) return;
-                        into.cron = CronSchedule::parse(text, problem);
-                        if (!into.cron) reader.report(value, path, problem);
-                    })
-            .choice("to", &Task::to, {{"worker", Task::Target::worker}, {"singleton", Task::Target::singleton}},
-                    "who gets the message: one ready worker, or the singleton")
-            .checked_by([](ValueReader& reader, const toml::table& table, const std::string& path, Task&) {
-                if (table.contains("every") == table.contains("cron")) {
-                    reader.report(table.source().begin, path,
-                                  "needs exactly one of every = \"DURATION\" and cron = \"EXPRESSION\"");
-                }
-            });
-        return table;
-    }();
-    return keys;
+KeyTable<Task> task_keys() {
+    KeyTable<Task> table;
+    table.nonempty_string("name", &Task::name, "the name the message carries")
+        .required()
+        .duration("every", &Task::every, Zero::rejected, "runs at this interval")
+        .default_is("none", false)
+        .custom("cron", "string \"m h dom mon dow\"", "none", false, "runs at these cron times",
+                [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
+                   Task& into) {
+                    std::string text, problem;
+                    if (!reader.read_string(value, path, text)) return;
+                    into.cron = CronSchedule::parse(text, problem);
+                    if (!into.cron) reader.report(value, path, problem);
+                })
+        .choice("to", &Task::to, {{"worker", Task::Target::worker}, {"singleton", Task::Target::singleton}},
+                "who gets the message: one ready worker, or the singleton")
+        .checked_by([](ValueReader& reader, const toml::table& table, const std::string& path, Task&) {
+            if (table.contains("every") == table.contains("cron")) {
+                reader.report(table.source().begin, path,
+                              "needs exactly one of every = \"DURATION\" and cron = \"EXPRESSION\"");
+            }
+        });
+    return table;
 }
 
-const KeyTable<Certificate>& certificate_keys() {
-    static const KeyTable<Certificate> keys = [] {
-        KeyTable<Certificate> table;
-        table.nonempty_string("cert", &Certificate::cert, "the certificate chain, PEM, leaf first")
-            .required()
-            .nonempty_string("key", &Certificate::key, "its unencrypted private key, PEM")
-            .required();
-        return table;
-    }();
-    return keys;
+KeyTable<Certificate> certificate_keys() {
+    KeyTable<Certificate> table;
+    table.nonempty_string("cert", &Certificate::cert, "the certificate chain, PEM, leaf first")
+        .required()
+        .nonempty_string("key", &Certificate::key, "its unencrypted private key, PEM")
+        .required();
+    return table;
 }
 
 void read_certificate(ValueReader& reader, const toml::table& table, const std::string& path,
                       std::vector<Certificate>& into) {
     Certificate certificate;
-    certificate_keys().read(reader, table, path, certificate);
+    built_once<certificate_keys>().read(reader, table, path, certificate);
     if (certificate.cert.empty() || certificate.key.empty()) return;  // reported
     certificate.cert = (reader.config_dir() / certificate.cert).lexically_normal().string();
     certificate.key = (reader.config_dir() / certificate.key).lexically_normal().string();
@@ -134,13 +125,13 @@ void read_singleton(ValueReader& reader, const toml::node& node, const std::stri
                     std::optional<Singleton>& into) {
     if (const auto* table = reader.table_at(node, path)) {
         SingletonDraft singleton;
-        singleton_keys().read(reader, *table, path, singleton);
+        built_once<singleton_keys>().read(reader, *table, path, singleton);
         into = static_cast<Singleton&&>(singleton);
     }
 }
 
 std::vector<KeyDoc> singleton_key_docs() {
-    return singleton_keys().docs();
+    return built_once<singleton_keys>().docs();
 }
 
 void read_tasks(ValueReader& reader, const toml::node& node, const std::string& path, bool has_singleton,
@@ -152,7 +143,7 @@ void read_tasks(ValueReader& reader, const toml::node& node, const std::string& 
         const auto* table = reader.table_at((*tasks)[index], task_path);
         if (!table) continue;
         Task task;
-        task_keys().read(reader, *table, task_path, task);
+        built_once<task_keys>().read(reader, *table, task_path, task);
         if (task.to == Task::Target::singleton && !has_singleton) {
             reader.report(table->source().begin, child(task_path, "to"),
                           "names the singleton, but the site has no [singleton]");
@@ -162,7 +153,7 @@ void read_tasks(ValueReader& reader, const toml::node& node, const std::string& 
 }
 
 std::vector<KeyDoc> task_key_docs() {
-    return task_keys().docs();
+    return built_once<task_keys>().docs();
 }
 
 void read_certificates(ValueReader& reader, const toml::node& node, const std::string& path,
@@ -183,7 +174,7 @@ void read_certificates(ValueReader& reader, const toml::node& node, const std::s
 }
 
 std::vector<KeyDoc> certificate_key_docs() {
-    return certificate_keys().docs();
+    return built_once<certificate_keys>().docs();
 }
 
 }  // namespace vhostd::conf
