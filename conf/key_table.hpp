@@ -121,20 +121,22 @@ public:
             type += (type.empty() ? "" : " or ") + toml_string(word);
             if (value == defaults_.*field) shown_default = toml_string(word);
         }
-        return add(name, type, shown_default, meaning,
-                   [field, words, problem = "must be " + type](ValueReader& reader, const toml::key&,
-                                                               const toml::node& value, const std::string& path,
-                                                               Target& into) {
-                       std::string word;
-                       if (!reader.read_string(value, path, word)) return;
-                       const auto chosen = std::find_if(words.begin(), words.end(),
-                                                        [&](const auto& choice) { return choice.first == word; });
-                       if (chosen == words.end()) {
-                           reader.report(value, path, problem);
-                       } else {
-                           into.*field = chosen->second;
-                       }
-                   });
+        // A field that starts with none of the values (an unset optional) shows "none".
+        add(name, type, shown_default, meaning,
+            [field, words, problem = "must be " + type](ValueReader& reader, const toml::key&, const toml::node& value,
+                                                        const std::string& path, Target& into) {
+                std::string word;
+                if (!reader.read_string(value, path, word)) return;
+                const auto chosen = std::find_if(words.begin(), words.end(),
+                                                 [&](const auto& choice) { return choice.first == word; });
+                if (chosen == words.end()) {
+                    reader.report(value, path, problem);
+                } else {
+                    into.*field = chosen->second;
+                }
+            });
+        if (shown_default.empty()) default_is("none", false);
+        return *this;
     }
 
     // "IP:port"; `address` keeps the text as written, for messages.
@@ -184,7 +186,7 @@ public:
         return default_is("required", false);
     }
 
-    // The last key added shows another default: a value, or what decides it ("none", "vhostd's own").
+    // The last key added shows another default: a TOML value, or "none" / "required".
     KeyTable& default_is(std::string text, bool is_value) {
         keys_.back().doc.default_text = std::move(text);
         keys_.back().doc.default_is_value = is_value;

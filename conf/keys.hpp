@@ -12,8 +12,8 @@ struct KeyDoc {
     std::string name;
     std::string type;          // "duration > 0", "integer 1–64", "table { … }"
     // When `default_is_value`: the default as written in TOML ("\"10s\"", "100", "false",
-    // "{ count = 10, window = \"60s\", cooldown = \"60s\" }"). Else "required", "none", or
-    // what decides it ("the config file's directory").
+    // "{ count = 10, window = \"60s\", cooldown = \"60s\" }"). Else "required" or "none" (the
+    // meaning says what an unset key means).
     std::string default_text;
     bool default_is_value = false;
     std::string meaning;       // one line
@@ -25,7 +25,8 @@ struct SectionDoc {
     std::vector<KeyDoc> keys;
 };
 
-// The top-level sections in the order the docs present them.
+// The top-level sections in the order the docs present them; a table-valued key's own keys
+// are its `fields` (the docs' "sites.NAME.restart_limit").
 std::vector<SectionDoc> config_sections();
 
 }  // namespace vhostd::conf

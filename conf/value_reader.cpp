@@ -1,6 +1,7 @@
 #include "conf/value_reader.hpp"
 
 #include "conf/units.hpp"
+#include "http/host.hpp"
 
 #include <arpa/inet.h>
 
@@ -30,33 +31,6 @@ bool is_env_name(std::string_view name) {
     return !name.empty() && !is_ascii_digit(name.front()) && std::all_of(name.begin(), name.end(), [](char c) {
         return is_ascii_letter(c) || is_ascii_digit(c) || c == '_';
     });
-}
-
-// Dot-separated labels of letters, digits, '-' and '_', at most 63 bytes a label and 253 in
-// all (the router refuses anything longer). Underscores are not legal in DNS host names but
-// do occur in internal names, so they are let through.
-bool is_hostname(std::string_view name) {
-    constexpr std::size_t max_label = 63;
-    constexpr std::size_t max_name = 253;
-    if (name.size() > max_name) {
-        return false;
-    }
-    std::size_t label_length = 0;
-    for (const char c : name) {
-        if (c == '.') {
-            if (label_length == 0) {
-                return false;
-            }
-            label_length = 0;
-        } else if (is_ascii_letter(c) || is_ascii_digit(c) || c == '-' || c == '_') {
-            if (++label_length > max_label) {
-                return false;
-            }
-        } else {
-            return false;
-        }
-    }
-    return label_length != 0;
 }
 
 bool is_ipv4(std::string_view text) {
@@ -102,39 +76,6 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& probl
         return std::nullopt;
     }
     return Endpoint{std::string(host), static_cast<std::uint16_t>(port)};
-}
-
-// Lower-cases a site's host pattern and drops one trailing dot, as router/ does with a
-// request's Host, so both sides compare equal; on failure sets `problem`.
-std::optional<std::string> normalise_host_pattern(std::string_view text, std::string& problem) {
-    std::string host(text);
-    std::transform(host.begin(), host.end(), host.begin(), [](char c) {
-        return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    });
-    if (host.ends_with('.')) {
-        host.pop_back();
-    }
-    if (host.starts_with('[')) {
-        const auto close = host.find(']');
-        if (close != std::string::npos && close + 1 < host.size() && host[close + 1] == ':') {
-            problem = "must not include a port";
-        } else if (close + 1 != host.size() || !is_ipv6(std::string_view(host).substr(1, close - 1))) {
-            problem = "is not a valid bracketed IPv6 address";
-        } else {
-            return host;
-        }
-        return std::nullopt;
-    }
-    if (host.find(':') != std::string::npos) {
-        problem = is_ipv6(host) ? "an IPv6 address must be in brackets, like \"[::1]\"" : "must not include a port";
-        return std::nullopt;
-    }
-    const bool valid = host.starts_with("*.") ? is_hostname(std::string_view(host).substr(2)) : is_hostname(host);
-    if (!valid) {
-        problem = "must be a host name, \"*.suffix\", an IPv4 address or a bracketed IPv6 address";
-        return std::nullopt;
-    }
-    return host;
 }
 
 // "/a/b/" -> "/a/b", so a directory has one spelling whichever way it was written.
@@ -362,8 +303,9 @@ std::optional<std::string> ValueReader::read_host_pattern(const toml::node& node
     if (!read_string(node, path, text)) {
         return std::nullopt;
     }
+    // The one host grammar (http/host.hpp), so the router matches exactly what was accepted.
     std::string problem;
-    auto host = normalise_host_pattern(text, problem);
+    auto host = http::normalize_host_pattern(text, &problem);
     if (!host) {
         report(node, path, problem);
     }

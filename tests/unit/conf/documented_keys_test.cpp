@@ -16,7 +16,7 @@
 namespace vhostd::conf {
 namespace {
 
-const std::string reference_path = std::string(VHOSTD_SOURCE_DIR) + "/README.md";
+const std::string reference_path = std::string(VHOSTD_SOURCE_DIR) + "/docs/configuration.md";
 
 struct Row {
     std::string type;
@@ -43,10 +43,11 @@ std::vector<std::string> cells_of(const std::string& line) {
     return cells;
 }
 
-// "### `[server]` — the front" opens the section "server"; "### `[[listen]]` …" opens "listen".
+// "### `[server]` — the front" opens the section "server"; "### `[[listen]]` …" opens "listen",
+// "### `[sites.NAME.restart_limit]` …" the site's inner table.
 // Returns section -> key -> row, from the `| key | type | default | meaning |` tables.
 std::map<std::string, std::map<std::string, Row>> documented_sections(std::istream& text) {
-    static const std::regex heading(R"(^#{1,3} `\[{1,2}([A-Za-z.]+)\]{1,2}`.*)");
+    static const std::regex heading(R"(^#{1,3} `\[{1,2}([A-Za-z._]+)\]{1,2}`.*)");
     static const std::regex other_heading(R"(^#{1,3} .*)");
     static const std::regex key_cell(R"(^`([a-z_]+)`$)");
     std::map<std::string, std::map<std::string, Row>> sections;
@@ -79,19 +80,58 @@ std::string without_backticks(std::string cell) {
     return cell;
 }
 
-// What is wrong with the row of `key`, or "" when it agrees with the code.
+using Documented = std::map<std::string, std::map<std::string, Row>>;
+
+// What is wrong with the row of `key`, or "" when it agrees with the code. A value default is
+// written as TOML in a code span; "required" and "none" as words.
 std::string disagreement(const KeyDoc& key, const Row& row) {
-    if (key.default_is_value ? first_code_span(row.default_cell) != key.default_text
-                             : !without_backticks(row.default_cell).starts_with(key.default_text)) {
-        return "default is documented as " + row.default_cell + ", the loader's is " +
-               (key.default_is_value ? "`" + key.default_text + "`" : key.default_text);
-    }
-    for (const KeyDoc& field : key.fields) {
-        if (!std::regex_search(row.type, std::regex("\\b" + field.name + "\\b"))) {
-            return "type does not name the table's key " + field.name + ": " + row.type;
-        }
+    const std::string expected = key.default_is_value ? "`" + key.default_text + "`" : key.default_text;
+    if (row.default_cell != expected) {
+        return "default is documented as " + row.default_cell + ", the loader's is " + expected;
     }
     return "";
+}
+
+// Every problem of section `name` (and of the sections of its table-valued keys) in the docs.
+// A table whose keys have no section of their own must name them in its type.
+void check_section(const Documented& documented, const std::string& name, const std::vector<KeyDoc>& keys,
+                   std::vector<std::string>& problems) {
+    const auto rows = documented.find(name);
+    if (rows == documented.end()) {
+        problems.push_back("no section [" + name + "]");
+        return;
+    }
+    for (const KeyDoc& key : keys) {
+        const auto row = rows->second.find(key.name);
+        if (row == rows->second.end()) {
+            problems.push_back("[" + name + "] does not document " + key.name);
+            continue;
+        }
+        if (const std::string problem = disagreement(key, row->second); !problem.empty()) {
+            problems.push_back("[" + name + "] " + key.name + ": " + problem);
+        }
+        if (key.fields.empty()) continue;
+        const std::string inner = name + "." + key.name;
+        if (documented.contains(inner)) {
+            check_section(documented, inner, key.fields, problems);
+            continue;
+        }
+        for (const KeyDoc& field : key.fields) {
+            if (!std::regex_search(row->second.type, std::regex("\\b" + field.name + "\\b"))) {
+                problems.push_back("[" + name + "] " + key.name + ": no section [" + inner +
+                                   "], and the type does not name its key " + field.name);
+            }
+        }
+    }
+}
+
+// Section name -> its keys, the inner tables' included.
+void collect_sections(const std::string& name, const std::vector<KeyDoc>& keys,
+                      std::map<std::string, std::vector<KeyDoc>>& into) {
+    into[name] = keys;
+    for (const KeyDoc& key : keys) {
+        if (!key.fields.empty()) collect_sections(name + "." + key.name, key.fields, into);
+    }
 }
 
 std::map<std::string, std::map<std::string, Row>> read_reference() {
@@ -102,51 +142,58 @@ std::map<std::string, std::map<std::string, Row>> read_reference() {
 
 TEST(DocumentedKeys, EveryKeyIsDocumentedWithTheLoadersDefault) {
     const auto documented = read_reference();
-    for (const SectionDoc& section : config_sections()) {
-        const auto rows = documented.find(section.name);
-        ASSERT_NE(rows, documented.end()) << reference_path << " has no section [" << section.name << "]";
-        for (const KeyDoc& key : section.keys) {
-            const auto row = rows->second.find(key.name);
-            if (row == rows->second.end()) {
-                ADD_FAILURE() << reference_path << ": [" << section.name << "] does not document " << key.name;
-            } else if (const std::string problem = disagreement(key, row->second); !problem.empty()) {
-                ADD_FAILURE() << reference_path << ": [" << section.name << "] " << key.name << ": " << problem;
-            }
-        }
-    }
+    std::vector<std::string> problems;
+    for (const SectionDoc& section : config_sections()) check_section(documented, section.name, section.keys, problems);
+    for (const std::string& problem : problems) ADD_FAILURE() << reference_path << ": " << problem;
 }
 
 TEST(DocumentedKeys, NoKeyIsDocumentedThatTheLoaderDoesNotRead) {
-    const auto documented = read_reference();
-    std::map<std::string, const SectionDoc*> sections;
-    const auto known = config_sections();
-    for (const SectionDoc& section : known) sections[section.name] = &section;
-    for (const auto& [name, rows] : documented) {
+    std::map<std::string, std::vector<KeyDoc>> sections;
+    for (const SectionDoc& section : config_sections()) collect_sections(section.name, section.keys, sections);
+    for (const auto& [name, rows] : read_reference()) {
         const auto section = sections.find(name);
-        if (section == sections.end()) continue;  // another table, such as [sites.NAME.tls] prose
+        ASSERT_NE(section, sections.end()) << reference_path << " documents a section [" << name
+                                           << "] the loader does not read";
         for (const auto& [key, row] : rows) {
-            const auto& keys = section->second->keys;
+            const auto& keys = section->second;
             EXPECT_TRUE(std::any_of(keys.begin(), keys.end(), [&](const KeyDoc& doc) { return doc.name == key; }))
                 << reference_path << ": [" << name << "] documents " << key << ", which the loader does not read";
         }
     }
 }
 
-// The check itself: a row with another default, or a table type missing a key, is caught.
+// The check itself: a missing key, another default, or an inner table neither documented
+// in a section of its own nor named in the type, is caught.
 TEST(DocumentedKeys, DisagreementsAreFound) {
     std::istringstream text("### `[server]` — the front\n\n| key | type | default | meaning |\n|---|---|---|---|\n"
                             "| `head_timeout` | duration > 0 | `\"5s\"` | … |\n"
-                            "| `restart_limit` | table `{ count = 1–100000 }` | `{}` | … |\n"
-                            "| `group` | non-empty string | the user's \\| primary group | … |\n");
-    const auto rows = documented_sections(text).at("server");
-    ASSERT_EQ(rows.size(), 3u);
-    const KeyDoc head{"head_timeout", "duration > 0", "\"10s\"", true, "", {}};
-    EXPECT_NE(disagreement(head, rows.at("head_timeout")), "");
-    EXPECT_EQ(disagreement(KeyDoc{"head_timeout", "", "\"5s\"", true, "", {}}, rows.at("head_timeout")), "");
-    const KeyDoc window{"window", "duration > 0", "\"60s\"", true, "", {}};
-    EXPECT_NE(disagreement(KeyDoc{"restart_limit", "", "{}", true, "", {window}}, rows.at("restart_limit")), "");
-    EXPECT_EQ(disagreement(KeyDoc{"group", "", "the user's | primary", false, "", {}}, rows.at("group")), "");
-    EXPECT_NE(disagreement(KeyDoc{"group", "", "none", false, "", {}}, rows.at("group")), "");
+                            "| `restart_limit` | table `{ count \\| window }` | `{}` | … |\n"
+                            "| `group` | non-empty string | none | … |\n"
+                            "## Elsewhere\n| `ignored` | x | y | z |\n");
+    const Documented documented = documented_sections(text);
+    ASSERT_EQ(documented.size(), 1u);
+    ASSERT_EQ(documented.at("server").size(), 3u);
+    EXPECT_EQ(documented.at("server").at("restart_limit").type, "table `{ count | window }`");
+
+    const KeyDoc count{"count", "integer", "10", true, "", {}};
+    const KeyDoc window{"window", "duration", "\"60s\"", true, "", {}};
+    const KeyDoc cooldown{"cooldown", "duration", "\"60s\"", true, "", {}};
+    auto problems_with = [&](std::vector<KeyDoc> keys) {
+        std::vector<std::string> problems;
+        check_section(documented, "server", keys, problems);
+        return problems.size();
+    };
+    EXPECT_EQ(problems_with({{"head_timeout", "", "\"5s\"", true, "", {}},
+                             {"restart_limit", "", "{}", true, "", {count, window}},
+                             {"group", "", "none", false, "", {}}}),
+              0u);
+    EXPECT_EQ(problems_with({{"head_timeout", "", "\"10s\"", true, "", {}}}), 1u);
+    EXPECT_EQ(problems_with({{"group", "", "required", false, "", {}}}), 1u);
+    EXPECT_EQ(problems_with({{"threads", "", "1", true, "", {}}}), 1u);
+    EXPECT_EQ(problems_with({{"restart_limit", "", "{}", true, "", {count, window, cooldown}}}), 1u);
+    std::vector<std::string> problems;
+    check_section(documented, "admin", {}, problems);
+    EXPECT_EQ(problems, (std::vector<std::string>{"no section [admin]"}));
 }
 
 TEST(DocumentedKeys, EverySectionHasKeysWithAMeaning) {
