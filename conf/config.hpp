@@ -1,5 +1,7 @@
 // The configuration as plain immutable data. conf/ is the only place that knows TOML;
-// everything else takes these structs.
+// everything else takes these structs. Their member initialisers are the config file's
+// defaults, written nowhere else: the loader's key tables (conf/key_table.hpp) show them
+// through conf/keys.hpp, and a test holds docs/configuration.md to them.
 #pragma once
 
 #include "conf/cron_schedule.hpp"
@@ -56,9 +58,9 @@ struct ServerSettings {
     std::string group;
     // Where the workers' output is written, one set of files per site; empty = no such files.
     std::string log_dir;                   // absolute when set
-    std::uint64_t log_max_size = 10 * 1024 * 1024;
+    std::uint64_t log_max_size = 10 * 1024 * 1024;  // bytes; a site's file this big is rotated
     std::string access_log;        // absolute; empty = no access log
-    bool access_log_json = false;  // access_log_format = "json"  // bytes; a site's file this big is rotated
+    bool access_log_json = false;  // access_log_format = "json"
     unsigned log_files = 5;                // how many files rotation keeps per site
 
     bool operator==(const ServerSettings&) const = default;

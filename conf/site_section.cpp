@@ -90,17 +90,17 @@ void read_static_root(ValueReader& reader, const toml::key&, const toml::node& v
 }
 
 KeyTable<SiteDraft> site_keys() {
-    KeyTable<SiteDraft> t;
-    const Site& d = t.defaults();
-    const std::string str = "array of strings";
-    t.custom("hosts", str, "required", false,
-               "the host names this site serves; required unless default = true",
-             later(&SiteDraft::hosts_value))
-        .custom("command", str, "required", false,
+    KeyTable<SiteDraft> table;
+    const Site& defaults = table.defaults();
+    const std::string strings = "array of strings";
+    table
+        .custom("hosts", strings, "required", false, "the host names this site serves; required unless default = true",
+                later(&SiteDraft::hosts_value))
+        .custom("command", strings, "required", false,
                 "the program and its arguments, run directly; required unless static or upstream is given", program_key({}))
         .custom("static", "string (a directory)", "none", false, "instead of command: serve this directory",
                 read_static_root)
-        .custom("upstream", str, "none", false, "instead of command: an app that listens on $PORT",
+        .custom("upstream", strings, "none", false, "instead of command: an app that listens on $PORT",
                 program_key({"vhostd-upstream", "--"}))
         .custom("singleton", "table", "none", false, "one process beside the workers, for work done once",
                 [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
@@ -129,18 +129,18 @@ KeyTable<SiteDraft> site_keys() {
                     reader.read_path(value, path, into.cwd);
                 })
         .env("env", &Site::env, "variables added to the workers' environment")
-        .custom("workers", "integer 1–256", std::to_string(d.min_workers), d.min_workers == d.max_workers,
+        .custom("workers", "integer 1–256", std::to_string(defaults.min_workers), defaults.min_workers == defaults.max_workers,
                 "a fixed pool: min_workers = max_workers = N", pool_key(&PoolKeys::workers, &PoolKeys::fixed, 1))
-        .custom("min_workers", "integer 0–256", std::to_string(d.min_workers), true,
+        .custom("min_workers", "integer 0–256", std::to_string(defaults.min_workers), true,
                 "workers kept running even when idle", pool_key(&PoolKeys::min_workers, &PoolKeys::min, 0))
-        .custom("max_workers", "integer 1–256", std::to_string(d.max_workers), true,
+        .custom("max_workers", "integer 1–256", std::to_string(defaults.max_workers), true,
                 "the most workers the pool grows to", pool_key(&PoolKeys::max_workers, &PoolKeys::max, 1))
         .duration("idle_timeout", &Site::idle_timeout, Zero::rejected,
                   "a worker above min_workers idle this long is drained")
         .nonempty_string("user", &Site::user, "the user the workers run as; unset: vhostd's own")
         .nonempty_string("group", &Site::group, "the group the workers run as; unset: vhostd's own")
         .table("limits", &Site::limits, resource_limit_keys(), "resource limits of the workers")
-        .custom("default", "boolean", d.is_default ? "true" : "false", true,
+        .custom("default", "boolean", defaults.is_default ? "true" : "false", true,
                 "this site gets requests whose host matches no site",
                 flag_key(&Site::is_default, &SiteDraft::default_place))
         .integer("max_in_flight", &Site::max_in_flight, 1, 1024, "connections handed to a worker, not yet acknowledged")
@@ -155,9 +155,9 @@ KeyTable<SiteDraft> site_keys() {
         .size("max_memory", &Site::max_memory, "replace a worker whose RSS passes this; \"0B\": no limit")
         .integer("max_requests", &Site::max_requests, 0, std::int64_t{1} << 62,
                  "rotate a worker after this many requests; 0: no limit")
-        .table("restart_limit", &Site::restart_limit, restart_limit_keys(d.restart_limit),
+        .table("restart_limit", &Site::restart_limit, restart_limit_keys(defaults.restart_limit),
                "too many failures within a window quarantine the site")
-        .table("restart_backoff", &Site::restart_backoff, restart_backoff_keys(d.restart_backoff),
+        .table("restart_backoff", &Site::restart_backoff, restart_backoff_keys(defaults.restart_backoff),
                "the delay before the next worker start after a failure")
         .custom("tls", "table { cert, key }, or an array of them", "none", false,
                 "the site's certificate chain and private key, for tls = true listeners",
@@ -166,10 +166,10 @@ KeyTable<SiteDraft> site_keys() {
                 certificate_key_docs())
         .choice("tls_mode", &Site::tls_mode, {{"terminate", TlsMode::terminate}, {"passthrough", TlsMode::passthrough}},
                 "vhostd terminates TLS, or the worker gets the raw connection")
-        .custom("https_redirect", "boolean", d.https_redirect ? "true" : "false", true,
+        .custom("https_redirect", "boolean", defaults.https_redirect ? "true" : "false", true,
                 "plain-HTTP requests get 308 to the https URL",
                 flag_key(&Site::https_redirect, &SiteDraft::https_redirect_place));
-    return t;
+    return table;
 }
 
 // What one site's keys may conflict with in another's.
