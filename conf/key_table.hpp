@@ -3,9 +3,10 @@
 // ones) and describes itself for conf/keys.hpp.
 //
 // Where defaults live: the member initialisers of conf/config.hpp, and nowhere else. A table
-// is built from a default-constructed struct and shows each key's default by formatting the
-// field the key writes, so what the docs are checked against is the value the loader starts
-// from. (The loader reads into a default-constructed struct, so a key not written keeps it.)
+// is built from a default-constructed struct (an inner table from the enclosing struct's
+// default field: a singleton's restart_backoff differs from a site's) and shows each key's
+// default by formatting the field the key writes, so what the docs are checked against is
+// the value the loader starts from. (The loader reads into a default-constructed struct, so a key not written keeps it.)
 // This keeps the structs usable on their own (tests and the supervisor construct them) and
 // needs no second list of values.
 #pragma once
@@ -17,7 +18,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
-#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
