@@ -186,7 +186,7 @@ public:
         return default_is("required", false);
     }
 
-    // The last key added shows another default: a TOML value, or "none" / "required".
+    // The last key added shows another default: a TOML value, or words ("none", "vhostd's own").
     KeyTable& default_is(std::string text, bool is_value) {
         keys_.back().doc.default_text = std::move(text);
         keys_.back().doc.default_is_value = is_value;

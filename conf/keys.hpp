@@ -12,8 +12,8 @@ struct KeyDoc {
     std::string name;
     std::string type;          // "duration > 0", "integer 1–64", "table { … }"
     // When `default_is_value`: the default as written in TOML ("\"10s\"", "100", "false",
-    // "{ count = 10, window = \"60s\", cooldown = \"60s\" }"). Else "required" or "none" (the
-    // meaning says what an unset key means).
+    // "{ count = 10, window = \"60s\", cooldown = \"60s\" }"). Else "required", "none", or
+    // what decides it ("the config file's directory"), as the docs write it without code spans.
     std::string default_text;
     bool default_is_value = false;
     std::string meaning;       // one line

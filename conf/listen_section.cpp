@@ -14,7 +14,7 @@ KeyTable<Listener> listener_keys() {
         .required()
         .boolean("proxy_protocol", &Listener::proxy_protocol,
                  "connections start with a PROXY protocol header (v1 or v2) from a load balancer")
-        .custom("proxy_from", "array of strings", "none", false,
+        .custom("proxy_from", "array of strings", "required with proxy_protocol", false,
                 "the load balancers' addresses or ranges: only they may connect",
                 [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
                    Listener& into) { reader.read_address_ranges(value, path, into.proxy_from); })

@@ -30,7 +30,8 @@ KeyTable<ServerSettings> server_keys() {
         .integer("max_connections_per_ip", &ServerSettings::max_connections_per_ip, 1, max_connection_cap,
                  "connections of one client address the front holds at once")
         .nonempty_string("user", &ServerSettings::user, "started as root, vhostd runs as this user once its sockets are open")
-        .nonempty_string("group", &ServerSettings::group, "the group for user; unset: that user's primary group")
+        .nonempty_string("group", &ServerSettings::group, "the group for user")
+        .default_is("the user's primary group", false)
         .integer("backlog", &ServerSettings::backlog, 1, 65535, "the listen(2) backlog of each listener")
         .custom("log_dir", "non-empty string", "none", false,
                 "directory for per-site files of the workers' output, relative to the config file",

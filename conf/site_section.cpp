@@ -94,10 +94,10 @@ KeyTable<SiteDraft> site_keys() {
     const Site& defaults = table.defaults();
     const std::string strings = "array of strings";
     table
-        .custom("hosts", strings, "required", false, "the host names this site serves; required unless default = true",
+        .custom("hosts", strings, "required unless default = true", false, "the host names this site serves",
                 later(&SiteDraft::hosts_value))
-        .custom("command", strings, "required", false,
-                "the program and its arguments, run directly; required unless static or upstream is given", program_key({}))
+        .custom("command", strings, "required, unless static or upstream is given", false,
+                "the program and its arguments, run directly (no shell)", program_key({}))
         .custom("static", "string (a directory)", "none", false, "instead of command: serve this directory",
                 read_static_root)
         .custom("upstream", strings, "none", false, "instead of command: an app that listens on $PORT",
@@ -120,9 +120,9 @@ KeyTable<SiteDraft> site_keys() {
                     }
                 })
         .duration("watch_debounce", &Site::watch_debounce, Zero::allowed, "how long changes must stop before the roll")
-        .choice("runtime", &SiteDraft::runtime_written, runtime_words,
-                "what the program speaks on the channel; unset: \"node\" when command[0] is node or nodejs")
-        .custom("cwd", "non-empty string", "none", false, "the workers' working directory; unset: the config file's",
+        .choice("runtime", &SiteDraft::runtime_written, runtime_words, "what the program speaks on the channel")
+        .default_is(runtime_default, false)
+        .custom("cwd", "non-empty string", "the config file's directory", false, "the workers' working directory",
                 [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
                    SiteDraft& into) {
                     into.cwd_value = &value;
@@ -137,8 +137,10 @@ KeyTable<SiteDraft> site_keys() {
                 "the most workers the pool grows to", pool_key(&PoolKeys::max_workers, &PoolKeys::max, 1))
         .duration("idle_timeout", &Site::idle_timeout, Zero::rejected,
                   "a worker above min_workers idle this long is drained")
-        .nonempty_string("user", &Site::user, "the user the workers run as; unset: vhostd's own")
-        .nonempty_string("group", &Site::group, "the group the workers run as; unset: vhostd's own")
+        .nonempty_string("user", &Site::user, "the user the workers run as")
+        .default_is("vhostd's own", false)
+        .nonempty_string("group", &Site::group, "the group the workers run as")
+        .default_is("vhostd's own", false)
         .table("limits", &Site::limits, resource_limit_keys(), "resource limits of the workers")
         .custom("default", "boolean", defaults.is_default ? "true" : "false", true,
                 "this site gets requests whose host matches no site",

@@ -22,8 +22,8 @@ KeyTable<SingletonDraft> singleton_keys() {
                 [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
                    SingletonDraft& into) { reader.read_program(value, path, into.command); })
         .required()
-        .choice("runtime", &SingletonDraft::runtime_written, runtime_words,
-                "as a site's runtime; unset: derived from this command")
+        .choice("runtime", &SingletonDraft::runtime_written, runtime_words, "as a site's runtime, from this command")
+        .default_is(runtime_default, false)
         .env("env", &Singleton::env, "variables on top of the site's env")
         .duration("start_timeout", &Singleton::start_timeout, Zero::rejected,
                   "no ready message within this is a failed start")

@@ -13,6 +13,7 @@ namespace vhostd::conf {
 // `runtime = "node" | "native"`, kept unset when not written: it then follows the program.
 inline const std::vector<std::pair<std::string, std::optional<Runtime>>> runtime_words = {
     {"node", Runtime::node}, {"native", Runtime::native}};
+inline constexpr const char* runtime_default = "\"node\" when command[0] is node or nodejs, else \"native\"";
 Runtime runtime_of(const std::vector<std::string>& command);
 
 // `defaults` is what the enclosing struct starts with (a site's and a singleton's differ).
