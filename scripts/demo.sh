@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # and turns the tests on again in a build/ configured here).
 ./scripts/install-deps.sh demo
 [ -f build/build.ninja ] || cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF
-cmake --build build --parallel "${VHOSTD_BUILD_JOBS:-$(nproc)}" --target vhostd vhostctl hello-worker
+cmake --build build --parallel "${VHOSTD_BUILD_JOBS:-$(nproc)}" --target vhostd vhostctl hello-worker vhostd-static
 certs=build/demo-certs
 if [ ! -f "$certs/shop.pem" ]; then
   mkdir -p "$certs"
