@@ -17,8 +17,9 @@ namespace vhostd::supervisor {
 
 using namespace std::chrono_literals;
 
-SitePool::SitePool(Strand strand, conf::Site site, std::shared_ptr<spdlog::logger> site_log)
+SitePool::SitePool(Strand strand, ProcessHost& host, conf::Site site, std::shared_ptr<spdlog::logger> site_log)
     : strand_(strand),
+      host_(host),
       site_(std::move(site)),
       site_log_(std::move(site_log)),
       target_(site_.min_workers),
@@ -33,7 +34,7 @@ std::string SitePool::describe(const Worker& worker) const {
 }
 
 void SitePool::start() {
-    const auto now = Clock::now();
+    const auto now = host_.now();
     task_schedule_.reset(site_.tasks, now, std::chrono::system_clock::now());
     watch_files();
     if (site_.singleton) spawn_singleton(now);
@@ -82,7 +83,7 @@ void SitePool::reconcile(Clock::time_point now) {
         // Backing off: come back when the delay ends rather than at the next tick.
         spawn_timer_.expires_at(restart_policy_.next_start_at());
         spawn_timer_.async_wait([this, alive = std::weak_ptr<void>(alive_)](boost::system::error_code ec) {
-            if (!ec && !alive.expired()) reconcile(Clock::now());
+            if (!ec && !alive.expired()) reconcile(host_.now());
         });
     }
 }
@@ -103,11 +104,11 @@ void SitePool::apply(Worker& worker, WorkerEvent event, Clock::time_point now) {
             worker.set_deadline(now + site_.drain_timeout);
             break;
         case WorkerAction::send_sigterm:
-            signal_process_group(worker.process(), SIGTERM);
+            host_.signal(worker.process(), SIGTERM);
             worker.set_deadline(now + site_.kill_timeout);
             break;
         case WorkerAction::send_sigkill:
-            signal_process_group(worker.process(), SIGKILL);
+            host_.signal(worker.process(), SIGKILL);
             worker.set_deadline(Clock::time_point::max());
             break;
     }
@@ -146,7 +147,7 @@ void SitePool::tick(Clock::time_point now, bool sample_memory) {
 }
 
 void SitePool::update(conf::Site site, bool replace_workers, RestartReason counted_as) {
-    const auto now = Clock::now();
+    const auto now = host_.now();
     const bool new_max_age = site.max_age != site_.max_age;
     // Whatever rolls the workers rolls the singleton too (it shares their env, cwd, user and
     // limits), and so does a change of its own settings.
@@ -194,7 +195,7 @@ void SitePool::update(conf::Site site, bool replace_workers, RestartReason count
 void SitePool::pause() {
     if (paused_ || stopping_) return;
     paused_ = true;
-    const auto now = Clock::now();
+    const auto now = host_.now();
     target_ = 0;
     spdlog::info("site {}: stopped by the admin endpoint; its requests get 503", site_.name);
     for (const auto& worker : std::vector(workers_)) {
@@ -210,7 +211,7 @@ void SitePool::resume() {
     paused_ = false;
     target_ = site_.min_workers;
     spdlog::info("site {}: started by the admin endpoint", site_.name);
-    reconcile(Clock::now());
+    reconcile(host_.now());
 }
 
 void SitePool::restart() { update(site_, true, RestartReason::admin); }
@@ -219,7 +220,7 @@ void SitePool::stop(std::function<void()> done) {
     hand_waiting();  // last chance for connections already waiting, before workers stop taking them
     stopping_ = true;
     on_stopped_ = std::move(done);
-    const auto now = Clock::now();
+    const auto now = host_.now();
     for (const auto& worker : std::vector(workers_)) {
         if (!worker->retiring()) worker->mark_retiring("vhostd is stopping");
         apply(*worker, WorkerEvent::retire, now);
@@ -234,7 +235,7 @@ void SitePool::check_stopped() {
     singleton_timer_.cancel();
     if (singleton_) {
         if (singleton_->state() == WorkerState::starting || singleton_->state() == WorkerState::ready) {
-            apply(*singleton_, WorkerEvent::retire, Clock::now());
+            apply(*singleton_, WorkerEvent::retire, host_.now());
         }
         return;
     }

@@ -9,6 +9,7 @@
 #include "supervisor/connection_queue.hpp"
 #include "supervisor/file_watcher.hpp"
 #include "supervisor/latency_histogram.hpp"
+#include "supervisor/process_host.hpp"
 #include "supervisor/restart_policy.hpp"
 #include "supervisor/restart_reason.hpp"
 #include "supervisor/site_bus.hpp"
@@ -34,7 +35,9 @@ using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
 
 class SitePool {
 public:
-    SitePool(Strand strand, conf::Site site, std::shared_ptr<spdlog::logger> site_log);
+    // Every process start, signal, reap and reading of the clock goes through `host`, which
+    // must outlive the pool.
+    SitePool(Strand strand, ProcessHost& host, conf::Site site, std::shared_ptr<spdlog::logger> site_log);
 
     const conf::Site& site() const { return site_; }
 
@@ -100,6 +103,7 @@ private:
     std::string describe(const Worker& worker) const;
 
     Strand strand_;
+    ProcessHost& host_;
     conf::Site site_;
     std::shared_ptr<spdlog::logger> site_log_;  // per-site file of worker output, or null
     unsigned generation_ = 1;

@@ -20,7 +20,7 @@ constexpr unsigned max_refusals = 3;
 }  // namespace
 
 bool SitePool::try_hand(PendingConnection& connection) {
-    const auto now = Clock::now();
+    const auto now = host_.now();
     std::vector<bool> failed;  // allocated only when a send fails
     for (std::size_t attempt = 0; attempt < workers_.size(); ++attempt) {
         const std::size_t best = choose_worker(workers_.size(), round_robin_, [&](std::size_t i) {
@@ -40,7 +40,7 @@ bool SitePool::try_hand(PendingConnection& connection) {
             first_time && accesslog::enabled() ? std::optional(connection.info) : std::nullopt;
         const boost::system::error_code ec = worker.hand(connection, now);
         if (!ec) {
-            const auto latency = Clock::now() - accepted_at;
+            const auto latency = host_.now() - accepted_at;
             if (first_time) {
                 handoff_latency_.record(latency);
                 ++handed_off_;
@@ -81,7 +81,7 @@ void SitePool::dispatch(PendingConnection connection) {
         return;
     }
     if (waiting_.empty() && try_hand(connection)) return;
-    const auto now = Clock::now();
+    const auto now = host_.now();
     if (restart_policy_.quarantined() && !has_live_worker()) {
         reject(std::move(connection), restart_policy_.retry_after_seconds(now), RejectReason::quarantined);
         return;
@@ -97,7 +97,7 @@ void SitePool::dispatch(PendingConnection connection) {
 
 void SitePool::hand_waiting() {
     while (!waiting_.empty() && try_hand(waiting_.front().connection)) {
-        queue_wait_.record(Clock::now() - waiting_.pop_front().since);
+        queue_wait_.record(host_.now() - waiting_.pop_front().since);
     }
     reject_waiting_if_down();
     arm_queue_timer();
@@ -107,7 +107,7 @@ void SitePool::reject_waiting_if_down() {
     const bool quarantined = restart_policy_.quarantined() && !has_live_worker();
     if (!stopping_ && !paused_ && !quarantined) return;
     const RejectReason why = stopping_ ? RejectReason::stopping : paused_ ? RejectReason::paused : RejectReason::quarantined;
-    const int retry_after = restart_policy_.retry_after_seconds(Clock::now());
+    const int retry_after = restart_policy_.retry_after_seconds(host_.now());
     while (!waiting_.empty()) reject(std::move(waiting_.pop_front().connection), retry_after, why);
 }
 
@@ -124,7 +124,7 @@ void SitePool::arm_queue_timer() {
 }
 
 void SitePool::expire_waiting() {
-    const auto now = Clock::now();
+    const auto now = host_.now();
     bool expired = false;
     while (auto waiting = waiting_.pop_expired(now)) {
         reject(std::move(waiting->connection), 1, RejectReason::queue_timeout);

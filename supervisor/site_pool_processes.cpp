@@ -17,7 +17,6 @@
 #include <spdlog/spdlog.h>
 
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -79,7 +78,7 @@ std::shared_ptr<Worker> SitePool::start_process(unsigned slot, bool singleton, C
         spec.group = site_.group;
         spec.open_files = site_.limits.open_files;
         spec.address_space = site_.limits.address_space;
-        child = spawn_process(spec);
+        child = host_.start(spec);
     } catch (const std::exception& e) {
         spdlog::error("site {}: cannot start {}: {}", site_.name, what, e.what());
         return nullptr;
@@ -100,7 +99,7 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
     for (;;) {
         protocol::IncomingMessage incoming;
         const boost::system::error_code ec = co_await worker->channel().receive(incoming);
-        const auto now = Clock::now();
+        const auto now = host_.now();
         if (ec) {
             if (worker->state() == WorkerState::exited) co_return;
             worker->on_channel_lost();
@@ -117,8 +116,8 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
                                                                                   : ec.message();
                 spdlog::warn("{}: channel lost ({})", describe(*worker), why);
                 // Without its channel it can never get another connection: replace it.
-                apply(*worker, WorkerEvent::channel_lost, Clock::now());
-                reconcile(Clock::now());
+                apply(*worker, WorkerEvent::channel_lost, host_.now());
+                reconcile(host_.now());
             }
             co_return;
         }
@@ -161,10 +160,8 @@ asio::awaitable<void> SitePool::watch_exit(std::shared_ptr<Worker> worker) {
     // A pidfd becomes readable when the process exits.
     co_await pidfd.async_wait(asio::posix::stream_descriptor::wait_read, asio::as_tuple(asio::use_awaitable));
     // Whatever the worker left in its group goes with it, before the reap frees its pid.
-    signal_process_group(worker->process(), SIGKILL);
-    int status = 0;
-    while (::waitpid(worker->pid(), &status, 0) < 0 && errno == EINTR) {}
-    on_exit(worker, status);
+    host_.signal(worker->process(), SIGKILL);
+    on_exit(worker, host_.reap(worker->process()));
 }
 
 void SitePool::on_exit(const std::shared_ptr<Worker>& worker, int wait_status) {
@@ -173,7 +170,7 @@ void SitePool::on_exit(const std::shared_ptr<Worker>& worker, int wait_status) {
         return;
     }
     bus_.forget(*worker);
-    const auto now = Clock::now();
+    const auto now = host_.now();
     const bool expected = worker->state() == WorkerState::draining || worker->state() == WorkerState::stopping;
     spdlog::log(expected ? spdlog::level::info : spdlog::level::warn, "{}: {} after {} ms", describe(*worker),
                 describe_exit(wait_status), milliseconds(now - worker->started_at()));

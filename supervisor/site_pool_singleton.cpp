@@ -26,7 +26,7 @@ void SitePool::spawn_singleton(Clock::time_point now) {
 
 // `singleton` is null when it could not even start.
 void SitePool::on_singleton_exit(const std::shared_ptr<Worker>& singleton, int wait_status) {
-    const auto now = Clock::now();
+    const auto now = host_.now();
     bool failed = true;
     if (singleton) {
         failed = singleton->failed() || (singleton->state() != WorkerState::draining && singleton->state() != WorkerState::stopping);
@@ -51,7 +51,7 @@ void SitePool::on_singleton_exit(const std::shared_ptr<Worker>& singleton, int w
     }
     singleton_timer_.expires_after(delay);
     singleton_timer_.async_wait([this, alive = std::weak_ptr<void>(alive_)](boost::system::error_code ec) {
-        if (!ec && !alive.expired()) spawn_singleton(Clock::now());
+        if (!ec && !alive.expired()) spawn_singleton(host_.now());
     });
 }
 

@@ -4,7 +4,7 @@
 namespace vhostd::supervisor {
 
 SiteSnapshot SitePool::snapshot() const {
-    const auto now = Clock::now();
+    const auto now = host_.now();
     SiteSnapshot site;
     site.name = site_.name;
     site.hosts = site_.hosts;

@@ -28,8 +28,8 @@ Supervisor::Supervisor(asio::io_context& io, const conf::Config& config)
     for (const conf::Site& site : config.sites) pools_.emplace(site.name, make_pool(site));
 }
 
-std::unique_ptr<SitePool> Supervisor::make_pool(const conf::Site& site) const {
-    return std::make_unique<SitePool>(strand_, site, open_site_log(server_.log_dir, site.name, server_.log_max_size, server_.log_files));
+std::unique_ptr<SitePool> Supervisor::make_pool(const conf::Site& site) {
+    return std::make_unique<SitePool>(strand_, process_host_, site, open_site_log(server_.log_dir, site.name, server_.log_max_size, server_.log_files));
 }
 
 void Supervisor::start() {

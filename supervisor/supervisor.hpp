@@ -6,6 +6,7 @@
 #include "conf/config.hpp"
 #include "conf/config_diff.hpp"
 #include "protocol/handoff.hpp"
+#include "supervisor/process_host.hpp"
 #include "supervisor/site_pool.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -48,12 +49,13 @@ public:
 private:
     void tick();
     void log_handoff_latency() const;
-    std::unique_ptr<SitePool> make_pool(const conf::Site& site) const;
+    std::unique_ptr<SitePool> make_pool(const conf::Site& site);
 
     Strand strand_;
     boost::asio::steady_timer tick_timer_;
     unsigned ticks_ = 0;
     conf::ServerSettings server_;
+    SystemProcessHost process_host_;  // before the pools, which use it until they are gone
     std::map<std::string, std::unique_ptr<SitePool>, std::less<>> pools_;
     std::vector<std::unique_ptr<SitePool>> removed_pools_;  // draining after a reload removed their site
     bool stopping_ = false;

@@ -1,0 +1,240 @@
+// SitePool driven through a fake ProcessHost: fake processes, a fake clock, and the real
+// channel, on which each test plays the worker. The pool's own timers never fire here (the
+// fake clock is far from the real one); the tests move time and call tick() as the
+// supervisor does.
+#include "fake_process_host.hpp"
+
+#include "protocol/message.hpp"
+#include "supervisor/connection_queue.hpp"
+#include "supervisor/site_pool.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/json/parse.hpp>
+
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vhostd::supervisor {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using protocol::FileDescriptor;
+using testing::FakeProcess;
+using testing::FakeProcessHost;
+
+const int crashed = W_EXITCODE(1, 0);
+
+conf::Site fake_site() {
+    conf::Site site;
+    site.name = "fake";
+    site.hosts = {"fake.test"};
+    site.command = {"fake-worker"};
+    site.cwd = "/";
+    site.min_workers = site.max_workers = 1;
+    site.max_age = 0s;  // no rotation unless a test asks for it
+    // Long enough that moving the fake clock never makes a worker silent, slow or idle.
+    site.heartbeat_timeout = site.start_timeout = site.idle_timeout = 1h;
+    site.restart_backoff = {.initial = 1s, .max = 60s};
+    site.restart_limit = {.count = 2, .window = 60s, .cooldown = 30s};
+    site.queue_timeout = 5s;
+    return site;
+}
+
+struct Rejection {
+    int retry_after;
+    std::string why;
+};
+
+class SitePoolTest : public ::testing::Test {
+protected:
+    // Declared in this order so that the pool goes first, then the host it uses, then the
+    // io_context that still holds the pool's coroutines.
+    asio::io_context io;
+    FakeProcessHost host;
+    conf::Site site = fake_site();
+    std::vector<FileDescriptor> client_ends;  // the clients of the connections dispatched
+    std::vector<Rejection> rejections;
+    std::map<pid_t, std::string> unread;      // per fake worker, bytes read but not a whole line yet
+    std::unique_ptr<SitePool> pool;
+
+    void TearDown() override {
+        for (const std::string& what : host.misuse()) ADD_FAILURE() << "the pool made a " << what;
+    }
+
+    void start_pool() {
+        pool = std::make_unique<SitePool>(asio::make_strand(io), host, site, nullptr);
+        pool->start();
+        settle();
+    }
+
+    // Runs what is ready now, a few rounds, so that what one handler starts also runs.
+    void settle() {
+        for (int round = 0; round < 20; ++round) {
+            io.restart();
+            if (io.poll() == 0) break;
+        }
+    }
+
+    // Runs the io_context until `done`, for at most two real seconds.
+    template <class Condition>
+    bool run_until(Condition done) {
+        const auto give_up = std::chrono::steady_clock::now() + 2s;
+        while (!done()) {
+            if (std::chrono::steady_clock::now() >= give_up) return false;
+            io.restart();
+            io.run_one_for(10ms);
+        }
+        return true;
+    }
+
+    void tick_after(std::chrono::steady_clock::duration by) {
+        host.advance(by);
+        pool->tick(host.now(), false);
+        settle();
+    }
+
+    const Worker* worker_of(const FakeProcess& process) const {
+        for (const auto& worker : pool->workers()) {
+            if (worker->pid() == process.pid) return worker.get();
+        }
+        return nullptr;
+    }
+
+    // The worker's side of the channel.
+    void say(FakeProcess& process, const std::string& line) {
+        ASSERT_EQ(::send(process.channel.get(), line.data(), line.size(), MSG_NOSIGNAL), static_cast<ssize_t>(line.size()));
+    }
+    void say_ready(FakeProcess& process) {
+        say(process, protocol::encode_command(protocol::command::ready));
+        ASSERT_TRUE(run_until([&] { return worker_of(process) && worker_of(process)->state() == WorkerState::ready; }));
+        settle();
+    }
+    void crash(FakeProcess& process) {
+        host.exit(process, crashed);
+        ASSERT_TRUE(run_until([&] { return process.reaped && !worker_of(process); }));
+        settle();
+    }
+
+    // The commands vhostd has sent this worker since the last call (fds it attached are
+    // dropped: the kernel closes them, and the pool keeps its own copy until an ack).
+    std::vector<std::string> commands_sent_to(FakeProcess& process) {
+        std::string& pending = unread[process.pid];
+        char chunk[4096];
+        for (ssize_t got; (got = ::recv(process.channel.get(), chunk, sizeof chunk, MSG_DONTWAIT)) > 0;) pending.append(chunk, got);
+        std::vector<std::string> commands;
+        for (std::size_t newline; (newline = pending.find('\n')) != std::string::npos; pending.erase(0, newline + 1)) {
+            const auto message = boost::json::parse(std::string_view(pending).substr(0, newline)).as_object();
+            commands.emplace_back(protocol::command_of(message));
+        }
+        return commands;
+    }
+    // Waits for `command` on the worker's channel, dropping what comes before it.
+    bool await_command(FakeProcess& process, std::string_view command) {
+        return run_until([&] {
+            const auto commands = commands_sent_to(process);
+            return std::find(commands.begin(), commands.end(), command) != commands.end();
+        });
+    }
+
+    void dispatch_connection() {
+        int pair[2];
+        ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+        client_ends.emplace_back(pair[1]);
+        protocol::PendingConnection connection;
+        connection.socket = FileDescriptor(pair[0]);
+        connection.info.id = client_ends.size();
+        connection.info.site = site.name;
+        connection.info.host = "fake.test";
+        connection.accepted_at = host.now();
+        connection.reject = [this](FileDescriptor, int retry_after, const char* why) { rejections.push_back({retry_after, why}); };
+        pool->dispatch(std::move(connection));
+        settle();
+    }
+};
+
+TEST_F(SitePoolTest, ACrashedWorkerStartsAgainAfterABackoffThatDoubles) {
+    start_pool();
+    ASSERT_EQ(host.started(), 1u);
+
+    crash(host.process(0));
+    tick_after(999ms);
+    EXPECT_EQ(host.started(), 1u) << "started again before the backoff's first delay (1 s)";
+    tick_after(1ms);
+    ASSERT_EQ(host.started(), 2u);
+
+    crash(host.process(1));
+    tick_after(1999ms);
+    EXPECT_EQ(host.started(), 2u) << "the second delay should be twice the first";
+    tick_after(1ms);
+    EXPECT_EQ(host.started(), 3u);
+    EXPECT_TRUE(host.process(0).got_signal(SIGKILL)) << "what the worker left in its group goes with it";
+}
+
+TEST_F(SitePoolTest, QuarantineAnswers503WithARetryAfterThatCountsDown) {
+    start_pool();
+    // restart_limit.count = 2: the third crash within the window quarantines the site.
+    crash(host.process(0));
+    tick_after(1s);
+    crash(host.process(1));
+    tick_after(2s);
+    ASSERT_EQ(host.started(), 3u);
+    crash(host.process(2));
+
+    dispatch_connection();
+    ASSERT_EQ(rejections.size(), 1u);
+    EXPECT_EQ(rejections[0].retry_after, 30);
+    EXPECT_EQ(rejections[0].why, to_string(RejectReason::quarantined));
+    EXPECT_TRUE(pool->snapshot().quarantined);
+
+    tick_after(10500ms);
+    dispatch_connection();
+    ASSERT_EQ(rejections.size(), 2u);
+    EXPECT_EQ(rejections[1].retry_after, 20) << "19.5 s left, rounded up";
+
+    tick_after(19499ms);
+    EXPECT_EQ(host.started(), 3u) << "no start during the cooldown";
+    tick_after(1ms);
+    EXPECT_EQ(host.started(), 4u) << "the cooldown is over: the pool starts again";
+    EXPECT_FALSE(pool->snapshot().quarantined);
+    dispatch_connection();
+    EXPECT_EQ(rejections.size(), 2u) << "after the quarantine a connection waits for the starting worker";
+}
+
+TEST_F(SitePoolTest, AConnectionNoWorkerTakesGets503AfterTheQueueTimeout) {
+    start_pool();  // the worker never says ready
+    dispatch_connection();
+    EXPECT_TRUE(rejections.empty());
+    EXPECT_EQ(pool->snapshot().queue_length, 1u);
+
+    tick_after(4999ms);
+    EXPECT_TRUE(rejections.empty()) << "answered before queue_timeout (5 s)";
+    tick_after(1ms);
+    ASSERT_EQ(rejections.size(), 1u);
+    EXPECT_EQ(rejections[0].retry_after, 1);
+    EXPECT_EQ(rejections[0].why, to_string(RejectReason::queue_timeout));
+    EXPECT_EQ(pool->snapshot().queue_length, 0u);
+}
+
+TEST_F(SitePoolTest, AWaitingConnectionGoesToTheWorkerThatBecomesReady) {
+    start_pool();
+    dispatch_connection();
+    tick_after(4s);
+    say_ready(host.process(0));
+    EXPECT_TRUE(await_command(host.process(0), protocol::command::handle));
+    tick_after(2s);
+    EXPECT_TRUE(rejections.empty());
+}
+
+}  // namespace
+}  // namespace vhostd::supervisor
