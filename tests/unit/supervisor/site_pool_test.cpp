@@ -236,5 +236,100 @@ TEST_F(SitePoolTest, AWaitingConnectionGoesToTheWorkerThatBecomesReady) {
     EXPECT_TRUE(rejections.empty());
 }
 
+TEST_F(SitePoolTest, ARefusedConnectionGoesToAnotherWorkerAndAfterThreeRefusalsGets503) {
+    site.min_workers = site.max_workers = 2;
+    start_pool();
+    ASSERT_EQ(host.started(), 2u);
+    FakeProcess& idle = host.process(0);
+    FakeProcess& busy = host.process(1);
+    say_ready(idle);
+    say_ready(busy);
+    // The busy one is never the least loaded: only the refuser-last rule sends it there.
+    protocol::Heartbeat heartbeat;
+    heartbeat.active_connections = 5;
+    say(busy, protocol::encode_heartbeat(heartbeat));
+    ASSERT_TRUE(run_until([&] { return worker_of(busy)->load() == 5; }));
+
+    dispatch_connection();
+    ASSERT_TRUE(await_command(idle, protocol::command::handle)) << "the least loaded worker first";
+    say(idle, protocol::encode_command(protocol::command::handle_nack));
+    ASSERT_TRUE(await_command(busy, protocol::command::handle)) << "refused: another worker, though busier";
+    EXPECT_TRUE(commands_sent_to(idle).empty());
+    say(busy, protocol::encode_command(protocol::command::handle_nack));
+    ASSERT_TRUE(await_command(idle, protocol::command::handle)) << "refused again: back to the other one";
+    EXPECT_TRUE(rejections.empty());
+    say(idle, protocol::encode_command(protocol::command::handle_nack));
+    ASSERT_TRUE(run_until([&] { return !rejections.empty(); }));
+    EXPECT_EQ(rejections[0].retry_after, 1);
+    EXPECT_EQ(rejections[0].why, to_string(RejectReason::refused_too_often));
+    settle();
+    EXPECT_TRUE(commands_sent_to(idle).empty());
+    EXPECT_TRUE(commands_sent_to(busy).empty());
+}
+
+class SitePoolRotationTest : public SitePoolTest {
+protected:
+    // Two workers of different ages: `old` from the start, `young` started 50 s later (its
+    // first process crashed). With max_age = 100 s (minus up to 10% of jitter) `old` rotates
+    // in [90 s, 100 s], `young` in [140 s, 150 s].
+    FakeProcess* old = nullptr;
+    FakeProcess* young = nullptr;
+
+    void SetUp() override {
+        site.min_workers = site.max_workers = 2;
+        site.max_age = 100s;
+        start_pool();
+        ASSERT_EQ(host.started(), 2u);
+        old = &host.process(0);
+        say_ready(*old);
+        crash(host.process(1));
+        tick_after(50s);
+        ASSERT_EQ(host.started(), 3u);
+        young = &host.process(2);
+        say_ready(*young);
+    }
+};
+
+TEST_F(SitePoolRotationTest, TheWorkerPastMaxAgeDrainsOnceItsReplacementIsReady) {
+    tick_after(50s);  // 100 s: only `old` is past its age
+    ASSERT_EQ(host.started(), 4u) << "its replacement starts";
+    FakeProcess& replacement = host.process(3);
+    EXPECT_TRUE(worker_of(*old)->retiring());
+    EXPECT_FALSE(worker_of(*young)->retiring());
+    EXPECT_TRUE(commands_sent_to(*old).empty()) << "it serves until its replacement is ready";
+
+    say_ready(replacement);
+    EXPECT_TRUE(await_command(*old, protocol::command::drain));
+    EXPECT_EQ(worker_of(*old)->state(), WorkerState::draining);
+    EXPECT_TRUE(commands_sent_to(*young).empty());
+    EXPECT_EQ(worker_of(*young)->state(), WorkerState::ready);
+    EXPECT_EQ(worker_of(replacement)->slot(), worker_of(*old)->slot()) << "the replacement takes the retiring worker's slot";
+}
+
+TEST_F(SitePoolRotationTest, OverlappingRotationsDrainOneWorkerPerReadyReplacement) {
+    tick_after(50s);  // 100 s: `old` retires, its replacement starts
+    ASSERT_EQ(host.started(), 4u);
+    FakeProcess& old_replacement = host.process(3);
+    tick_after(50s);  // 150 s: `young` retires too, while the first replacement still starts
+    ASSERT_EQ(host.started(), 5u);
+    FakeProcess& young_replacement = host.process(4);
+    EXPECT_TRUE(worker_of(*young)->retiring());
+    EXPECT_EQ(worker_of(young_replacement)->slot(), worker_of(*young)->slot());
+
+    // Issue 17 asks that the worker `young_replacement` was started for (`young`) be the one
+    // to drain now; today the oldest retiring worker (`old`) drains instead. Until that is
+    // fixed, this checks only what holds either way: one drains per replacement ready.
+    say_ready(young_replacement);
+    ASSERT_TRUE(run_until([&] { return worker_of(*old)->state() == WorkerState::draining || worker_of(*young)->state() == WorkerState::draining; }));
+    settle();
+    const bool old_drains = worker_of(*old)->state() == WorkerState::draining;
+    FakeProcess& still_serving = old_drains ? *young : *old;
+    EXPECT_EQ(worker_of(still_serving)->state(), WorkerState::ready) << "only one drains per replacement ready";
+
+    say_ready(old_replacement);
+    EXPECT_TRUE(await_command(still_serving, protocol::command::drain));
+    EXPECT_EQ(worker_of(still_serving)->state(), WorkerState::draining);
+}
+
 }  // namespace
 }  // namespace vhostd::supervisor
