@@ -15,7 +15,7 @@ namespace {
 
 using Bio = std::unique_ptr<BIO, decltype(&BIO_free)>;
 using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
-using Key = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+using PrivateKey = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
 
 // Never asked: a key with a passphrase fails to load instead of prompting on a terminal.
 int no_passphrase(char*, int, int, void*) { return -1; }
@@ -52,7 +52,7 @@ CertificateProblems check_certificate(const std::string& cert_path, const std::s
         ERR_clear_error();
     }
     if (Bio bio = open_file(key_path, problems.key)) {
-        Key key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr), &EVP_PKEY_free);
+        PrivateKey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr), &EVP_PKEY_free);
         ERR_clear_error();
         if (!key) {
             problems.key = "\"" + key_path + "\" holds no unencrypted PEM private key";

@@ -1,5 +1,6 @@
 #include "server/request_head.hpp"
 
+#include "http/field_value.hpp"
 #include "http/host.hpp"
 
 #include <algorithm>
@@ -9,6 +10,9 @@
 
 namespace vhostd::server {
 namespace {
+
+using http::is_ows;
+using http::trim_ows;
 
 // RFC 9110 tchar, as a table: it is consulted for every byte of every method and field name.
 constexpr std::array<bool, 256> token_chars = [] {
@@ -34,7 +38,6 @@ bool is_field_value_char(char c) {
     return c == '\t' || (byte >= 0x20 && byte != 0x7F);
 }
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -55,12 +58,6 @@ bool equals_ignoring_case(std::string_view text, std::string_view lower) {
 
 bool starts_with_ignoring_case(std::string_view text, std::string_view lower) {
     return text.size() >= lower.size() && equals_ignoring_case(text.substr(0, lower.size()), lower);
-}
-
-std::string_view trim_ows(std::string_view text) {
-    while (!text.empty() && is_ows(text.front())) text.remove_prefix(1);
-    while (!text.empty() && is_ows(text.back())) text.remove_suffix(1);
-    return text;
 }
 
 // Comma-separated list membership, as used by Connection and Upgrade ("keep-alive, Upgrade").

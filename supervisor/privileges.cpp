@@ -31,7 +31,7 @@ std::uint64_t effective_capabilities() {
     return caps.words[0].effective | (std::uint64_t{caps.words[1].effective} << 32);
 }
 
-[[noreturn]] void fail(const std::string& what) {
+[[noreturn]] void user_switch_failed(const std::string& what) {
     throw std::runtime_error("[server] user: " + what + ": " + std::strerror(errno));
 }
 
@@ -45,7 +45,7 @@ void set_kept_capabilities() {
         caps.words[word].permitted = mask;
         caps.words[word].inheritable = 0;
     }
-    if (::syscall(SYS_capset, &header, caps.words) != 0) fail("keeping CAP_SETUID, CAP_SETGID, CAP_KILL, CAP_NET_BIND_SERVICE");
+    if (::syscall(SYS_capset, &header, caps.words) != 0) user_switch_failed("keeping CAP_SETUID, CAP_SETGID, CAP_KILL, CAP_NET_BIND_SERVICE");
 }
 
 }  // namespace
@@ -64,7 +64,7 @@ void drop_privileges(const std::string& user, const std::string& group) {
         // Started by an upgrade from a vhostd that had switched already: what it passed on
         // as ambient capabilities goes, so that workers start with none, and the process is
         // made undumpable again (exec reset that).
-        if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) fail("clearing ambient capabilities");
+        if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) user_switch_failed("clearing ambient capabilities");
         set_kept_capabilities();
         ::prctl(PR_SET_DUMPABLE, 0);
         return;
@@ -72,9 +72,9 @@ void drop_privileges(const std::string& user, const std::string& group) {
     if (::geteuid() != 0) throw std::runtime_error("[server] user: vhostd must be started as root to switch to '" + user + "'");
 
     // Keep the permitted capabilities across the uid change, then narrow them to `kept`.
-    if (::prctl(PR_SET_KEEPCAPS, 1) != 0) fail("keeping capabilities");
-    if (::setgroups(1, &gid) != 0 || ::setresgid(gid, gid, gid) != 0) fail("switching group");
-    if (::setresuid(uid, uid, uid) != 0) fail("switching user");
+    if (::prctl(PR_SET_KEEPCAPS, 1) != 0) user_switch_failed("keeping capabilities");
+    if (::setgroups(1, &gid) != 0 || ::setresgid(gid, gid, gid) != 0) user_switch_failed("switching group");
+    if (::setresuid(uid, uid, uid) != 0) user_switch_failed("switching user");
     set_kept_capabilities();
     ::prctl(PR_SET_KEEPCAPS, 0);
     // The uid change also left the process undumpable: workers running as the same user

@@ -1,5 +1,7 @@
 #include "workers/static/byte_range.hpp"
 
+#include "http/field_value.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <optional>
@@ -7,11 +9,7 @@
 namespace vhostd::static_files {
 namespace {
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-    return text;
-}
+using http::trim_ows;
 
 // All digits, fitting in 64 bits; "" is not a number.
 std::optional<std::uint64_t> number(std::string_view text) {
@@ -25,20 +23,20 @@ std::optional<std::uint64_t> number(std::string_view text) {
 
 RangeRequest parse_range(std::string_view header, std::uint64_t size) {
     using Kind = RangeRequest::Kind;
-    header = trim(header);
+    header = trim_ows(header);
     const auto equals = header.find('=');
     if (equals == std::string_view::npos) return {};
-    std::string_view unit = trim(header.substr(0, equals));
+    std::string_view unit = trim_ows(header.substr(0, equals));
     if (unit.size() != 5 || (unit[0] | 0x20) != 'b' || (unit[1] | 0x20) != 'y' || (unit[2] | 0x20) != 't' ||
         (unit[3] | 0x20) != 'e' || (unit[4] | 0x20) != 's') {
         return {};
     }
-    const std::string_view spec = trim(header.substr(equals + 1));
+    const std::string_view spec = trim_ows(header.substr(equals + 1));
     if (spec.find(',') != std::string_view::npos) return {};
     const auto dash = spec.find('-');
     if (dash == std::string_view::npos) return {};
-    const std::string_view first_text = trim(spec.substr(0, dash));
-    const std::string_view last_text = trim(spec.substr(dash + 1));
+    const std::string_view first_text = trim_ows(spec.substr(0, dash));
+    const std::string_view last_text = trim_ows(spec.substr(dash + 1));
 
     if (first_text.empty()) {  // "-N": the last N bytes
         const auto suffix = number(last_text);

@@ -1,5 +1,7 @@
 #include "workers/static/validators.hpp"
 
+#include "http/field_value.hpp"
+
 #include <array>
 #include <cstdio>
 #include <cstring>
@@ -7,15 +9,11 @@
 namespace vhostd::static_files {
 namespace {
 
+using http::trim_ows;
+
 constexpr std::array<const char*, 7> day_names = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 constexpr std::array<const char*, 12> month_names = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-    return text;
-}
 
 // Calls `visit(tag, weak)` for each entity tag of a comma-separated list; stops when it
 // returns true. "*" is passed as is.
@@ -23,7 +21,7 @@ template <typename Visit>
 bool any_tag(std::string_view list, Visit visit) {
     while (!list.empty()) {
         const auto comma = list.find(',');
-        std::string_view item = trim(list.substr(0, comma));
+        std::string_view item = trim_ows(list.substr(0, comma));
         list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
         bool weak = false;
         if (item.starts_with("W/")) {
@@ -72,7 +70,7 @@ std::string http_date(std::time_t when) {
 }
 
 std::optional<std::time_t> parse_http_date(std::string_view text) {
-    const std::string copy(trim(text));
+    const std::string copy(trim_ows(text));
     std::tm utc{};
     char weekday[16] = {}, month[4] = {};
     int consumed = 0;
@@ -118,7 +116,7 @@ Precondition evaluate(const Conditions& conditions, std::string_view tag, std::t
 }
 
 bool range_allowed(std::string_view if_range, std::string_view tag, std::time_t modified) {
-    if_range = trim(if_range);
+    if_range = trim_ows(if_range);
     if (if_range.empty()) return true;
     if (if_range.front() == '"' || if_range.starts_with("W/")) return if_range == tag;  // strong comparison
     const auto date = parse_http_date(if_range);
