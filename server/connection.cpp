@@ -27,6 +27,12 @@ namespace vhostd::server {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
+using http::HeadLimits;
+using http::HeadParseResult;
+using http::HeadStatus;
+using http::RequestHead;
+using http::leading_empty_line;
+using http::parse_request_head;
 
 namespace {
 

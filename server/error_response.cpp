@@ -1,27 +1,12 @@
 #include "server/error_response.hpp"
 
+#include "http/status.hpp"
+
 #include <string_view>
 
 namespace vhostd::server {
 
-namespace {
-
-std::string_view reason_phrase(int status) {
-    switch (status) {
-        case 308: return "Permanent Redirect";
-        case 400: return "Bad Request";
-        case 404: return "Not Found";
-        case 408: return "Request Timeout";
-        case 414: return "URI Too Long";
-        case 421: return "Misdirected Request";
-        case 431: return "Request Header Fields Too Large";
-        case 503: return "Service Unavailable";
-        case 505: return "HTTP Version Not Supported";
-        default: return "Error";
-    }
-}
-
-}  // namespace
+using http::reason_phrase;
 
 std::string error_response(int status, int retry_after_seconds) {
     const std::string body = std::to_string(status) + " " + std::string(reason_phrase(status)) + "\n";

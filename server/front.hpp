@@ -7,7 +7,7 @@
 #include "router/site_table.hpp"
 #include "server/client_counts.hpp"
 #include "server/front_thread.hpp"
-#include "server/request_head.hpp"
+#include "http/request_head.hpp"
 #include "server/tls_contexts.hpp"
 #include "server/waiting_connection.hpp"
 
@@ -36,7 +36,7 @@ struct SiteRoute {
 struct Routing {
     router::SiteTable table;
     std::vector<SiteRoute> sites;
-    HeadLimits limits;
+    http::HeadLimits limits;
     std::chrono::milliseconds head_timeout;
     ClientCaps caps;
     std::optional<std::uint16_t> https_port;  // of the first tls listener: where redirects go

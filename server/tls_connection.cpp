@@ -5,7 +5,7 @@
 #include "server/front.hpp"
 #include "server/front_thread.hpp"
 #include "server/once_log.hpp"
-#include "server/request_head.hpp"
+#include "http/request_head.hpp"
 #include "server/tls_stream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -30,6 +30,12 @@ namespace vhostd::server {
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 using asio::ip::tcp;
+using http::HeadLimits;
+using http::HeadParseResult;
+using http::HeadStatus;
+using http::RequestHead;
+using http::leading_empty_line;
+using http::parse_request_head;
 using WorkerEnd = asio::local::stream_protocol::socket;
 
 namespace {

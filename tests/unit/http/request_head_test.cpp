@@ -1,4 +1,4 @@
-#include "server/request_head.hpp"
+#include "http/request_head.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace vhostd::server {
+namespace vhostd::http {
 namespace {
 
 using namespace std::string_literals;
@@ -89,7 +89,7 @@ TEST_P(ParseRequestHead, GivesTheExpectedOutcome) {
 std::string case_name(const testing::TestParamInfo<HeadCase>& info) { return info.param.name; }
 
 INSTANTIATE_TEST_SUITE_P(Valid, ParseRequestHead, testing::ValuesIn(in_section(
-    "RFC 9112 §2.2 (one leading empty line; a lone LF ends a line), §3 (request line), §5 (field lines); RFC 9110 §7.2 (Host)", {
+    "RFC 9112 §2.2 (one leading empty line), §3 (request line), §5 (field lines); RFC 9110 §7.2 (Host)", {
     ok("minimal", get_with("Host: example.com\r\n"), "example.com"),
     ok("host_case_port_and_dot_ignored", get_with("Host: Example.COM.:8080\r\n"), "example.com"),
     ok("host_name_any_case", get_with("hOsT: example.com\r\n"), "example.com"),
@@ -99,10 +99,7 @@ INSTANTIATE_TEST_SUITE_P(Valid, ParseRequestHead, testing::ValuesIn(in_section(
     ok("host_ipv6", get_with("Host: [::1]:8080\r\n"), "[::1]"),
     ok("host_ipv6_upper_case", get_with("Host: [2001:DB8::1]\r\n"), "[2001:db8::1]"),
     ok("host_ipv4", get_with("Host: 192.0.2.1:80\r\n"), "192.0.2.1"),
-    ok("lone_lf", "GET / HTTP/1.1\nHost: example.com\n\n", "example.com"),
-    ok("mixed_line_ends", "GET / HTTP/1.1\nHost: example.com\r\nAccept: */*\n\r\n", "example.com"),
     ok("leading_crlf_ignored", "\r\n" + get_with("Host: example.com\r\n"), "example.com"),
-    ok("leading_lf_ignored", "\nGET / HTTP/1.1\nHost: example.com\n\n", "example.com"),
     ok("http10_without_host", "GET / HTTP/1.0\r\n\r\n", ""),
     ok("http10_with_host", "GET / HTTP/1.0\r\nHost: Example.com\r\n\r\n", "example.com"),
     ok("fields_around_host", get_with("Accept: */*\r\nHost: example.com\r\nUser-Agent: t/1.0\r\n"), "example.com"),
@@ -238,6 +235,61 @@ INSTANTIATE_TEST_SUITE_P(RequestLine, ParseRequestHead, testing::ValuesIn(in_sec
     ok("http11_values", "DELETE /items/1 HTTP/1.1\r\nHost: a\r\n\r\n", "a")})),
     case_name);
 
+INSTANTIATE_TEST_SUITE_P(LineEnds, ParseRequestHead, testing::ValuesIn(in_section(
+    "RFC 9112 §2.2 (a recipient MAY read a lone LF as a line end: parsers differ, so vhostd never does)", {
+    bad("lone_lf_everywhere", "GET / HTTP/1.1\nHost: example.com\n\n", 400, "LF without CR"),
+    bad("lone_lf_after_request_line", "GET / HTTP/1.1\nHost: example.com\r\n\r\n", 400, "LF without CR"),
+    bad("lone_lf_after_field", get_with("Host: example.com\n"), 400, "LF without CR"),
+    bad("lone_lf_ends_head", "GET / HTTP/1.1\r\nHost: example.com\r\n\n", 400, "LF without CR"),
+    bad("leading_lone_lf", "\nGET / HTTP/1.1\r\nHost: example.com\r\n\r\n", 400, "empty request line")})),
+    case_name);
+
+INSTANTIATE_TEST_SUITE_P(Framing, ParseRequestHead, testing::ValuesIn(in_section(
+    "RFC 9112 §6.1 (Transfer-Encoding), §6.3 (message body length), §7.1 (chunked); RFC 9110 §8.6 (Content-Length), §10.1.1 (Expect)", {
+    ok("content_length", get_with("Host: a\r\nContent-Length: 5\r\n"), "a"),
+    ok("content_length_zero", get_with("Host: a\r\nContent-Length: 0\r\n"), "a"),
+    ok("content_length_leading_zeros", get_with("Host: a\r\nContent-Length: 007\r\n"), "a"),
+    ok("content_length_repeated_equal", get_with("Host: a\r\nContent-Length: 5\r\ncontent-length: 5\r\n"), "a"),
+    ok("content_length_max", get_with("Host: a\r\nContent-Length: 18446744073709551615\r\n"), "a"),
+    bad("content_length_conflicting", get_with("Host: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n"), 400,
+        "conflicting Content-Length"),
+    bad("content_length_list", get_with("Host: a\r\nContent-Length: 5, 5\r\n"), 400, "invalid Content-Length"),
+    bad("content_length_plus", get_with("Host: a\r\nContent-Length: +3\r\n"), 400, "invalid Content-Length"),
+    bad("content_length_minus", get_with("Host: a\r\nContent-Length: -1\r\n"), 400, "invalid Content-Length"),
+    bad("content_length_empty", get_with("Host: a\r\nContent-Length:\r\n"), 400, "invalid Content-Length"),
+    bad("content_length_hex", get_with("Host: a\r\nContent-Length: 0x5\r\n"), 400, "invalid Content-Length"),
+    bad("content_length_inner_space", get_with("Host: a\r\nContent-Length: 1 2\r\n"), 400, "invalid Content-Length"),
+    bad("content_length_superscript_two", get_with("Host: a\r\nContent-Length: \xC2\xB2\r\n"), 400,
+        "invalid Content-Length"),
+    bad("content_length_10_pow_23", get_with("Host: a\r\nContent-Length: 100000000000000000000000\r\n"), 400,
+        "invalid Content-Length"),
+    bad("content_length_2_pow_64", get_with("Host: a\r\nContent-Length: 18446744073709551616\r\n"), 400,
+        "invalid Content-Length"),
+    ok("chunked", get_with("Host: a\r\nTransfer-Encoding: chunked\r\n"), "a"),
+    ok("chunked_any_case", get_with("Host: a\r\nTransfer-Encoding: ChUnKeD\r\n"), "a"),
+    bad("chunked_with_content_length", get_with("Host: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n"), 400,
+        "Transfer-Encoding with Content-Length"),
+    bad("content_length_then_chunked", get_with("Host: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"), 400,
+        "Transfer-Encoding with Content-Length"),
+    bad("identity", get_with("Host: a\r\nTransfer-Encoding: identity\r\n"), 400, "chunked is not the final transfer coding"),
+    bad("gzip_only", get_with("Host: a\r\nTransfer-Encoding: gzip\r\n"), 400, "chunked is not the final transfer coding"),
+    bad("chunked_then_gzip", get_with("Host: a\r\nTransfer-Encoding: chunked, gzip\r\n"), 400,
+        "chunked is not the final transfer coding"),
+    bad("chunked_twice", get_with("Host: a\r\nTransfer-Encoding: chunked, chunked\r\n"), 400,
+        "chunked is not the final transfer coding"),
+    bad("chunked_then_second_field", get_with("Host: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n"), 400,
+        "chunked is not the final transfer coding"),
+    bad("gzip_then_chunked", get_with("Host: a\r\nTransfer-Encoding: gzip, chunked\r\n"), 501, "transfer coding not supported"),
+    bad("gzip_field_then_chunked_field", get_with("Host: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"),
+        501, "transfer coding not supported"),
+    bad("empty_coding", get_with("Host: a\r\nTransfer-Encoding: , chunked\r\n"), 400, "invalid Transfer-Encoding"),
+    bad("empty_transfer_encoding", get_with("Host: a\r\nTransfer-Encoding:\r\n"), 400, "invalid Transfer-Encoding"),
+    bad("coding_with_parameter", get_with("Host: a\r\nTransfer-Encoding: chunked;q=1\r\n"), 400, "invalid Transfer-Encoding"),
+    bad("chunked_on_http10", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "Transfer-Encoding in HTTP/1.0"),
+    ok("expect_continue", get_with("Host: a\r\nContent-Length: 5\r\nExpect: 100-Continue\r\n"), "a"),
+    bad("expect_other", get_with("Host: a\r\nExpect: 200-ok\r\n"), 417, "unsupported expectation")})),
+    case_name);
+
 // Small limits: request line <= 32, head <= 64, fields <= 3.
 // "GET /" + 18 x "a" + " HTTP/1.1" is exactly 32 bytes.
 const std::string line_32 = "GET /" + std::string(18, 'a') + " HTTP/1.1";
@@ -246,7 +298,6 @@ const std::string line_33 = "GET /" + std::string(19, 'a') + " HTTP/1.1";
 INSTANTIATE_TEST_SUITE_P(Limits, ParseRequestHead, testing::ValuesIn(in_section(
     "RFC 9112 §3 and RFC 9110 §15.5.15 (414 for a long request line); RFC 6585 §5 (431 for fields too large or too many)", {
     with_small_limits(ok("request_line_at_limit", line_32 + "\r\nHost: a\r\n\r\n", "a")),
-    with_small_limits(ok("request_line_at_limit_lf", line_32 + "\nHost: a\n\n", "a")),
     with_small_limits(bad("request_line_over_limit", line_33 + "\r\nHost: a\r\n\r\n", 414, "request line too long")),
     with_small_limits(bad("request_line_over_limit_lf", line_33 + "\nHost: a\n\n", 414, "request line too long")),
     with_small_limits(bad("partial_request_line_over_limit", line_33, 414, "request line too long")),
@@ -259,7 +310,6 @@ INSTANTIATE_TEST_SUITE_P(Limits, ParseRequestHead, testing::ValuesIn(in_section(
     with_small_limits(bad("garbage_without_lf", std::string(40, 'A'), 414, "request line too long")),
     // 34 + 9 + 19 + 2 = 64 bytes.
     with_small_limits(ok("head_at_limit", line_32 + "\r\nHost: a\r\nX: " + std::string(14, 'v') + "\r\n\r\n", "a")),
-    with_small_limits(ok("head_at_limit_lf_end", line_32 + "\r\nHost: a\r\nX: " + std::string(15, 'v') + "\r\n\n", "a")),
     with_small_limits(bad("head_over_limit_by_final_lf", line_32 + "\r\nHost: a\r\nX: " + std::string(15, 'v') + "\r\n\r\n",
                           431, "head too large")),
     with_small_limits(bad("no_end_at_limit", line_32 + "\r\nHost: a\r\nX: " + std::string(18, 'v'), 431,
@@ -311,7 +361,7 @@ TEST(ParseRequestHeadValues, LengthStopsAtTheEndOfTheHead) {
     ASSERT_EQ(result.status, HeadStatus::complete);
     EXPECT_EQ(result.head.length, head.size());
 
-    const std::string with_leading_line = "\r\nGET / HTTP/1.1\nHost: a\n\n";
+    const std::string with_leading_line = "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
     const HeadParseResult leading = parse(with_leading_line + "body\x00\x01"s);
     ASSERT_EQ(leading.status, HeadStatus::complete);
     EXPECT_EQ(leading.head.length, with_leading_line.size());
@@ -352,6 +402,23 @@ INSTANTIATE_TEST_SUITE_P(Fields, WebSocketDetection, testing::Values(
 // ---------------------------------------------------------------------------------------------
 // Feeding the bytes as they arrive.
 
+TEST(ParseRequestHeadValues, BodyFraming) {
+    const HeadParseResult none = parse(get_with("Host: a\r\n"));
+    ASSERT_EQ(none.status, HeadStatus::complete);
+    EXPECT_EQ(none.head.body, BodyFraming::none);
+    EXPECT_FALSE(none.head.expect_continue);
+
+    const HeadParseResult length = parse(get_with("Host: a\r\nContent-Length: 0042\r\nExpect: 100-continue\r\n"));
+    ASSERT_EQ(length.status, HeadStatus::complete);
+    EXPECT_EQ(length.head.body, BodyFraming::content_length);
+    EXPECT_EQ(length.head.content_length, 42u);
+    EXPECT_TRUE(length.head.expect_continue);
+
+    const HeadParseResult chunked = parse(get_with("Host: a\r\nTransfer-Encoding: chunked\r\n"));
+    ASSERT_EQ(chunked.status, HeadStatus::complete);
+    EXPECT_EQ(chunked.head.body, BodyFraming::chunked);
+}
+
 class IncrementalFeeding : public testing::TestWithParam<std::string> {};
 
 TEST_P(IncrementalFeeding, EveryPrefixNeedsMoreAndTheWholeIsComplete) {
@@ -368,9 +435,9 @@ TEST_P(IncrementalFeeding, EveryPrefixNeedsMoreAndTheWholeIsComplete) {
 
 INSTANTIATE_TEST_SUITE_P(Heads, IncrementalFeeding, testing::Values(
     get_with("Host: example.com\r\n"),
-    "GET / HTTP/1.1\nHost: example.com\n\n",
     "\r\nGET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
-    "\nGET / HTTP/1.1\nHost: example.com\n\r\n",
+    get_with("Host: a.example\r\nContent-Length: 5\r\nContent-length: 5\r\nExpect: 100-continue\r\n"),
+    get_with("Host: a.example\r\nTransfer-Encoding: chunked\r\n"),
     "GET / HTTP/1.0\r\n\r\n",
     "GET http://Example.com:8080/a?b HTTP/1.1\r\nHost: example.com\r\n\r\n",
     "OPTIONS * HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
@@ -392,6 +459,9 @@ TEST(IncrementalFeedingErrors, AnErrorIsFoundAsSoonAsItsByteArrivesAndStays) {
         {"GE\0T / HTTP/1.1\r\n\r\n"s, 3, 400},
         {"GET / HTTP/1.1x\r\n\r\n", 15, 400},
         {"GET / HTTP/2.0\r\n\r\n", 16, 505},  // 505 needs the whole version
+        {"GET / HTTP/1.1\nHost: a\r\n\r\n", 15, 400},
+        {"GET / HTTP/1.1\r\nHost: a\n\r\n", request_line.size() + 8, 400},
+        {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", request_line.size() + 9 + 19 + 19, 400},
         {"\x16\x03\x01\x02", 1, 400},
         {"GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", 8193, 414},
     };
@@ -409,4 +479,4 @@ TEST(IncrementalFeedingErrors, AnErrorIsFoundAsSoonAsItsByteArrivesAndStays) {
 }
 
 }  // namespace
-}  // namespace vhostd::server
+}  // namespace vhostd::http

@@ -1,18 +1,16 @@
-#include "server/request_head.hpp"
+#include "http/request_head.hpp"
 
 #include "http/field_value.hpp"
 #include "http/host.hpp"
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstring>
 #include <optional>
 
-namespace vhostd::server {
+namespace vhostd::http {
 namespace {
-
-using http::is_ows;
-using http::trim_ows;
 
 // RFC 9110 tchar, as a table: it is consulted for every byte of every method and field name.
 constexpr std::array<bool, 256> token_chars = [] {
@@ -114,6 +112,7 @@ std::optional<std::string_view> absolute_form_authority(std::string_view target)
 struct Line {
     std::string_view text;  // without its LF or CRLF
     bool complete = false;  // false: the LF has not arrived (or lies beyond `limit`)
+    bool crlf = false;      // complete, and ended by CRLF rather than a lone LF
     std::size_t next = 0;   // where the following line starts, when complete
 };
 
@@ -130,6 +129,7 @@ Line line_at(std::string_view bytes, std::size_t start, std::size_t limit) {
     // still become one, so it is not held against the line yet.
     if (end > start && bytes[end - 1] == '\r') {
         --end;
+        line.crlf = line.complete;
     }
     line.text = bytes.substr(start, end - start);
     return line;
@@ -168,9 +168,15 @@ public:
         if (!request_line.complete) {
             return need_more_or_too_large();
         }
+        if (!request_line.crlf) {
+            return fail(400, "LF without CR");
+        }
 
         for (pos = request_line.next;;) {
             const Line line = line_at(bytes_, pos, window);
+            if (line.complete && !line.crlf) {
+                return fail(400, "LF without CR");
+            }
             if (line.complete && line.text.empty()) {
                 return finish(line.next);
             }
@@ -282,7 +288,7 @@ private:
         if (authority->find('@') != std::string_view::npos) {
             return mark_failed(400, "userinfo in target");
         }
-        target_host_ = http::normalize_host(*authority);
+        target_host_ = normalize_host(*authority);
         if (!target_host_) {
             return mark_failed(400, "invalid host in target");
         }
@@ -331,7 +337,7 @@ private:
 
         const std::string_view value = trim_ows(raw_value);
         if (is_host) {
-            host_ = http::normalize_host(value);
+            host_ = normalize_host(value);
             if (!host_) {
                 return mark_failed(400, "invalid Host");
             }
@@ -339,11 +345,85 @@ private:
             upgrade_to_websocket_ = upgrade_to_websocket_ || list_contains(value, "websocket");
         } else if (equals_ignoring_case(name, "connection")) {
             connection_upgrade_ = connection_upgrade_ || list_contains(value, "upgrade");
+        } else if (equals_ignoring_case(name, "content-length")) {
+            return read_content_length(value);
+        } else if (equals_ignoring_case(name, "transfer-encoding")) {
+            return read_transfer_codings(value);
+        } else if (equals_ignoring_case(name, "expect")) {
+            // 100-continue is the only expectation HTTP defines (RFC 9110 §10.1.1).
+            if (!equals_ignoring_case(value, "100-continue")) {
+                return mark_failed(417, "unsupported expectation");
+            }
+            expect_continue_ = true;
+        }
+        return true;
+    }
+
+    // 1*DIGIT, and the same value when repeated (RFC 9112 §6.3: anything else is 400). Lists
+    // ("5, 5"), signs and values beyond 64 bits are refused: parsers disagree about them.
+    bool read_content_length(std::string_view value) {
+        std::uint64_t length = 0;
+        const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), length);
+        const bool digits_only = !value.empty() && std::all_of(value.begin(), value.end(), is_digit);
+        if (!digits_only || error != std::errc() || end != value.data() + value.size()) {
+            return mark_failed(400, "invalid Content-Length");
+        }
+        if (content_length_ && *content_length_ != length) {
+            return mark_failed(400, "conflicting Content-Length");
+        }
+        content_length_ = length;
+        return true;
+    }
+
+    // A comma-separated list of codings, over any number of fields; only a final "chunked"
+    // is understood (RFC 9112 §6.1, §7).
+    bool read_transfer_codings(std::string_view value) {
+        for (;;) {
+            const std::size_t comma = value.find(',');
+            const std::string_view coding = trim_ows(value.substr(0, comma));
+            if (coding.empty() || !std::all_of(coding.begin(), coding.end(), is_token_char)) {
+                return mark_failed(400, "invalid Transfer-Encoding");
+            }
+            if (chunked_) {
+                return mark_failed(400, "chunked is not the final transfer coding");
+            }
+            if (equals_ignoring_case(coding, "chunked")) {
+                chunked_ = true;
+            } else {
+                other_coding_ = true;
+            }
+            if (comma == std::string_view::npos) {
+                break;
+            }
+            value.remove_prefix(comma + 1);
+        }
+        return true;
+    }
+
+    // RFC 9112 §6.1 and §6.3: how the body is framed, or why the framing cannot be trusted.
+    bool check_framing() {
+        if (!chunked_ && !other_coding_) {
+            return true;
+        }
+        if (minor_version_ == 0) {
+            return mark_failed(400, "Transfer-Encoding in HTTP/1.0");
+        }
+        if (content_length_) {
+            return mark_failed(400, "Transfer-Encoding with Content-Length");
+        }
+        if (!chunked_) {
+            return mark_failed(400, "chunked is not the final transfer coding");
+        }
+        if (other_coding_) {
+            return mark_failed(501, "transfer coding not supported");
         }
         return true;
     }
 
     HeadParseResult finish(std::size_t length) {
+        if (!check_framing()) {
+            return std::move(result_);
+        }
         if (minor_version_ == 1 && !host_) {
             return fail(400, "missing Host");
         }
@@ -364,6 +444,9 @@ private:
         head.host = host_ ? std::move(*host_) : std::string();
         head.websocket_upgrade = upgrade_to_websocket_ && connection_upgrade_;
         head.length = length;
+        head.body = chunked_ ? BodyFraming::chunked : content_length_ ? BodyFraming::content_length : BodyFraming::none;
+        head.content_length = content_length_.value_or(0);
+        head.expect_continue = expect_continue_;
         return std::move(result_);
     }
 
@@ -379,18 +462,18 @@ private:
     std::size_t field_count_ = 0;
     bool upgrade_to_websocket_ = false;
     bool connection_upgrade_ = false;
+    std::optional<std::uint64_t> content_length_;
+    bool chunked_ = false;       // the last transfer coding so far is chunked
+    bool other_coding_ = false;  // some coding other than chunked was named
+    bool expect_continue_ = false;
 };
 
 }  // namespace
 
-std::size_t leading_empty_line(std::string_view bytes) {
-    if (bytes.starts_with("\r\n")) return 2;
-    if (bytes.starts_with('\n')) return 1;
-    return 0;
-}
+std::size_t leading_empty_line(std::string_view bytes) { return bytes.starts_with("\r\n") ? 2 : 0; }
 
 HeadParseResult parse_request_head(std::string_view bytes, const HeadLimits& limits) {
     return HeadParser(bytes, limits).parse();
 }
 
-}  // namespace vhostd::server
+}  // namespace vhostd::http
