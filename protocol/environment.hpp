@@ -12,6 +12,10 @@ inline constexpr const char* env_role = "VHOSTD_ROLE";  // "worker", or "singlet
 inline constexpr const char* env_worker_slot = "VHOSTD_WORKER_SLOT";
 inline constexpr const char* env_generation = "VHOSTD_GENERATION";
 inline constexpr const char* env_heartbeat_interval_ms = "VHOSTD_HEARTBEAT_INTERVAL_MS";
+// The front's head limits ([server] max_head_size, max_header_fields): a worker reads heads
+// with limits at least these, so that no request the front let through is too large for it.
+inline constexpr const char* env_max_head_size = "VHOSTD_MAX_HEAD_SIZE";
+inline constexpr const char* env_max_header_fields = "VHOSTD_MAX_HEADER_FIELDS";
 
 // Passthrough sites only: the PEM chain and key files from the site's `tls`, ':'-separated,
 // in the same order, for the worker to terminate TLS itself.

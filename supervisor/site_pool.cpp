@@ -17,10 +17,12 @@ namespace vhostd::supervisor {
 
 using namespace std::chrono_literals;
 
-SitePool::SitePool(Strand strand, ProcessHost& host, conf::Site site, std::shared_ptr<spdlog::logger> site_log)
+SitePool::SitePool(Strand strand, ProcessHost& host, conf::Site site, std::shared_ptr<spdlog::logger> site_log,
+                   FrontHeadLimits head_limits)
     : strand_(strand),
       host_(host),
       site_(std::move(site)),
+      head_limits_(head_limits),
       site_log_(std::move(site_log)),
       target_(site_.min_workers),
       queue_timer_(strand),

@@ -16,6 +16,7 @@
 #include "supervisor/site_snapshot.hpp"
 #include "supervisor/task_schedule.hpp"
 #include "supervisor/worker.hpp"
+#include "supervisor/worker_environment.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -37,7 +38,9 @@ class SitePool {
 public:
     // Every process start, signal, reap and reading of the clock goes through `host`, which
     // must outlive the pool.
-    SitePool(Strand strand, ProcessHost& host, conf::Site site, std::shared_ptr<spdlog::logger> site_log);
+    // `head_limits` are the front's, passed on to the workers (read when each one starts).
+    SitePool(Strand strand, ProcessHost& host, conf::Site site, std::shared_ptr<spdlog::logger> site_log,
+             FrontHeadLimits head_limits = {});
 
     const conf::Site& site() const { return site_; }
 
@@ -105,6 +108,7 @@ private:
     Strand strand_;
     ProcessHost& host_;
     conf::Site site_;
+    FrontHeadLimits head_limits_;
     std::shared_ptr<spdlog::logger> site_log_;  // per-site file of worker output, or null
     unsigned generation_ = 1;
     unsigned target_;                           // workers wanted, min_workers..max_workers

@@ -71,7 +71,8 @@ std::shared_ptr<Worker> SitePool::start_process(unsigned slot, bool singleton, C
         ProcessSpec spec;
         spec.argv = singleton ? site_.singleton->command : site_.command;
         spec.argv.front() = bundled_program(spec.argv.front());
-        spec.environment = worker_environment(site_, {.slot = slot, .generation = generation_, .singleton = singleton}, inherited_environment());
+        spec.environment = worker_environment(site_, {.slot = slot, .generation = generation_, .singleton = singleton},
+                                              inherited_environment(), head_limits_);
         spec.cwd = site_.cwd;
         spec.channel_fd = theirs.get();
         spec.user = site_.user;

@@ -29,7 +29,9 @@ Supervisor::Supervisor(asio::io_context& io, const conf::Config& config)
 }
 
 std::unique_ptr<SitePool> Supervisor::make_pool(const conf::Site& site) {
-    return std::make_unique<SitePool>(strand_, process_host_, site, open_site_log(server_.log_dir, site.name, server_.log_max_size, server_.log_files));
+    return std::make_unique<SitePool>(strand_, process_host_, site,
+                                      open_site_log(server_.log_dir, site.name, server_.log_max_size, server_.log_files),
+                                      FrontHeadLimits{server_.max_head_size, server_.max_header_fields});
 }
 
 void Supervisor::start() {

@@ -24,7 +24,8 @@ std::string join_paths(const std::vector<conf::Certificate>& certificates, std::
 
 }  // namespace
 
-std::vector<std::string> worker_environment(const conf::Site& site, const ProcessRole& role, EnvironmentVariables variables) {
+std::vector<std::string> worker_environment(const conf::Site& site, const ProcessRole& role, EnvironmentVariables variables,
+                                            const FrontHeadLimits& head_limits) {
     for (const auto& [name, value] : site.env) variables[name] = value;
     if (role.singleton && site.singleton) {
         for (const auto& [name, value] : site.singleton->env) variables[name] = value;
@@ -38,6 +39,8 @@ std::vector<std::string> worker_environment(const conf::Site& site, const Proces
     variables[protocol::env_generation] = std::to_string(role.generation);
     variables[protocol::env_heartbeat_interval_ms] = std::to_string(heartbeat_interval.count());
     variables[protocol::env_role] = role.singleton ? "singleton" : "worker";
+    variables[protocol::env_max_head_size] = std::to_string(head_limits.max_head_size);
+    variables[protocol::env_max_header_fields] = std::to_string(head_limits.max_header_fields);
     if (runtime == conf::Runtime::node) {
         // Node.js then opens the channel as its own IPC channel, in its JSON framing.
         variables["NODE_CHANNEL_FD"] = std::to_string(protocol::channel_fd);

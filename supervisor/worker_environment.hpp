@@ -21,8 +21,15 @@ struct ProcessRole {
     bool singleton = false;
 };
 
+// The front's head limits, which the workers learn so that theirs are at least as large.
+struct FrontHeadLimits {
+    std::size_t max_head_size = conf::ServerSettings{}.max_head_size;
+    std::size_t max_header_fields = conf::ServerSettings{}.max_header_fields;
+};
+
 // "NAME=value" entries, sorted by name.
-std::vector<std::string> worker_environment(const conf::Site& site, const ProcessRole& role, EnvironmentVariables base);
+std::vector<std::string> worker_environment(const conf::Site& site, const ProcessRole& role, EnvironmentVariables base,
+                                            const FrontHeadLimits& head_limits = {});
 
 // vhostd's own environment (`environ`), by name.
 EnvironmentVariables inherited_environment();

@@ -3,7 +3,7 @@
 // messages. Under vhostd it gets its connections
 // through the SDK (and terminates TLS itself for a passthrough site); with --listen
 // HOST:PORT it accepts them itself (to compare with the front).
-#include "http/host.hpp"
+#include "sdk/cpp/request_reader.hpp"
 #include "sdk/cpp/tls.hpp"
 #include "sdk/cpp/worker.hpp"
 
@@ -27,6 +27,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 using asio::ip::tcp;
+using vhostd::sdk::ConnectionHost;
 using vhostd::sdk::Worker;
 using TlsStream = asio::ssl::stream<tcp::socket>;
 using namespace asio::experimental::awaitable_operators;
@@ -52,6 +53,7 @@ struct App {
     Worker* worker = nullptr;  // null when serving with --listen
     std::list<Session> idle;   // kept-alive connections waiting for their next request
     bool draining = false;
+    vhostd::sdk::RequestLimits limits = vhostd::sdk::RequestLimits::from_environment();
     // The usual answers, serialised once: [HTTP/1.0 or 1.1][keep-alive or close].
     std::string canned[2][2];
 };
@@ -130,30 +132,29 @@ asio::awaitable<void> echo_websocket(App& app, Stream stream, http::request<http
 }
 
 // `lease` lives in the coroutine frame: the connection counts as active until serve() ends.
-// `routed_host` is the Host the front routed the connection on (empty with --listen).
+// Every request is read by vhostd's grammar (sdk/cpp/request_reader.hpp), for `host` only.
 template <typename Stream>
-asio::awaitable<void> serve(App& app, Stream socket, std::string routed_host, [[maybe_unused]] Worker::Lease lease) {
+asio::awaitable<void> serve(App& app, Stream socket, ConnectionHost host, [[maybe_unused]] Worker::Lease lease) {
     beast::flat_buffer buffer;
     for (bool first = true;; first = false) {
         // Draining: the last answer may have promised keep-alive, so the next request may be
         // on its way already. Wait for it as usual: it is answered with Connection: close,
         // and a connection that stays quiet is closed after drain_idle_timeout.
-        http::request<http::string_body> request;
+        http::request_parser<http::string_body> parser;
         std::optional<std::list<Session>::iterator> waiting;
         if (!first) waiting = app.idle.insert(app.idle.end(), Session{&beast::get_lowest_layer(socket), std::chrono::steady_clock::now()});
-        auto [read_error, n] = co_await http::async_read(socket, buffer, request, token);
+        const vhostd::sdk::HeadRead read = co_await vhostd::sdk::read_request_head(socket, buffer, parser, host, app.limits);
         if (waiting) app.idle.erase(*waiting);
-        if (read_error) break;
-
-        if (!routed_host.empty() && !vhostd::http::same_host(request[http::field::host], routed_host)) {
-            http::response<http::string_body> misdirected(http::status::misdirected_request, request.version());
-            misdirected.set(http::field::content_type, "text/plain");
-            misdirected.body() = "421 this connection is for " + routed_host + "\n";
-            misdirected.keep_alive(false);
-            misdirected.prepare_payload();
-            co_await http::async_write(socket, misdirected, token);
+        std::optional<vhostd::sdk::Refusal> refusal = read.refusal;
+        if (read.ok && !websocket::is_upgrade(parser.get())) {
+            refusal = co_await vhostd::sdk::read_request_body(socket, buffer, parser, read.head);
+        }
+        if (refusal) {
+            co_await vhostd::sdk::refuse(socket, *refusal);
             break;
         }
+        if (!read.ok || !parser.is_done()) break;  // the client left
+        http::request<http::string_body> request = parser.release();
         if (websocket::is_upgrade(request)) {
             co_await echo_websocket(app, std::move(socket), std::move(request));
             co_return;
@@ -180,7 +181,7 @@ asio::awaitable<void> serve(App& app, Stream socket, std::string routed_host, [[
 }
 
 // A passthrough site's connection: the ClientHello is still unread in the socket.
-asio::awaitable<void> serve_tls(App& app, TlsStream stream, std::string routed_host, Worker::Lease lease) {
+asio::awaitable<void> serve_tls(App& app, TlsStream stream, ConnectionHost host, Worker::Lease lease) {
     // TLS sends several small records in a row (session tickets, then the answer): without
     // TCP_NODELAY, Nagle holds the answer back until the client's delayed ACK, 40 ms.
     boost::system::error_code ignored;
@@ -188,14 +189,15 @@ asio::awaitable<void> serve_tls(App& app, TlsStream stream, std::string routed_h
     asio::steady_timer limit(stream.get_executor(), std::chrono::seconds(10));
     auto handshake = co_await (stream.async_handshake(asio::ssl::stream_base::server, token) || limit.async_wait(token));
     if (handshake.index() != 0 || std::get<0>(std::get<0>(handshake))) co_return;
-    co_await serve(app, std::move(stream), std::move(routed_host), std::move(lease));
+    co_await serve(app, std::move(stream), std::move(host), std::move(lease));
 }
 
 asio::awaitable<void> accept_loop(App& app, tcp::acceptor& acceptor) {
     for (;;) {
         auto [ec, socket] = co_await acceptor.async_accept(token);
         if (ec) co_return;
-        asio::co_spawn(acceptor.get_executor(), serve(app, std::move(socket), {}, {}), asio::detached);
+        asio::co_spawn(acceptor.get_executor(), serve(app, std::move(socket), ConnectionHost::from_first_request(), {}),
+                       asio::detached);
     }
 }
 
@@ -270,11 +272,13 @@ int main(int argc, char** argv) {
                     return;
                 }
                 // vhostd routed on SNI alone, which may be missing or an IP address (wrk
-                // sends one): no Host check against it here.
-                asio::co_spawn(io, serve_tls(app, TlsStream(std::move(socket), *tls), {}, std::move(lease)), asio::detached);
+                // sends one): the first request fixes the connection's host.
+                asio::co_spawn(io, serve_tls(app, TlsStream(std::move(socket), *tls), ConnectionHost::from_first_request(), std::move(lease)),
+                               asio::detached);
                 return;
             }
-            asio::co_spawn(io, serve(app, std::move(socket), std::move(info.host), std::move(lease)), asio::detached);
+            asio::co_spawn(io, serve(app, std::move(socket), ConnectionHost::routed(std::move(info.host)), std::move(lease)),
+                           asio::detached);
         });
         app.worker = &worker;
         app.greeting = "hello from " + worker.site() + " (pid " + std::to_string(::getpid()) + ")\n";

@@ -28,14 +28,16 @@ def case_misdirected(suite: Suite):
 
 
 def case_misdirected_kelvin(suite: Suite):
-    """a later request for Host \u212aiwi.example (UTF-8, a Kelvin sign) after kiwi.example gets 421"""
+    """a later request for Host \u212aiwi.example (UTF-8, a Kelvin sign) after kiwi.example is refused"""
     suite.ensure_worker()
     client = suite.connect(request(path="/first", host="kiwi.example"), host="kiwi.example")
     suite.expect_hello(client.response(), what="the first request, for kiwi.example")
     # Unicode case folding makes the Kelvin sign a "k"; the front's ASCII-only grammar does not.
     client.send(request(host="kiwi.example").replace(b"Host: k", "Host: \u212a".encode()))
     response = client.response(what="the answer for Host \u212aiwi.example")
-    if response.status != 421:
-        raise Failure(f"Host \u212aiwi.example got {response.status} {response.body[:100]!r}, expected 421")
-    client.expect_eof(what="the worker to close the connection after 421")
+    # The grammar (docs/http-grammar.md) calls it an invalid Host, 400, as the front does; a
+    # worker that only compares it with the connection's host answers 421. Neither serves it.
+    if response.status not in (400, 421):
+        raise Failure(f"Host \u212aiwi.example got {response.status} {response.body[:100]!r}, expected 400 or 421")
+    client.expect_eof(what="the worker to close the connection after its refusal")
     client.close()

@@ -6,7 +6,7 @@
 //   [sites.docs]
 //   hosts = ["docs.example"]
 //   static = "public"          # or command = ["vhostd-static", "--root", "public"]
-#include "http/host.hpp"
+#include "sdk/cpp/request_reader.hpp"
 #include "sdk/cpp/worker.hpp"
 #include "workers/static/byte_range.hpp"
 #include "workers/static/document_root.hpp"
@@ -52,6 +52,7 @@ struct App {
     bool allow_dot_files = false;
     bool draining = false;
     std::list<Session> sessions;
+    vhostd::sdk::RequestLimits limits = vhostd::sdk::RequestLimits::from_environment();
 };
 
 // One timer for the process closes connections past their deadline.
@@ -225,7 +226,8 @@ asio::awaitable<bool> send(tcp::socket& socket, Answer& answer, Session& session
     co_return true;
 }
 
-asio::awaitable<void> serve(App& app, tcp::socket socket, std::string routed_host, [[maybe_unused]] Worker::Lease lease) {
+// Every request is read by vhostd's grammar (sdk/cpp/request_reader.hpp), for `host` only.
+asio::awaitable<void> serve(App& app, tcp::socket socket, vhostd::sdk::ConnectionHost host, [[maybe_unused]] Worker::Lease lease) {
     const auto session = app.sessions.insert(app.sessions.end(), Session{&socket, {}});
     beast::flat_buffer buffer;
     for (bool first = true;; first = false) {
@@ -233,22 +235,17 @@ asio::awaitable<void> serve(App& app, tcp::socket socket, std::string routed_hos
         session->idle = !first;
         session->deadline = std::chrono::steady_clock::now() + stall_timeout;
         http::request_parser<http::empty_body> parser;
-        parser.header_limit(16 * 1024);
-        auto [read_error, n] = co_await http::async_read_header(socket, buffer, parser, token);
+        const vhostd::sdk::HeadRead read = co_await vhostd::sdk::read_request_head(socket, buffer, parser, host, app.limits);
         session->idle = false;
-        if (read_error) break;
-        const auto& request = parser.get();
-        if (!routed_host.empty() && !vhostd::http::same_host(request[http::field::host], routed_host)) {
-            Answer misdirected = plain_answer(421, "Misdirected Request", request.version(), false, false);
-            co_await send(socket, misdirected, *session);
-            break;
-        }
+        std::optional<vhostd::sdk::Refusal> refusal = read.refusal;
         // A static site takes no uploads; the body would have to be read to find the next request.
-        if (!parser.is_done()) {
-            Answer refused = plain_answer(413, "Content Too Large", request.version(), false, false);
-            co_await send(socket, refused, *session);
+        if (read.ok && !parser.is_done()) refusal = vhostd::sdk::Refusal{413, "a static site takes no request body"};
+        if (refusal) {
+            co_await vhostd::sdk::refuse(socket, *refusal);
             break;
         }
+        if (!read.ok) break;  // the client left
+        const auto& request = parser.get();
         const bool keep_alive = request.keep_alive() && !app.draining;
         Answer answer = answer_for(app, request, keep_alive);
         const bool sent = co_await send(socket, answer, *session);
@@ -297,7 +294,8 @@ int main(int argc, char** argv) {
                 std::cerr << "vhostd-static: passthrough TLS is not supported; use tls_mode = \"terminate\"\n";
                 return;
             }
-            asio::co_spawn(io, serve(app, std::move(socket), std::move(info.host), std::move(lease)), asio::detached);
+            asio::co_spawn(io, serve(app, std::move(socket), vhostd::sdk::ConnectionHost::routed(std::move(info.host)), std::move(lease)),
+                           asio::detached);
         });
         app.worker = &worker;
         asio::co_spawn(io, reap_stalled(app), asio::detached);

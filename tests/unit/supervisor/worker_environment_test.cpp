@@ -48,6 +48,15 @@ TEST(WorkerEnvironment, SiteEnvGoesOverTheBaseAndVhostdsOverBoth) {
     EXPECT_EQ(value_of(env, protocol::env_tls_certs), "<unset>");
 }
 
+TEST(WorkerEnvironment, CarriesTheFrontsHeadLimits) {
+    const auto defaults = worker_environment(site(), {}, {});
+    EXPECT_EQ(value_of(defaults, protocol::env_max_head_size), "16384");
+    EXPECT_EQ(value_of(defaults, protocol::env_max_header_fields), "100");
+    const auto raised = worker_environment(site(), {}, {}, {.max_head_size = 65536, .max_header_fields = 300});
+    EXPECT_EQ(value_of(raised, protocol::env_max_head_size), "65536");
+    EXPECT_EQ(value_of(raised, protocol::env_max_header_fields), "300");
+}
+
 TEST(WorkerEnvironment, HeartbeatIntervalIsAThirdOfTheTimeoutWithinBounds) {
     conf::Site s = site();
     s.heartbeat_timeout = 1500ms;
