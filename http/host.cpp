@@ -1,5 +1,7 @@
 #include "http/host.hpp"
 
+#include "http/ascii.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -15,17 +17,9 @@ constexpr std::size_t max_port_digits = 5;
 constexpr unsigned max_port = 65535;
 constexpr std::string_view wildcard_prefix = "*.";
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-bool is_hex_digit(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-
-bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
 // '_' is not valid in DNS host names, but it appears in real service names; accepting it
 // costs nothing as long as the front and the worker agree.
 bool is_label_char(char c) { return is_letter(c) || is_digit(c) || c == '-' || c == '_'; }
-
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // RFC 3986: port = *DIGIT, so "host:" is legal and means the default port.
 bool is_valid_port(std::string_view port) {

@@ -1,5 +1,6 @@
 #include "http/request_head.hpp"
 
+#include "http/ascii.hpp"
 #include "http/field_value.hpp"
 #include "http/host.hpp"
 
@@ -35,11 +36,6 @@ bool is_field_value_char(char c) {
     const auto byte = static_cast<unsigned char>(c);
     return c == '\t' || (byte >= 0x20 && byte != 0x7F);
 }
-
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // `lower` must be lower-case already.
 bool equals_ignoring_case(std::string_view text, std::string_view lower) {
