@@ -27,7 +27,6 @@ namespace vhostd::server {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-using http::HeadLimits;
 using http::HeadParseResult;
 using http::HeadStatus;
 using http::RequestHead;

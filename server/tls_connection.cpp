@@ -33,7 +33,6 @@ using asio::ip::tcp;
 using http::HeadLimits;
 using http::HeadParseResult;
 using http::HeadStatus;
-using http::RequestHead;
 using http::leading_empty_line;
 using http::parse_request_head;
 using WorkerEnd = asio::local::stream_protocol::socket;
