@@ -19,7 +19,7 @@ sys.path[:0] = [HERE, os.path.join(HERE, "tests")]
 
 # One module of tests per module of vhostd_worker; a name that fails to import fails the run.
 MODULES = ["test_host", "test_channel", "test_worker", "test_wsgi", "test_websocket",
-           "test_http_handler", "test_bus"]
+           "test_http_handler", "test_bus", "test_request_head"]
 
 if __name__ == "__main__":
     tests = unittest.defaultTestLoader.loadTestsFromNames(MODULES)

@@ -11,8 +11,10 @@ import sys
 import threading
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.join(HERE, ".."), os.path.join(HERE, "..", "..", "..", "tests", "support")]
 import vhostd_worker  # noqa: E402
+from request_vectors import request_bytes as request_vector_bytes  # noqa: E402,F401
 from vhostd_worker import Worker  # noqa: E402
 
 WAIT = 5.0
@@ -110,7 +112,7 @@ def read_all(sock):
     return data
 
 
-VECTORS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "vectors")
+VECTORS = os.path.join(HERE, "..", "..", "..", "tests", "vectors")
 
 
 def vectors(name):
