@@ -101,7 +101,8 @@ class WsgiTest(ServesWsgi):
     def test_bad_request_heads(self):
         v = self.serve(recording_app([]))
         for head, status in [(b"POST / HTTP/1.1\r\nHost: unit.test\r\nContent-Length: -1\r\n\r\n", b"400"),
-                             (b"POST / HTTP/1.1\r\nHost: unit.test\r\nTransfer-Encoding: gzip\r\n\r\n", b"501"),
+                             (b"POST / HTTP/1.1\r\nHost: unit.test\r\nTransfer-Encoding: gzip\r\n\r\n", b"400"),
+                             (b"POST / HTTP/1.1\r\nHost: unit.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", b"501"),
                              (b"GARBAGE\r\n\r\n", b"400"), (b"GET / HTTP/2.0\r\n\r\n", b"505")]:
             sock = v.hand()
             sock.sendall(head)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 from typing import Optional
 
-__all__ = ["normalize_host", "same_host"]
+__all__ = ["ConnectionHost", "normalize_host", "same_host"]
 
 MAX_HOST_LENGTH = 253          # RFC 1035, without the trailing dot
 MAX_LABEL_LENGTH = 63
@@ -81,3 +81,21 @@ def same_host(a: Optional[str], b: Optional[str]) -> bool:
     port and one trailing dot do not matter). An invalid or empty host matches nothing."""
     normalized = normalize_host(a)
     return normalized is not None and normalized == normalize_host(b)
+
+
+class ConnectionHost:
+    """The host a connection is for: the one it was routed by (which is "" for HTTP/1.0
+    without Host, sent to the default site), or, given None, its first request's. Every
+    later request must be for the same host, or for none when that is none."""
+
+    def __init__(self, routed: Optional[str]):
+        self._host = routed
+
+    def admits(self, request_host: str) -> bool:
+        """True when a request for `request_host` (normalised, or "") may be served here."""
+        if self._host is None:
+            self._host = request_host
+            return True
+        if not self._host or not request_host:
+            return self._host == request_host
+        return same_host(request_host, self._host)

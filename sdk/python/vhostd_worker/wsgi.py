@@ -12,7 +12,8 @@ from typing import Optional
 from .http_handler import VhostdRequestHandling, serve_connection
 from .sockets import log
 from .worker import DEFAULT_TIMEOUT, Worker
-from .wsgi_input import ChunkedInput, LengthInput
+from .request_head import HeadRefused
+from .wsgi_input import BadBody, ChunkedInput, LengthInput
 
 BODY_DISCARD_LIMIT = 1 << 20   # unread request body we skip to keep a connection alive
 
@@ -32,11 +33,8 @@ class _WSGIHandler(VhostdRequestHandling, http.server.BaseHTTPRequestHandler):
 
     def vhostd_dispatch(self):
         environ, body = self._environ()
-        if environ is None:
-            return
         websocket = self.server.websocket
-        if (websocket is not None and "websocket" in header_tokens(self.headers.get("Upgrade"))
-                and "upgrade" in header_tokens(self.headers.get("Connection"))):
+        if websocket is not None and self.vhostd_head.websocket_upgrade:
             # The hook owns the connection from here; it closes when the hook returns.
             self.close_connection = True
             self.vhostd_worker.websocket_opened()
@@ -85,21 +83,12 @@ class _WSGIHandler(VhostdRequestHandling, http.server.BaseHTTPRequestHandler):
             else:
                 environ["HTTP_" + key] = value
 
-        encodings = [t for t in header_tokens(self.headers.get("Transfer-Encoding")) if t]
-        if encodings:
-            if encodings[-1] != "chunked" or len(encodings) > 1:
-                self.send_error(501, "Only chunked transfer coding is supported")
-                return None, None
+        head = self.vhostd_head                     # framing checked by the grammar already
+        if head.framing == "chunked":
             environ.pop("CONTENT_LENGTH", None)
-            if "Content-Length" in self.headers:
-                self.close_connection = True       # RFC 9112 6.1: both, so close afterwards
             body = ChunkedInput(self.rfile)
         else:
-            lengths = self.headers.get_all("Content-Length") or []
-            if len(set(lengths)) > 1 or not all(v.strip().isdigit() for v in lengths):
-                self.send_error(400, "Bad Content-Length")
-                return None, None
-            body = LengthInput(self.rfile, int(lengths[0]) if lengths else 0)
+            body = LengthInput(self.rfile, head.content_length)
         environ["wsgi.input"] = body
         return environ, body
 
@@ -114,6 +103,12 @@ class _WSGIHandler(VhostdRequestHandling, http.server.BaseHTTPRequestHandler):
                 if chunk:
                     response.write(chunk)
             response.finish()
+        except BadBody as bad:
+            if response.headers_sent:
+                self.close_connection = True
+            else:
+                self._vhostd_refuse(HeadRefused(400, str(bad)))
+            return
         except (ConnectionError, TimeoutError):
             self.close_connection = True
             return

@@ -1,5 +1,11 @@
 """wsgi.input: the request body, framed by Content-Length or chunked, read to its end."""
 
+from .request_head import chunk_size
+
+
+class BadBody(ValueError):
+    """A chunked body that breaks RFC 9112 section 7.1: the request gets 400."""
+
 
 class BodyInput:
     """wsgi.input: the request body only, however it is framed, so an application may read
@@ -82,7 +88,8 @@ class LengthInput(BodyInput):
 
 
 class ChunkedInput(BodyInput):
-    """Transfer-Encoding: chunked (RFC 9112 section 7.1); extensions and trailers are skipped."""
+    """Transfer-Encoding: chunked (RFC 9112 section 7.1), read as the C++ workers read it:
+    sizes 1*HEXDIG, every line ended by CRLF; extensions and trailers are skipped."""
 
     def __init__(self, rfile):
         super().__init__()
@@ -90,27 +97,26 @@ class ChunkedInput(BodyInput):
 
     def _line(self) -> bytes:
         line = self._rfile.readline(8193)
-        if not line.endswith(b"\n"):
-            raise ConnectionError("a bad chunk header")
-        return line
+        if not line:
+            raise ConnectionError("the client closed the connection inside a chunked body")
+        if not line.endswith(b"\r\n"):
+            raise BadBody("a chunk line without CRLF")
+        return line[:-2]
 
     def _fill(self):
         if self._left == 0:
-            size_text = self._line().split(b";", 1)[0].strip()
             try:
-                self._left = int(size_text, 16)
-            except ValueError:
-                raise ConnectionError("a bad chunk size") from None
-            if self._left < 0:
-                raise ConnectionError("a bad chunk size")
+                self._left = chunk_size(self._line())
+            except ValueError as bad:
+                raise BadBody(str(bad)) from None
             if self._left == 0:
-                while self._line() not in (b"\r\n", b"\n"):   # trailer fields
+                while self._line():                           # trailer fields
                     pass
                 return b""
         data = self._rfile.read1(min(self._left, 65536))
         if not data:
             raise ConnectionError("the client closed the connection inside a chunk")
         self._left -= len(data)
-        if self._left == 0:
-            self._line()                                      # the CRLF after the data
+        if self._left == 0 and self._line():
+            raise BadBody("chunk data longer than its size")
         return data
