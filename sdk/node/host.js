@@ -59,4 +59,23 @@ function sameHost(a, b) {
   return normalized !== null && normalized === normalizeHost(b);
 }
 
-module.exports = { normalizeHost, sameHost };
+// The host a connection is for: the one it was routed by ('' for HTTP/1.0 without Host,
+// sent to the default site), or, given null, its first request's. Every later request must
+// be for the same host, or for none when that is none.
+class ConnectionHost {
+  constructor(routed) {
+    this.host = routed;
+  }
+
+  // True when a request for `requestHost` (normalised, or '') may be served here.
+  admits(requestHost) {
+    if (this.host === null) {
+      this.host = requestHost;
+      return true;
+    }
+    if (!this.host || !requestHost) return this.host === requestHost;
+    return sameHost(requestHost, this.host);
+  }
+}
+
+module.exports = { normalizeHost, sameHost, ConnectionHost };

@@ -1,13 +1,18 @@
 'use strict';
 // The Worker: a site process that serves the connections vhostd hands over with a
-// net.Server (an http.Server or https.Server gets keep-alive, 421 for another host and the
-// drain), and connectionInfo() for a request's or socket's handoff metadata.
+// net.Server (an http.Server or https.Server reads every request by the front's grammar and
+// gets keep-alive, 421 for another host and the drain), and connectionInfo() for a
+// request's or socket's handoff metadata.
 
 const http = require('node:http');
 const https = require('node:https');
 const net = require('node:net');
-const { sameHost } = require('./host');
+const { ConnectionHost } = require('./host');
+const { limitsFromEnvironment } = require('./request_head');
+const { RequestStream } = require('./request_stream');
 const { SiteProcess } = require('./site_process');
+
+const REFUSAL_DRAIN_MS = 2000;   // after a refusal, how long the client's further bytes are read
 
 // One connection vhostd handed over, with the requests it has carried.
 class Connection {
@@ -16,11 +21,12 @@ class Connection {
     this.info = info;
     this.responses = new Set();   // dispatched, not yet closed (pipelining queues several)
     this.upgraded = false;
-    this.misdirected = false;     // answered 421: closing, nothing more reaches the app
-    // vhostd checked the first request's Host. A passthrough connection was routed by SNI,
-    // which may be missing or an IP address: like hello-worker, no check there.
+    this.refusal = null;          // a request the grammar refused, answered once those before it are
+    this.lastResponse = null;     // the response of the request read last
+    // A routed connection is for the host of its handoff ('' for none); a passthrough one was
+    // routed by SNI, which may be missing or an IP address, so its first request fixes it.
     const passthrough = info.tls && info.tls.mode === 'passthrough';
-    this.routedHost = passthrough ? '' : (info.host || '');
+    this.host = new ConnectionHost(passthrough ? null : (info.host || ''));
   }
 }
 
@@ -61,20 +67,19 @@ function describeClient(socket, info) {
   if (info.tls && info.tls.mode === 'terminate') socket.encrypted = true;
 }
 
-function rawResponse(status, reason, body) {
-  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\n` +
+function rawResponse(status, body) {
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
-// Our FIN after what is queued, then close, without waiting for the client's FIN.
-function closeGently(socket) {
-  if (socket.destroyed) return;
-  if (socket.writableFinished) {
-    socket.destroy();
-    return;
+// What llhttp itself still refuses among what the grammar passed (a method it does not
+// know), or an app's server limits: the answer Node would not give without a status line.
+function clientErrorStatus(error) {
+  switch (error && error.code) {
+    case 'HPE_INVALID_METHOD': return 501;
+    case 'HPE_HEADER_OVERFLOW': return 431;
+    default: return 400;
   }
-  socket.once('finish', () => socket.destroy());
-  if (!socket.writableEnded) socket.end();
 }
 
 class Worker extends SiteProcess {
@@ -118,7 +123,10 @@ class Worker extends SiteProcess {
 
   _prepare() {
     const server = this.server;
+    this._limits = limitsFromEnvironment();
     if (this.http) {
+      // llhttp's head limit at least the grammar's, so that the grammar decides.
+      if (!(server.maxHeaderSize >= this._limits.maxHeadSize)) server.maxHeaderSize = this._limits.maxHeadSize;
       this._trackTimeouts(server);
       this._filterEvents(server);
       // A passthrough site's https.Server wraps the handed socket in a TLSSocket: it must
@@ -126,7 +134,10 @@ class Worker extends SiteProcess {
       if (server instanceof https.Server) {
         server.prependListener('secureConnection', (tlsSocket) => {
           const connection = connectionOf(tlsSocket);
-          if (connection) describeClient(tlsSocket, connection.info);
+          if (!connection) return;
+          describeClient(tlsSocket, connection.info);
+          // After http.Server's own listener, which this one runs before, has set up its parser.
+          process.nextTick(() => this._readByTheGrammar(tlsSocket, connection));
         });
       }
     }
@@ -179,7 +190,11 @@ class Worker extends SiteProcess {
           break;
         case 'upgrade':
         case 'connect':
-          if (!worker._admitUpgrade(event, a, b)) return true;
+          worker._admitUpgrade(event, a, b);
+          break;
+        case 'clientError':
+          // The app's own handler decides, else this answer instead of Node's bare one.
+          if (server.listenerCount('clientError') === 0 && worker._clientError(a, b)) return true;
           break;
       }
       return Reflect.apply(emit, this, arguments);
@@ -192,20 +207,14 @@ class Worker extends SiteProcess {
       this._requests++;   // a connection the server accepted itself
       return true;
     }
-    if (connection.misdirected) return false;   // the connection closes after the 421
     connection.responses.add(res);
+    connection.lastResponse = res;
     res.once('close', () => {
       connection.responses.delete(res);
+      if (connection.refusal && this._answeredBefore(connection)) this._sendRefusal(connection);
       // Draining, and its headers went out before: the connection may be idle now.
       if (this.draining) this.server.closeIdleConnections();
     });
-    if (connection.routedHost && !sameHost(req.headers.host, connection.routedHost)) {
-      connection.misdirected = true;
-      const body = `421 this connection is for ${connection.routedHost}\n`;
-      res.writeHead(421, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
-      res.end(body);
-      return false;
-    }
     if (this.draining) this._lastResponse(res);
     this._requests++;
     return true;
@@ -213,22 +222,81 @@ class Worker extends SiteProcess {
 
   _admitUpgrade(event, req, socket) {
     const connection = connectionOf(socket);
-    if (!connection) return true;
-    if (connection.misdirected) {
-      socket.destroy();
-      return false;
-    }
-    if (connection.routedHost && !sameHost(req.headers.host, connection.routedHost)) {
-      connection.misdirected = true;
-      socket.write(rawResponse(421, 'Misdirected Request', `421 this connection is for ${connection.routedHost}\n`));
-      closeGently(socket);
-      return false;
-    }
-    if (event === 'upgrade') {
+    if (connection && event === 'upgrade') {
       // A WebSocket (or other upgraded) session counts until its socket closes.
       connection.upgraded = true;
       this._websockets++;
     }
+  }
+
+  // Every byte of a handed connection reaches llhttp through a RequestStream, which reads
+  // each head by the front's grammar: llhttp gets each accepted head in one plain
+  // spelling, and a refused request gets its answer, once those before it have theirs.
+  _readByTheGrammar(socket, connection) {
+    const stream = new RequestStream(this._limits, (host) => connection.host.admits(host),
+      () => this.server.listenerCount('upgrade') > 0);
+    const emit = socket.emit;
+    const worker = this;
+    const refuse = (refusal) => {
+      // A broken body refuses the request it belongs to, which waits for the body's end.
+      connection.refusal = { ...refusal, replaces: refusal.inBody ? connection.lastResponse : null };
+      if (worker._answeredBefore(connection)) worker._sendRefusal(connection);
+    };
+    // llhttp never sees a partial head, so its headersTimeout is kept here.
+    let headTimer = null;
+    const timeHead = () => {
+      if (stream.inHead && !headTimer && this.server.headersTimeout > 0) {
+        headTimer = setTimeout(() => {
+          if (stream.inHead && stream.refuse()) refuse({ status: 408, reason: 'head not complete within headersTimeout' });
+        }, this.server.headersTimeout).unref();
+      } else if (!stream.inHead && headTimer) {
+        clearTimeout(headTimer);
+        headTimer = null;
+      }
+    };
+    socket.once('close', () => clearTimeout(headTimer));
+    socket.emit = function vhostdGrammar(event, data) {
+      if (event !== 'data' || stream.state === 'through') return Reflect.apply(emit, this, arguments);
+      const { pass, refusal } = stream.feed(data);
+      // llhttp parses synchronously: the requests before a refused one are dispatched (and
+      // in connection.responses) when this returns.
+      if (pass.length > 0) Reflect.apply(emit, this, ['data', pass]);
+      if (refusal) refuse(refusal);
+      timeHead();
+      return true;
+    };
+    // http.Server reads a socket in C++ (parser.consume), past any JS, until the socket gets
+    // a 'data' listener (lib/_http_server.js: unconsume): then its bytes go through emit.
+    socket.on('data', () => {});
+  }
+
+  // True when every request before the refused one has had its answer.
+  _answeredBefore(connection) {
+    const { responses, refusal } = connection;
+    return responses.size === 0 || (responses.size === 1 && responses.has(refusal.replaces));
+  }
+
+  // The refusal's answer and log line; then the connection closes, after reading what the
+  // client still sends for a while (closing with unread bytes would reset the connection).
+  _sendRefusal(connection) {
+    const { socket, refusal } = connection;
+    if (refusal.sent) return;
+    refusal.sent = true;
+    process.stderr.write(`refused a request: ${refusal.status} ${refusal.reason}\n`);
+    if (socket.destroyed) return;
+    const body = refusal.status === 421
+      ? `421 this connection is for ${connection.host.host || 'no host'}\n`
+      : `${refusal.status} ${http.STATUS_CODES[refusal.status]}\n`;
+    socket.end(rawResponse(refusal.status, body));
+    setTimeout(() => socket.destroy(), REFUSAL_DRAIN_MS).unref();
+  }
+
+  // llhttp refused a request the grammar let through: answered, logged, closed.
+  _clientError(error, socket) {
+    const connection = connectionOf(socket);
+    if (!connection) return false;
+    if (!connection.refusal) connection.refusal = { status: clientErrorStatus(error), reason: `refused by llhttp: ${error.code}` };
+    if (this._answeredBefore(connection)) this._sendRefusal(connection);
     return true;
   }
 
@@ -259,6 +327,7 @@ class Worker extends SiteProcess {
       this._finishIfDrained();
     });
     server.emit('connection', socket);
+    if (this.http && !(server instanceof https.Server)) this._readByTheGrammar(socket, connection);
   }
 
 }

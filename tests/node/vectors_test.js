@@ -14,9 +14,36 @@ const repo = path.resolve(__dirname, '../..');
 const sdk = path.join(repo, 'sdk/node');
 const { normalizeHost, sameHost } = require(sdk);
 const channel = require(path.join(sdk, 'channel'));
+const { parseRequestHead, HeadRefused, chunkSize } = require(path.join(sdk, 'request_head'));
 const hosts = require(path.join(repo, 'tests/vectors/hosts.json'));
+const requests = require(path.join(repo, 'tests/vectors/requests.json'));
 const vectors = require(path.join(repo, 'tests/vectors/channel.json'));
 const WAIT_MS = 5000;
+
+// A request vector's head and body, as the 'latin1' strings of their UTF-8 bytes
+// (tests/vectors/requests.json's _about: "<repeat>" expanded).
+function requestOf(vector) {
+  let head = vector.head;
+  if (vector.repeat) head = head.replace('<repeat>', vector.repeat.text.repeat(vector.repeat.count));
+  const bytes = (text) => Buffer.from(text, 'utf8').toString('latin1');
+  return { head: bytes(head), body: bytes(vector.body || '') };
+}
+
+// The parser's reading in the vectors' terms.
+function readingOf(data) {
+  let head;
+  try {
+    head = parseRequestHead(data);
+  } catch (error) {
+    if (!(error instanceof HeadRefused)) throw error;
+    return { status: error.status };
+  }
+  if (head === null) return null;
+  const reading = { status: 0, host: head.host, framing: head.framing, length: head.length };
+  if (head.framing === 'length') reading.content_length = Number(head.contentLength);
+  if (head.expectContinue) reading.expect_continue = true;
+  return reading;
+}
 
 // A vector's line; "long": N is a line of exactly N bytes that vhostd could send.
 function vectorLine(vector) {
@@ -72,6 +99,40 @@ test('hosts.json: same_host', () => {
     assert.equal(sameHost(vector.b, vector.a), vector.same, JSON.stringify(vector));
   }
   assert.equal(sameHost(undefined, 'blog.example'), false);
+});
+
+test('requests.json: heads', () => {
+  assert.ok(requests.heads.length > 100);
+  for (const vector of requests.heads) {
+    const { head, body } = requestOf(vector);
+    const expected = { status: vector.status };
+    if (vector.status === 0) {
+      Object.assign(expected, { host: vector.host, framing: vector.framing, length: head.length });
+      if ('content_length' in vector) expected.content_length = vector.content_length;
+      if (vector.expect_continue) expected.expect_continue = true;
+    }
+    assert.deepEqual(readingOf(head + body), expected, vector.name);
+  }
+});
+
+test('requests.json: every prefix of a head is refused alike or needs more', () => {
+  for (const vector of requests.heads) {
+    const { head } = requestOf(vector);
+    if (head.length > 1024) continue;
+    for (let cut = 0; cut < head.length; cut++) {
+      const reading = readingOf(head.slice(0, cut));
+      if (reading !== null) assert.deepEqual(reading, { status: vector.status }, `${vector.name}, cut at ${cut}`);
+      if (reading !== null) assert.notEqual(vector.status, 0, `${vector.name}, cut at ${cut}`);
+    }
+  }
+});
+
+test('chunk sizes: 1*HEXDIG, then extensions', () => {
+  assert.equal(chunkSize('5'), 5n);
+  assert.equal(chunkSize('00aF'), 0xafn);
+  assert.equal(chunkSize('3;name=value'), 3n);
+  assert.equal(chunkSize('3 ;name'), 3n);
+  for (const bad of ['', '0x5', '+5', '-5', ' 5', 'g', '1_0', '5 x', `1${'0'.repeat(16)}`]) assert.equal(chunkSize(bad), null, bad);
 });
 
 test('channel.json: decoded', () => {
