@@ -5,25 +5,12 @@
 #include "http/host.hpp"
 
 #include <algorithm>
-#include <array>
 #include <charconv>
 #include <cstring>
 #include <optional>
 
 namespace vhostd::http {
 namespace {
-
-// RFC 9110 tchar, as a table: it is consulted for every byte of every method and field name.
-constexpr std::array<bool, 256> token_chars = [] {
-    std::array<bool, 256> table{};
-    for (int c = '0'; c <= '9'; ++c) table[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) table[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) table[c] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
-    return table;
-}();
-
-bool is_token_char(char c) { return token_chars[static_cast<unsigned char>(c)]; }
 
 // Request targets are ASCII without spaces or controls; anything else must be percent-encoded.
 bool is_target_char(char c) {
@@ -35,19 +22,6 @@ bool is_target_char(char c) {
 bool is_field_value_char(char c) {
     const auto byte = static_cast<unsigned char>(c);
     return c == '\t' || (byte >= 0x20 && byte != 0x7F);
-}
-
-// `lower` must be lower-case already.
-bool equals_ignoring_case(std::string_view text, std::string_view lower) {
-    if (text.size() != lower.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (to_lower(text[i]) != lower[i]) {
-            return false;
-        }
-    }
-    return true;
 }
 
 bool starts_with_ignoring_case(std::string_view text, std::string_view lower) {
@@ -339,8 +313,14 @@ private:
             }
         } else if (equals_ignoring_case(name, "upgrade")) {
             upgrade_to_websocket_ = upgrade_to_websocket_ || list_contains(value, "websocket");
-        } else if (equals_ignoring_case(name, "connection")) {
-            connection_upgrade_ = connection_upgrade_ || list_contains(value, "upgrade");
+        } else if (equals_ignoring_case(name, "connection") || equals_ignoring_case(name, "proxy-connection")) {
+            // Connection options are tokens (RFC 9110 §7.6.1); Beast refuses anything else.
+            if (!is_token_list(value)) {
+                return mark_failed(400, "invalid Connection");
+            }
+            if (equals_ignoring_case(name, "connection")) {
+                connection_upgrade_ = connection_upgrade_ || list_contains(value, "upgrade");
+            }
         } else if (equals_ignoring_case(name, "content-length")) {
             return read_content_length(value);
         } else if (equals_ignoring_case(name, "transfer-encoding")) {

@@ -147,7 +147,7 @@ asio::awaitable<void> serve(App& app, Stream socket, ConnectionHost host, [[mayb
         if (waiting) app.idle.erase(*waiting);
         std::optional<vhostd::sdk::Refusal> refusal = read.refusal;
         if (read.ok && !websocket::is_upgrade(parser.get())) {
-            refusal = co_await vhostd::sdk::read_request_body(socket, buffer, parser, read.head);
+            refusal = co_await vhostd::sdk::read_request_body(socket, buffer, parser, read.head, app.limits);
         }
         if (refusal) {
             co_await vhostd::sdk::refuse(socket, *refusal);

@@ -9,10 +9,11 @@
 //       auto read = co_await vhostd::sdk::read_request_head(socket, buffer, parser, host, limits);
 //       if (read.refusal) { co_await vhostd::sdk::refuse(socket, *read.refusal); break; }
 //       if (!read.ok) break;                               // the client closed
-//       ... co_await vhostd::sdk::read_request_body(socket, buffer, parser, read.head) ...
+//       ... co_await vhostd::sdk::read_request_body(socket, buffer, parser, read.head, limits) ...
 //   }
 #pragma once
 
+#include "http/chunked_body.hpp"
 #include "http/request_head.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -133,18 +134,32 @@ boost::asio::awaitable<HeadRead> read_request_head(Stream& stream, boost::beast:
 }
 
 // Reads the body `head` announces into `parser`, first answering "100 Continue" when the
-// client waits for it. Returns a refusal for a body over the limit (413) or a malformed
-// chunked body (400); an empty optional with `parser.is_done()` false means the client left.
+// client waits for it. A chunked body is read whole and checked by the grammar
+// (http/chunked_body.hpp) before Beast parses it. Returns a refusal for a body over the
+// limit (413) or a malformed chunked body (400); an empty optional with `parser.is_done()`
+// false means the client left.
 template <typename Stream, typename Body>
 boost::asio::awaitable<std::optional<Refusal>> read_request_body(Stream& stream, boost::beast::flat_buffer& buffer,
                                                                  boost::beast::http::request_parser<Body>& parser,
-                                                                 const http::RequestHead& head) {
+                                                                 const http::RequestHead& head,
+                                                                 const RequestLimits& limits) {
     namespace beast_http = boost::beast::http;
     if (parser.is_done()) co_return std::nullopt;
     if (head.expect_continue && buffer.size() == 0) {
         constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
         auto [write_error, written] = co_await boost::asio::async_write(stream, boost::asio::buffer(go_on), detail::token);
         if (write_error) co_return std::nullopt;
+    }
+    if (head.body == http::BodyFraming::chunked) {
+        for (;;) {
+            const http::ChunkedScan scan = http::scan_chunked_body(detail::view(buffer));
+            if (scan.status == http::ChunkedStatus::complete) break;
+            if (scan.status == http::ChunkedStatus::error) co_return Refusal{400, std::string("invalid body: ") + scan.reason};
+            if (scan.data_size > limits.max_body) co_return Refusal{413, "body larger than this worker takes"};
+            auto [read_error, n] = co_await stream.async_read_some(buffer.prepare(16 * 1024), detail::token);
+            if (read_error) co_return std::nullopt;
+            buffer.commit(n);
+        }
     }
     auto [error, n] = co_await beast_http::async_read(stream, buffer, parser, detail::token);
     if (!error) co_return std::nullopt;

@@ -42,6 +42,8 @@ const badByte = (c, otherwise) => (c === '\r' ? 'CR without LF' : otherwise);
 const isOws = (c) => c === ' ' || c === '\t';
 const trimOws = (text) => text.replace(/^[ \t]+|[ \t]+$/g, '');
 const listContains = (value, item) => value.split(',').some((part) => trimOws(part).toLowerCase() === item);
+// #token: tokens separated by commas and OWS, empty elements allowed (RFC 9110 section 5.6.1).
+const isTokenList = (value) => value.split(',').every((part) => { const t = trimOws(part); return t === '' || TOKEN.test(t); });
 const versionReason = (version) => (version.includes('\r') ? 'CR without LF' : 'invalid HTTP version');
 
 function fitsVersionShape(text) {
@@ -219,7 +221,10 @@ class HeadParser {
         this.upgradeWebsocket = this.upgradeWebsocket || listContains(value, 'websocket');
         break;
       case 'connection':
-        this.connectionUpgrade = this.connectionUpgrade || listContains(value, 'upgrade');
+      case 'proxy-connection':
+        // Connection options are tokens (RFC 9110 section 7.6.1); Beast refuses anything else.
+        if (!isTokenList(value)) refuse(400, 'invalid Connection');
+        if (lower === 'connection') this.connectionUpgrade = this.connectionUpgrade || listContains(value, 'upgrade');
         break;
       case 'content-length':
         this.readContentLength(value);
@@ -298,13 +303,30 @@ function parseRequestHead(data, limits = DEFAULT_LIMITS) {
   return new HeadParser(data, limits).parse();
 }
 
-// The size on a chunk-size line (RFC 9112 section 7.1, without its CRLF): 1*HEXDIG, then
-// nothing or chunk extensions (BWS ";" ...), which are skipped. null when it is not one.
+// chunk-size *( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] ), RFC 9112
+// section 7.1.1: http/chunked_body.cpp's rule.
+const TOKEN_RE = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
+const QUOTED_RE = '"(?:[\\t \\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t \\x20-\\x7e\\x80-\\xff])*"';
+const CHUNK_LINE = new RegExp(`^([0-9A-Fa-f]+)(?:[ \\t]*;[ \\t]*${TOKEN_RE}(?:[ \\t]*=[ \\t]*(?:${TOKEN_RE}|${QUOTED_RE}))?)*$`);
+const TRAILER_FIELD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*$/;
+
+// The size on a chunk-size line (without its CRLF), whose extensions are skipped; null when
+// it is not one.
 function chunkSize(line) {
-  const match = /^([0-9A-Fa-f]+)[ \t]*(;.*)?$/s.exec(line);
+  const match = CHUNK_LINE.exec(line);
   if (!match) return null;
   const size = BigInt(`0x${match[1]}`);
   return size > MAX_UINT64 ? null : size;
 }
 
-module.exports = { parseRequestHead, chunkSize, limitsFromEnvironment, HeadRefused, DEFAULT_LIMITS };
+// A trailer line (without its CRLF) is a field line as in a head: name ":" value; never a
+// framing field (RFC 9110 section 6.5.1), and Connection a token list (http/chunked_body.cpp).
+function isTrailerField(line) {
+  if (!TRAILER_FIELD.test(line)) return false;
+  const colon = line.indexOf(':');
+  const name = line.slice(0, colon).toLowerCase();
+  if (name === 'content-length' || name === 'transfer-encoding') return false;
+  return name === 'connection' || name === 'proxy-connection' ? isTokenList(line.slice(colon + 1)) : true;
+}
+
+module.exports = { parseRequestHead, chunkSize, isTrailerField, limitsFromEnvironment, HeadRefused, DEFAULT_LIMITS };

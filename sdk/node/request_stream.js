@@ -5,7 +5,7 @@
 // stops the stream. So llhttp only ever sees requests the front would read the same way.
 // Pure: bytes in, what to pass on and what to refuse out.
 
-const { parseRequestHead, chunkSize, HeadRefused } = require('./request_head');
+const { parseRequestHead, chunkSize, isTrailerField, HeadRefused } = require('./request_head');
 
 const MAX_CHUNK_LINE = 8 * 1024;   // a chunk-size line or a trailer line, without its CRLF
 
@@ -137,7 +137,9 @@ class RequestStream {
     if (line === null) return false;
     const size = chunkSize(line);
     if (size === null) throw new HeadRefused(400, 'invalid body: bad chunk size');
-    this.consumeLine(result, line);
+    // In its plain spelling: llhttp refuses the whitespace that RFC 9112 allows around extensions.
+    this.pending = this.pending.slice(line.length + 2);
+    result.pass.push(`${size.toString(16)}\r\n`);
     this.left = size;
     this.state = size === 0n ? 'trailer' : 'chunk-data';
     return true;
@@ -157,6 +159,7 @@ class RequestStream {
   readTrailer(result) {
     const line = this.chunkLine('trailer line');
     if (line === null) return false;
+    if (line !== '' && !isTrailerField(line)) throw new HeadRefused(400, 'invalid body: an invalid trailer field');
     this.consumeLine(result, line);
     if (line === '') this.state = 'head';
     return true;

@@ -38,11 +38,11 @@ EXPECTED = {
     "share/doc/vhostd": ["README.md", "configuration.md", "deployment.md", "http-grammar.md", "protocol.md", "status.md"],
     "share/doc/vhostd/examples": ["vhostd.toml", "vhostd.socket"],
     "share/vhostd/sdk/node": ["index.js", "site_process.js", "http_worker.js", "host.js", "channel.js",
-                              "package.json", "README.md"],
+                              "request_head.js", "request_stream.js", "package.json", "README.md"],
     "share/vhostd/sdk/python/vhostd_worker": sorted(name for name in os.listdir(os.path.join(REPO, "sdk", "python", "vhostd_worker"))
                                                     if name.endswith(".py")),
     "include/vhostd/sdk/cpp": ["worker.hpp", "tls.hpp", "request_reader.hpp"],
-    "include/vhostd/http": ["host.hpp", "request_head.hpp"],
+    "include/vhostd/http": ["chunked_body.hpp", "host.hpp", "request_head.hpp"],
     "include/vhostd/protocol": ["channel.hpp", "message.hpp", "file_descriptor.hpp", "message_decoder.hpp"],
     "lib": ["libvhostd_sdk.a", "libvhostd_protocol.a"],
     "lib/cmake/vhostd": ["vhostd-config.cmake", "vhostd-config-version.cmake", "vhostd-targets.cmake"],

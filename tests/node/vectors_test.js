@@ -132,7 +132,7 @@ test('chunk sizes: 1*HEXDIG, then extensions', () => {
   assert.equal(chunkSize('00aF'), 0xafn);
   assert.equal(chunkSize('3;name=value'), 3n);
   assert.equal(chunkSize('3 ;name'), 3n);
-  for (const bad of ['', '0x5', '+5', '-5', ' 5', 'g', '1_0', '5 x', `1${'0'.repeat(16)}`]) assert.equal(chunkSize(bad), null, bad);
+  for (const bad of ['', '0x5', '+5', '-5', ' 5', '5 ', '5;', 'g', '1_0', '5 x', `1${'0'.repeat(16)}`]) assert.equal(chunkSize(bad), null, bad);
 });
 
 test('channel.json: decoded', () => {

@@ -63,7 +63,7 @@ class RequestVectorsTest(unittest.TestCase):
         self.assertEqual(chunk_size(b"00aF"), 0xAF)
         self.assertEqual(chunk_size(b"3;name=value"), 3)
         self.assertEqual(chunk_size(b"3 ;name"), 3)
-        for bad in (b"", b"0x5", b"+5", b"-5", b" 5", b"g", b"1_0", b"5 x", b"1" + b"0" * 16):
+        for bad in (b"", b"0x5", b"+5", b"-5", b" 5", b"5 ", b"5;", b"g", b"1_0", b"5 x", b"1" + b"0" * 16):
             with self.subTest(bad):
                 with self.assertRaises(ValueError):
                     chunk_size(bad)

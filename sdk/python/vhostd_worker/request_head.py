@@ -9,12 +9,13 @@ Strict wherever two parsers could disagree: CRLF only, no obs-fold, one Host, Co
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 from .host import normalize_host
 
-__all__ = ["HeadLimits", "RequestHead", "HeadRefused", "parse_request_head", "chunk_size"]
+__all__ = ["HeadLimits", "RequestHead", "HeadRefused", "parse_request_head", "chunk_size", "is_trailer_field"]
 
 MAX_UINT64 = (1 << 64) - 1
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789"
@@ -242,8 +243,12 @@ class _HeadParser:
                 raise HeadRefused(400, "invalid Host")
         elif lower == b"upgrade":
             self.upgrade_websocket = self.upgrade_websocket or _list_contains(value, b"websocket")
-        elif lower == b"connection":
-            self.connection_upgrade = self.connection_upgrade or _list_contains(value, b"upgrade")
+        elif lower in (b"connection", b"proxy-connection"):
+            # Connection options are tokens (RFC 9110 7.6.1); Beast refuses anything else.
+            if not _is_token_list(value):
+                raise HeadRefused(400, "invalid Connection")
+            if lower == b"connection":
+                self.connection_upgrade = self.connection_upgrade or _list_contains(value, b"upgrade")
         elif lower == b"content-length":
             self.read_content_length(value)
         elif lower == b"transfer-encoding":
@@ -335,16 +340,38 @@ def parse_request_head(data: bytes, limits: HeadLimits = HeadLimits()) -> Option
     return _HeadParser(data, limits).parse()
 
 
+# chunk-size *( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] ), RFC 9112 7.1.1.
+_TOKEN_RE = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_QUOTED_RE = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x20-\x7e\x80-\xff])*"'
+_CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]+)(?:[ \t]*;[ \t]*" + _TOKEN_RE + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN_RE
+                         + rb"|" + _QUOTED_RE + rb"))?)*")
+
+
 def chunk_size(line: bytes) -> int:
-    """The size on a chunk-size line (RFC 9112 section 7.1, without its CRLF): 1*HEXDIG, then
-    nothing or chunk extensions (BWS ";" ...), which are skipped. ValueError otherwise."""
-    i = 0
-    while i < len(line) and line[i] in _HEX_DIGITS:
-        i += 1
-    rest = line[i:].lstrip(_OWS)
-    if i == 0 or (rest and rest[:1] != b";"):
+    """The size on a chunk-size line (RFC 9112 section 7.1, without its CRLF), whose
+    extensions are skipped; ValueError when it is not one. http/chunked_body.cpp's rule."""
+    match = _CHUNK_LINE.fullmatch(line)
+    if not match:
         raise ValueError("invalid chunk size")
-    size = int(line[:i], 16)
+    size = int(match.group(1), 16)
     if size > MAX_UINT64:
         raise ValueError("chunk size beyond 64 bits")
     return size
+
+
+def _is_token_list(value: bytes) -> bool:
+    """#token: tokens separated by commas and OWS, empty elements allowed (RFC 9110 5.6.1)."""
+    return all(all(c in _TOKEN for c in part.strip(_OWS)) for part in value.split(b","))
+
+
+def is_trailer_field(line: bytes) -> bool:
+    """A trailer line (without its CRLF) is a field line as in a head: name ":" value; never a
+    framing field (RFC 9110 6.5.1), and Connection a token list (http/chunked_body.cpp)."""
+    name, colon, value = line.partition(b":")
+    if not (colon and name and all(c in _TOKEN for c in name)
+            and all(c == 0x09 or (0x20 <= c != 0x7F) for c in value)):
+        return False
+    lower = name.lower()
+    if lower in (b"content-length", b"transfer-encoding"):
+        return False
+    return _is_token_list(value) if lower in (b"connection", b"proxy-connection") else True

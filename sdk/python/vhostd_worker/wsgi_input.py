@@ -1,6 +1,6 @@
 """wsgi.input: the request body, framed by Content-Length or chunked, read to its end."""
 
-from .request_head import chunk_size
+from .request_head import chunk_size, is_trailer_field
 
 
 class BadBody(ValueError):
@@ -88,8 +88,8 @@ class LengthInput(BodyInput):
 
 
 class ChunkedInput(BodyInput):
-    """Transfer-Encoding: chunked (RFC 9112 section 7.1), read as the C++ workers read it:
-    sizes 1*HEXDIG, every line ended by CRLF; extensions and trailers are skipped."""
+    """Transfer-Encoding: chunked (RFC 9112 section 7.1), read by http/chunked_body.cpp's rule:
+    sizes 1*HEXDIG, every line ended by CRLF; extensions and trailers are checked, then skipped."""
 
     def __init__(self, rfile):
         super().__init__()
@@ -110,8 +110,9 @@ class ChunkedInput(BodyInput):
             except ValueError as bad:
                 raise BadBody(str(bad)) from None
             if self._left == 0:
-                while self._line():                           # trailer fields
-                    pass
+                while trailer := self._line():                # trailer fields, skipped
+                    if not is_trailer_field(trailer):
+                        raise BadBody("an invalid trailer field")
                 return b""
         data = self._rfile.read1(min(self._left, 65536))
         if not data:

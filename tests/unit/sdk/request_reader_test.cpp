@@ -52,7 +52,7 @@ Exchange exchange(const std::string& raw, ConnectionHost host, int requests = 1,
             HeadRead read = co_await read_request_head(worker, buffer, parser, host, limits);
             Seen seen;
             std::optional<Refusal> refusal = read.refusal;
-            if (read.ok) refusal = co_await read_request_body(worker, buffer, parser, read.head);
+            if (read.ok) refusal = co_await read_request_body(worker, buffer, parser, read.head, limits);
             if (refusal) {
                 seen.refused = refusal->status;
                 seen.reason = refusal->reason;
@@ -181,7 +181,7 @@ TEST(RequestReader, AnswersExpectContinueBeforeReadingTheBody) {
         ConnectionHost host = ConnectionHost::routed("a.example");
         HeadRead read = co_await read_request_head(worker, buffer, parser, host, RequestLimits{});
         if (!read.ok) co_return;
-        if (co_await read_request_body(worker, buffer, parser, read.head)) co_return;
+        if (co_await read_request_body(worker, buffer, parser, read.head, RequestLimits{})) co_return;
         body = parser.get().body();
     }, asio::detached);
     std::string interim;

@@ -1,0 +1,77 @@
+// http/chunked_body: the shared body vectors (tests/vectors/requests.json, "bodies"), which
+// the Node and Python workers pass too, and what a scan sees of a body cut anywhere.
+#include "http/chunked_body.hpp"
+
+#include "tests/unit/support/vectors.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace vhostd::http {
+namespace {
+
+namespace json = boost::json;
+
+const json::array& bodies() {
+    static const json::object parsed = test_support::read_vectors("requests.json");
+    return parsed.at("bodies").as_array();
+}
+
+TEST(ChunkedBody, Vectors) {
+    ASSERT_FALSE(bodies().empty());
+    for (const auto& entry : bodies()) {
+        const auto& vector = entry.as_object();
+        SCOPED_TRACE(std::string(vector.at("name").as_string()));
+        const std::string body(vector.at("body").as_string());
+        const ChunkedScan scan = scan_chunked_body(body);
+        if (vector.at("status").as_int64() != 0) {
+            EXPECT_EQ(scan.status, ChunkedStatus::error);
+            continue;
+        }
+        ASSERT_EQ(scan.status, ChunkedStatus::complete) << scan.reason;
+        EXPECT_EQ(scan.length, body.size());
+        EXPECT_EQ(scan.data_size, static_cast<std::size_t>(vector.at("received").as_int64()));
+    }
+}
+
+// The bytes of a body arrive in pieces: a prefix of a good body needs more, and a prefix of
+// a bad one needs more or is already refused, never complete.
+TEST(ChunkedBody, EveryPrefix) {
+    for (const auto& entry : bodies()) {
+        const auto& vector = entry.as_object();
+        SCOPED_TRACE(std::string(vector.at("name").as_string()));
+        const std::string body(vector.at("body").as_string());
+        const bool good = vector.at("status").as_int64() == 0;
+        for (std::size_t cut = 0; cut < body.size(); ++cut) {
+            const ChunkedScan scan = scan_chunked_body(std::string_view(body).substr(0, cut));
+            if (good) {
+                EXPECT_EQ(scan.status, ChunkedStatus::need_more) << "cut at " << cut;
+            } else {
+                EXPECT_NE(scan.status, ChunkedStatus::complete) << "cut at " << cut;
+            }
+        }
+    }
+}
+
+TEST(ChunkedBody, WhatFollowsIsNotPartOfIt) {
+    const ChunkedScan scan = scan_chunked_body("3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\n");
+    ASSERT_EQ(scan.status, ChunkedStatus::complete);
+    EXPECT_EQ(scan.length, 13u);
+    EXPECT_EQ(scan.data_size, 3u);
+}
+
+TEST(ChunkedBody, SizesBeyond64BitsAndLongLines) {
+    unsigned long long size = 0;
+    EXPECT_TRUE(parse_chunk_size_line("ffffffffffffffff", size));
+    EXPECT_EQ(size, ~0ULL);
+    EXPECT_TRUE(parse_chunk_size_line("0000000000000000001", size));
+    EXPECT_EQ(size, 1u);
+    EXPECT_FALSE(parse_chunk_size_line("10000000000000000", size));
+    EXPECT_EQ(scan_chunked_body("1;x=" + std::string(max_chunk_line, 'a')).status, ChunkedStatus::error);
+    EXPECT_EQ(scan_chunked_body("1;x=" + std::string(max_chunk_line - 8, 'a')).status, ChunkedStatus::need_more);
+}
+
+}  // namespace
+}  // namespace vhostd::http
