@@ -10,7 +10,9 @@ Each case lists every case the worker reads otherwise, not only the first."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
@@ -163,3 +165,75 @@ def case_grammar_connection_host(suite: Suite):
         if problem:
             differences.append(f"routed {vector['routed']!r}, Host {raw!r}: {problem}")
     report(differences, len(VECTORS["connections"]), "connections")
+
+
+REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+CORPUS_DIRS = [os.path.join(REPO, "fuzz", "corpus", "fuzz_head_vs_beast"),
+               # what scripts/fuzz.sh grew, when it ran in this tree
+               os.path.join(REPO, "build-fuzz", "fuzz", "fuzz_head_vs_beast-corpus")]
+MAX_CORPUS = 2000
+
+
+def front_readings(paths):
+    """The front's reading of each file (tests/tools/head_reading.cpp), by path."""
+    tool = os.environ.get("VHOSTD_HEAD_READING") or os.path.join(REPO, "build", "bin", "head-reading")
+    if not os.access(tool, os.X_OK):
+        raise Failure(f"no head-reading tool at {tool} (set VHOSTD_HEAD_READING)")
+    readings = {}
+    for start in range(0, len(paths), 200):
+        out = subprocess.run([tool, *paths[start:start + 200]], capture_output=True, check=True, timeout=30).stdout
+        for line in out.decode().splitlines():
+            reading = json.loads(line)
+            readings[reading["file"]] = reading
+    return readings
+
+
+def corpus_reading(front: dict, data: bytes) -> Reading:
+    if front.get("incomplete"):
+        return None                               # the front waits: nothing to compare
+    if front["status"]:
+        return Reading(front["status"], keeps_open=False)
+    if front["host"] != SITE_HOST:
+        return Reading(421, keeps_open=False)
+    if front.get("upgrade"):
+        return None                               # an upgrade hands the connection to the app
+    if front["framing"] == "chunked":
+        if "body_status" in front:
+            return Reading(front["body_status"], keeps_open=False)
+        if "received" not in front:
+            return None                           # the body is not all there
+        received = front["received"]
+    else:
+        received = front.get("content_length", 0)
+        if len(data) - front["length"] < received:
+            return None                           # the body is not all there
+    head = data[:front["length"]]
+    request_line = head.removeprefix(b"\r\n").split(b"\r\n", 1)[0]
+    keeps_open = request_line.endswith(b"HTTP/1.1") or b"keep-alive" in head.lower()
+    return Reading(200, received, keeps_open, head_request=request_line.startswith(b"HEAD "))
+
+
+def case_grammar_corpus(suite: Suite):
+    """the fuzz corpus (fuzz_head_vs_beast) as later requests, read as the front reads it"""
+    suite.ensure_worker()
+    paths = sorted(os.path.join(d, name) for d in CORPUS_DIRS if os.path.isdir(d) for name in os.listdir(d))
+    paths = [p for p in paths if os.path.getsize(p) <= 32 * 1024][:MAX_CORPUS]
+    if not paths:
+        raise Failure("no fuzz corpus in fuzz/corpus/fuzz_head_vs_beast")
+    readings = front_readings(paths)
+    differences, compared = [], 0
+    for path in paths:
+        with open(path, "rb") as f:
+            data = f.read()
+        reading = corpus_reading(readings[path], data)
+        if reading is None:
+            continue
+        compared += 1
+        front = readings[path]
+        # An accepted request alone: what follows its body would be a further request.
+        body_length = front.get("body_length", front.get("content_length", 0))
+        request = data[:front["length"] + body_length] if reading.status == 200 else data
+        problem = run_reading(suite, SITE_HOST, keep_alive_request(SITE_HOST), request, reading)
+        if problem:
+            differences.append(f"{os.path.basename(path)}: {problem}")
+    report(differences, compared, "corpus inputs")

@@ -35,12 +35,13 @@ from cases_http import case_counters, case_keep_alive, case_pipelining, case_pos
 from cases_websocket import case_websocket  # noqa: E402
 from cases_hosts import case_misdirected, case_misdirected_kelvin  # noqa: E402
 from cases_grammar import (case_grammar_bodies, case_grammar_connection_host,  # noqa: E402
-                           case_grammar_first, case_grammar_later)
+                           case_grammar_corpus, case_grammar_first, case_grammar_later)
 from cases_lifecycle import case_channel_eof, case_drain  # noqa: E402
 
 CASES = [case_ready, case_heartbeats, case_acks, case_keep_alive, case_pipelining,
          case_post_body, case_counters, case_websocket, case_misdirected, case_misdirected_kelvin,
          case_grammar_first, case_grammar_later, case_grammar_bodies, case_grammar_connection_host,
+         case_grammar_corpus,
          case_unknown_message,
          case_drain, case_channel_eof, case_split_handle, case_unix_socket]
 
