@@ -1,11 +1,13 @@
 #include "admin/admin_server.hpp"
 
 #include "admin/dashboard.hpp"
+#include "admin/request_guard.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -28,11 +30,21 @@ using asio::ip::tcp;
 namespace {
 
 using Request = http::request<http::string_body>;
+
+std::string remote_of(const boost::beast::tcp_stream& stream) {
+    boost::system::error_code ec;
+    const auto endpoint = stream.socket().remote_endpoint(ec);
+    return ec ? std::string("a closed connection") : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
 using Response = http::response<http::string_body>;
 
 constexpr std::size_t max_request_body = 64 * 1024;
-constexpr unsigned max_sessions = 32;
+constexpr std::uint32_t max_request_head = 16 * 1024;
+constexpr std::size_t max_sessions = 64;
 constexpr auto io_timeout = std::chrono::seconds(10);
+// A connection that has not shown the token gets less time for its next request, and is the
+// first to go when every session slot is taken.
+constexpr auto unauthenticated_timeout = std::chrono::seconds(3);
 
 std::string read_token(const std::string& path) {
     if (path.empty()) return {};
@@ -68,10 +80,32 @@ Response answer_json(const Request& request, http::status status, const json::va
     return answer(request, status, json::serialize(body) + "\n", "application/json");
 }
 
+// The answer to a request Beast could not read (beyond the limits, or malformed), or none
+// when the client left or went quiet.
+std::optional<std::pair<http::status, const char*>> read_refusal(const boost::system::error_code& error) {
+    if (error == http::error::header_limit) return std::pair{http::status::request_header_fields_too_large, "request head too large"};
+    if (error == http::error::body_limit) return std::pair{http::status::payload_too_large, "request body too large"};
+    if (error == http::error::end_of_stream || error == http::error::partial_message) return std::nullopt;
+    if (error.category() == http::make_error_code(http::error::bad_target).category()) {
+        return std::pair{http::status::bad_request, "malformed request"};
+    }
+    return std::nullopt;
+}
+
+std::string status_line_answer(http::status status) {
+    const std::string line = std::to_string(static_cast<unsigned>(status)) + " " + std::string(http::obsolete_reason(status));
+    return "HTTP/1.1 " + line + "\r\nServer: vhostd\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: " +
+           std::to_string(line.size() + 1) + "\r\n\r\n" + line + "\n";
+}
+
 }  // namespace
 
 AdminServer::AdminServer(asio::io_context& io, const conf::AdminSettings& settings, AdminHooks hooks, server::InheritedSockets* inherited)
-    : hooks_(std::move(hooks)), address_(settings.address), token_(read_token(settings.token_file)), acceptor_(io) {
+    : hooks_(std::move(hooks)),
+      address_(settings.address),
+      token_(read_token(settings.token_file)),
+      host_rule_(settings.endpoint.host, settings.hosts),
+      acceptor_(io) {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(settings.endpoint.host, ec);
     const tcp::endpoint endpoint(address, settings.endpoint.port);
@@ -110,30 +144,78 @@ asio::awaitable<void> AdminServer::accept_loop() {
     }
 }
 
+// Frees a slot for a new connection: the oldest one that waits for a request without having
+// shown the token goes. False when every slot is taken by authenticated or busy sessions.
+bool AdminServer::evict_one_session() {
+    for (Session& session : sessions_) {
+        if (!session.authenticated && session.idle) {
+            boost::system::error_code ignored;
+            session.stream->socket().close(ignored);  // its read fails, and its coroutine ends
+            session.idle = false;
+            return true;
+        }
+    }
+    return false;
+}
+
 asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
     constexpr auto token = asio::as_tuple(asio::use_awaitable);
-    // A bounded number of sessions, each with deadlines: an idle or slow client cannot hold
-    // fds that the public listeners need.
-    if (sessions_ >= max_sessions) co_return;
-    ++sessions_;
-    struct Leave {
-        unsigned& sessions;
-        ~Leave() { --sessions; }
-    } leave{sessions_};
     boost::beast::tcp_stream stream(std::move(socket));
+    // A bounded number of sessions, each with deadlines: an idle or slow client cannot hold
+    // fds that the public listeners need, nor keep vhostctl out.
+    if (sessions_.size() >= max_sessions && !evict_one_session()) {
+        spdlog::warn("admin endpoint: {} sessions, all busy or authenticated: a new connection gets 503", sessions_.size());
+        const std::string busy = status_line_answer(http::status::service_unavailable);
+        stream.expires_after(io_timeout);
+        co_await asio::async_write(stream, asio::buffer(busy), token);
+        co_return;
+    }
+    const auto session = sessions_.insert(sessions_.end(), Session{&stream, false, true});
+    struct Leave {
+        std::list<Session>& sessions;
+        std::list<Session>::iterator session;
+        ~Leave() { sessions.erase(session); }
+    } leave{sessions_, session};
     boost::beast::flat_buffer buffer;
     for (;;) {
         http::request_parser<http::string_body> parser;
+        parser.header_limit(max_request_head);
         parser.body_limit(max_request_body);
-        stream.expires_after(io_timeout);
+        session->idle = true;
+        stream.expires_after(session->authenticated ? io_timeout : unauthenticated_timeout);
         auto [read_error, n] = co_await http::async_read(stream, buffer, parser, token);
-        if (read_error) break;
+        session->idle = false;
+        if (read_error) {
+            if (const auto refusal = read_refusal(read_error)) {
+                spdlog::warn("admin endpoint: refused a request from {}: {} {}", remote_of(stream), static_cast<unsigned>(refusal->first),
+                             refusal->second);
+                const std::string refused = status_line_answer(refusal->first);
+                stream.expires_after(io_timeout);
+                co_await asio::async_write(stream, asio::buffer(refused), token);
+            }
+            break;
+        }
         const Request& request = parser.get();
         Response response = [&]() -> Response {
             const std::string_view target = request.target();
             const std::string_view path = target.substr(0, target.find('?'));
             const bool get = request.method() == http::verb::get || request.method() == http::verb::head;
             const bool post = request.method() == http::verb::post;
+            const auto host = request.find(http::field::host);
+            if (host == request.end() ? request.version() >= 11 : !host_rule_.admits(std::string_view(host->value()))) {
+                return answer(request, http::status::misdirected_request,
+                              "421 this endpoint does not answer to that Host (see [admin] hosts)\n", "text/plain");
+            }
+            const auto field = [&](const auto& name) -> std::optional<std::string_view> {
+                const auto found = request.find(name);
+                if (found == request.end()) return std::nullopt;
+                return std::string_view(found->value());
+            };
+            const RequestOrigin origin{request.method_string(), field(http::field::host).value_or(std::string_view()),
+                                       field(http::field::origin), field("Sec-Fetch-Site")};
+            if (is_cross_site_change(origin)) {
+                return answer(request, http::status::forbidden, "403 a request from another site's page\n", "text/plain");
+            }
             // The dashboard page holds no data and a browser cannot send a header when it opens
             // a URL: the page is free, and it sends the token (?token=…) with each poll.
             const bool dashboard = get && path == "/";
@@ -143,8 +225,10 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
                 if (!bearer || !same_secret(header.substr(7), token_)) {
                     Response denied = answer(request, http::status::unauthorized, "401 a bearer token is required\n", "text/plain");
                     denied.set(http::field::www_authenticate, "Bearer realm=\"vhostd\"");
+                    denied.keep_alive(false);  // a client without the token gets one try per connection
                     return denied;
                 }
+                session->authenticated = true;
             }
             if (dashboard) return answer(request, http::status::ok, std::string(dashboard_html()), "text/html; charset=utf-8");
             if (get && path == "/status") return answer_json(request, http::status::ok, hooks_.status());
@@ -186,6 +270,11 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
             }
             return answer(request, http::status::not_found, "404 not found\n", "text/plain");
         }();
+        if (response.result() == http::status::misdirected_request || response.result() == http::status::forbidden) {
+            spdlog::warn("admin endpoint: refused {} {} from {}: {}", request.method_string(), request.target(), remote_of(stream),
+                         response.body().substr(0, response.body().size() - 1));
+            response.keep_alive(false);
+        }
         const bool keep_alive = response.keep_alive();
         if (request.method() == http::verb::head) {
             const auto length = response.body().size();

@@ -3,17 +3,20 @@
 // may touch the supervisor directly.
 #pragma once
 
+#include "admin/request_guard.hpp"
 #include "conf/config.hpp"
 #include "server/inherited_sockets.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/json/object.hpp>
 
 #include <sys/types.h>
 
 #include <functional>
+#include <list>
 #include <string>
 #include <variant>
 #include <vector>
@@ -54,11 +57,20 @@ public:
 private:
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+    bool evict_one_session();
+
+    // One open connection: whether it has shown the token, and whether it waits for a request.
+    struct Session {
+        boost::beast::tcp_stream* stream;
+        bool authenticated;
+        bool idle;
+    };
 
     AdminHooks hooks_;
     std::string address_;
     std::string token_;  // empty: no authentication
-    unsigned sessions_ = 0;
+    HostRule host_rule_;
+    std::list<Session> sessions_;  // oldest first
     boost::asio::ip::tcp::acceptor acceptor_;
 };
 

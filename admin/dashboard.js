@@ -5,6 +5,13 @@
   const params = new URLSearchParams(location.search);
   const token = params.get('token');
   const expandAll = params.getAll('expand').includes('all');
+  // Read once, then out of the address bar, so that the history, a bookmark or a shared
+  // screen does not keep the token.
+  if (token !== null) {
+    params.delete('token');
+    const rest = params.toString();
+    history.replaceState(null, '', location.pathname + (rest ? `?${rest}` : '') + location.hash);
+  }
   const $ = (id) => document.getElementById(id);
 
   // Builds an element; strings become text nodes, so nothing from the JSON is parsed as HTML.

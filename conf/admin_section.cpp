@@ -2,9 +2,28 @@
 #include "conf/key_table.hpp"
 #include "conf/sections.hpp"
 
+#include "http/host.hpp"
+
 namespace vhostd::conf {
 
 namespace {
+
+// Exact host names (no patterns): the Host values a browser may send to the endpoint.
+void read_admin_hosts(ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
+                      AdminSettings& admin) {
+    const auto* hosts = reader.array_at(value, path);
+    if (!hosts) return;
+    for (std::size_t index = 0; index < hosts->size(); ++index) {
+        const std::string entry_path = element(path, index);
+        std::string text;
+        if (!reader.read_string((*hosts)[index], entry_path, text)) continue;
+        if (auto host = http::normalize_host(text)) {
+            admin.hosts.push_back(std::move(*host));
+        } else {
+            reader.report((*hosts)[index], entry_path, "must be a host name, like \"admin.example\" (no wildcard)");
+        }
+    }
+}
 
 KeyTable<AdminSettings> admin_keys() {
     KeyTable<AdminSettings> table;
@@ -12,7 +31,9 @@ KeyTable<AdminSettings> admin_keys() {
         .endpoint("listen", &AdminSettings::address, &AdminSettings::endpoint, "\"IP:port\" for the admin endpoint")
         .required()
         .path("token_file", &AdminSettings::token_file,
-              "a file holding the token every request but the dashboard page must carry");
+              "a file holding the token every request but the dashboard page must carry")
+        .custom("hosts", "array of strings", "none", false,
+                "more names the endpoint answers to, besides its address and localhost", read_admin_hosts);
     return table;
 }
 

@@ -70,6 +70,7 @@ struct AdminSettings {
     std::string address;
     Endpoint endpoint;
     std::string token_file;  // absolute; empty = no token (then keep the admin port on loopback)
+    std::vector<std::string> hosts;  // normalised: more Host values it answers (DNS rebinding guard)
 
     bool operator==(const AdminSettings&) const = default;
 };

@@ -12,9 +12,11 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <vector>
 
 using namespace vhostd::test;
 namespace json = boost::json;
@@ -26,7 +28,7 @@ std::string admin_block(std::uint16_t port, const std::string& extra = "") {
 }
 
 Exchange admin_request(std::uint16_t port, const std::string& method, const std::string& path, const std::string& token = "") {
-    std::string request = method + " " + path + " HTTP/1.1\r\nHost: admin\r\nConnection: close\r\nContent-Length: 0\r\n";
+    std::string request = method + " " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n";
     if (!token.empty()) request += "Authorization: Bearer " + token + "\r\n";
     return round_trip(port, request + "\r\n");
 }
@@ -160,6 +162,88 @@ TEST_F(Admin, TokenIsRequiredWhenConfigured) {
     EXPECT_EQ(admin_request(admin, "GET", "/status", "wrong-token").status(), 401);
     EXPECT_EQ(admin_request(admin, "POST", "/reload").status(), 401);
     EXPECT_EQ(admin_request(admin, "GET", "/status", "s3cret-token").status(), 200);
+}
+
+// DNS rebinding: a page on the attacker's name reaches the loopback endpoint, and its
+// requests carry that name. Only the endpoint's own address, localhost and [admin] hosts pass.
+TEST_F(Admin, AnswersOnlyItsOwnHosts) {
+    VhostdProcess vhostd(dir, listen_on(port) + admin_block(admin, "hosts = [\"admin.example\"]") +
+                                  hello_site("blog", R"(["blog.example"])", 1));
+    ASSERT_TRUE(wait_until([&] { return admin_status_code(admin, "/healthz") == 200; })) << vhostd.log();
+    const auto status_for = [&](const std::string& host) {
+        return round_trip(admin, "GET /status HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n").status();
+    };
+    EXPECT_EQ(status_for("127.0.0.1:" + std::to_string(admin)), 200);
+    EXPECT_EQ(status_for("localhost"), 200);
+    EXPECT_EQ(status_for("Admin.Example:9"), 200);
+    EXPECT_EQ(status_for("attacker.example"), 421);
+    EXPECT_EQ(status_for("127.0.0.2"), 421);
+    EXPECT_EQ(status_for("blog.example"), 421);
+    EXPECT_EQ(round_trip(admin, "GET /status HTTP/1.1\r\nConnection: close\r\n\r\n").status(), 421);
+    EXPECT_NE(vhostd.log().find("admin endpoint: refused GET /status"), std::string::npos) << vhostd.log();
+}
+
+TEST_F(Admin, RefusesChangesFromAnotherSitesPage) {
+    VhostdProcess vhostd(dir, listen_on(port) + admin_block(admin) + hello_site("blog", R"(["blog.example"])", 1));
+    ASSERT_TRUE(vhostd.wait_until_serving(port, "blog.example", 1)) << vhostd.log();
+    const std::string self = "127.0.0.1:" + std::to_string(admin);
+    const auto stop = [&](const std::string& fields) {
+        return round_trip(admin, "POST /sites/blog/stop HTTP/1.1\r\nHost: " + self + "\r\n" + fields +
+                                     "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    };
+    EXPECT_EQ(stop("Origin: http://attacker.example\r\n").status(), 403);
+    EXPECT_EQ(stop("Origin: null\r\n").status(), 403);
+    EXPECT_EQ(stop("Sec-Fetch-Site: cross-site\r\n").status(), 403);
+    EXPECT_EQ(stop("Origin: http://127.0.0.1:" + std::to_string(port) + "\r\nSec-Fetch-Site: same-site\r\n").status(), 403);
+    EXPECT_EQ(round_trip(admin, "POST /reload HTTP/1.1\r\nHost: " + self + "\r\nOrigin: http://attacker.example\r\nContent-Length: 0\r\n\r\n").status(),
+              403);
+    EXPECT_FALSE(site_in(status_of(admin), "blog").at("stopped").as_bool());
+    EXPECT_EQ(get(port, "blog.example").status(), 200);
+    // The dashboard's own origin, and clients that are not browsers, still steer it.
+    EXPECT_EQ(stop("Origin: http://" + self + "\r\nSec-Fetch-Site: same-origin\r\n").status(), 200);
+    EXPECT_TRUE(site_in(status_of(admin), "blog").at("stopped").as_bool());
+    EXPECT_EQ(admin_request(admin, "POST", "/sites/blog/start").status(), 200);
+}
+
+TEST_F(Admin, OversizedRequestsGetAnAnswer) {
+    VhostdProcess vhostd(dir, listen_on(port) + admin_block(admin) + hello_site("blog", R"(["blog.example"])", 1));
+    ASSERT_TRUE(wait_until([&] { return admin_status_code(admin, "/healthz") == 200; })) << vhostd.log();
+    const Exchange big_head =
+        round_trip(admin, "GET /status HTTP/1.1\r\nHost: localhost\r\nCookie: " + std::string(20000, 'a') + "\r\n\r\n");
+    EXPECT_EQ(big_head.status(), 431) << big_head.response;
+    EXPECT_TRUE(big_head.closed);
+    const Exchange big_body = round_trip(admin, "POST /reload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n" +
+                                                    std::string(100000, 'x'));
+    EXPECT_EQ(big_body.status(), 413) << big_body.response;
+    const Exchange garbage = round_trip(admin, "GET /status HTTP/1.1\r\nHost: localhost\r\nBad Field: x\r\n\r\n");
+    EXPECT_EQ(garbage.status(), 400) << garbage.response;
+}
+
+// Connections without the token cannot hold the session slots: a 401 closes its connection,
+// idle unauthenticated sessions give way to new ones, and vhostctl gets through 100 of them.
+TEST_F(Admin, UnauthenticatedConnectionsCannotKeepVhostctlOut) {
+    dir.write("admin.token", "t0ken\n");
+    VhostdProcess vhostd(dir, listen_on(port) + admin_block(admin, "token_file = \"admin.token\"") +
+                                  hello_site("blog", R"(["blog.example"])", 1));
+    ASSERT_TRUE(wait_until([&] { return admin_status_code(admin, "/healthz", "t0ken") == 200; })) << vhostd.log();
+
+    Connection denied(admin);
+    denied.send("GET /status HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    const Exchange answer = denied.read_all();
+    EXPECT_EQ(answer.status(), 401);
+    EXPECT_TRUE(answer.closed) << "the connection closes after a 401";
+
+    std::vector<std::unique_ptr<Connection>> idle;
+    for (int i = 0; i < 100; ++i) {
+        idle.push_back(std::make_unique<Connection>(admin));
+        if (i % 2 == 0) idle.back()->send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n");  // half a head
+    }
+    const std::string config = (dir.path() / "vhostd.toml").string();
+    for (int i = 0; i < 3; ++i) {
+        const auto [code, table] = run_command({vhostctl_binary, "-c", config, "status"});
+        EXPECT_EQ(code, 0) << table << vhostd.log();
+        EXPECT_NE(table.find("blog"), std::string::npos) << table;
+    }
 }
 
 TEST_F(Admin, ReloadWithABrokenFileAnswersTheErrorsAndChangesNothing) {

@@ -42,7 +42,7 @@ struct BusSite {
         return json::parse(answer.body());
     }
     json::object site_status(const std::string& name = "bus") const {
-        const Exchange answer = round_trip(admin, "GET /status HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n");
+        const Exchange answer = round_trip(admin, "GET /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
         const json::value status = json::parse(answer.body());  // kept: a range-for would not keep it alive
         for (const auto& site : status.at("sites").as_array()) {
             if (site.at("name").as_string() == name) return site.as_object();
@@ -182,7 +182,7 @@ TEST(Bus, TheSingletonIsNotRotatedAndARestartWaitsForTheNewOne) {
     EXPECT_EQ(site.site_status().at("singleton").at("pid").as_int64(), singleton) << "workers rotate; the singleton stays";
 
     const Exchange restarted =
-        round_trip(site.admin, "POST /sites/bus/restart HTTP/1.1\r\nHost: admin\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        round_trip(site.admin, "POST /sites/bus/restart HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
     ASSERT_EQ(restarted.status(), 200) << restarted.response;
     std::int64_t replacement = 0;
     ASSERT_TRUE(wait_until([&] {

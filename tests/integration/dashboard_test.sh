@@ -300,6 +300,39 @@ if [ ! -s "$out/dashboard.png" ] || [ "$(head -c 4 "$out/dashboard.png" | tail -
   fail "no screenshot at $out/dashboard.png (see $out/chromium.log)"
 fi
 
+# --- a page on another origin cannot steer vhostd ----------------------------------------
+# The operator's browser opens an attacker's page (here another port on 127.0.0.1: even the
+# same site): its no-cors fetch and its form POST reach the admin endpoint, which must refuse
+# them (403, by Origin and Sec-Fetch-Site) and leave the site running.
+mkdir -p "$work/attacker"
+cat > "$work/attacker/index.html" << PAGE
+<!doctype html><html><body>
+<iframe name="sink"></iframe>
+<form id="f" method="POST" target="sink" action="http://127.0.0.1:$admin_port/sites/$other/stop"></form>
+<script>
+fetch('http://127.0.0.1:$admin_port/sites/$other/stop', { method: 'POST', mode: 'no-cors' })
+  .catch(() => {}).finally(() => document.getElementById('f').submit());
+</script></body></html>
+PAGE
+attacker_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server --bind 127.0.0.1 --directory "$work/attacker" "$attacker_port" > "$out/attacker.log" 2>&1 &
+attacker_pid=$!
+# shellcheck disable=SC2317  # reached through the trap
+stop_attacker() { kill "$attacker_pid" 2> /dev/null; wait "$attacker_pid" 2> /dev/null; cleanup; }
+trap stop_attacker EXIT
+for _ in $(seq 50); do curl -fsS -m 1 -o /dev/null "http://127.0.0.1:$attacker_port/" 2> /dev/null && break; sleep 0.1; done
+echo "--- attacker page" >> "$out/chromium.log"
+run_chromium --enable-logging=stderr --log-level=0 --virtual-time-budget=4000 --dump-dom "http://127.0.0.1:$attacker_port/" \
+  > /dev/null 2>> "$out/chromium.log" || echo "dashboard_test: chromium on the attacker page exited $?"
+refused=$(grep -c "admin endpoint: refused POST /sites/$other/stop" "$out/vhostd.log")
+[ "$refused" -ge 1 ] || fail "no refused POST /sites/$other/stop from the attacker page in $out/vhostd.log"
+curl -fsS -m 2 -o "$work/after.json" "http://127.0.0.1:$admin_port/status" || fail "GET /status failed after the attacker page"
+python3 -c 'import json, sys; sys.exit(any(s["stopped"] for s in json.load(open(sys.argv[1]))["sites"] if s["name"] == sys.argv[2]))' \
+  "$work/after.json" "$other" || fail "the attacker page stopped site $other"
+curl -fsS -m 2 -o /dev/null -H "Host: $other.test" "http://127.0.0.1:$http_port/" ||
+  fail "site $other no longer answers after the attacker page"
+echo "dashboard_test: the attacker page's $refused POSTs were refused; $other still runs"
+
 vhostd_alive
-echo "PASS: dashboard_test: the $site row shows its counters; screenshot $out/dashboard.png" >&3
+echo "PASS: dashboard_test: the $site row shows its counters; a page on another origin cannot stop a site; screenshot $out/dashboard.png" >&3
 exit 0

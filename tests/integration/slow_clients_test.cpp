@@ -24,7 +24,7 @@ const std::string half_head = "GET / HTTP/1.1\r\nHost: blog.example\r\nX-Slow: "
 std::string admin_block(std::uint16_t port) { return "[admin]\nlisten = \"127.0.0.1:" + std::to_string(port) + "\"\n\n"; }
 
 json::object front_status(std::uint16_t admin) {
-    const Exchange answer = round_trip(admin, "GET /status HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n");
+    const Exchange answer = round_trip(admin, "GET /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     return json::parse(answer.body()).at("front").as_object();
 }
 

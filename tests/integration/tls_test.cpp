@@ -52,7 +52,7 @@ std::string s_client(std::uint16_t port, const std::string& server_name, const T
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 std::uint64_t tls_relays(std::uint16_t admin_port) {
-    const Exchange answer = round_trip(admin_port, "GET /status HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n");
+    const Exchange answer = round_trip(admin_port, "GET /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     return json::parse(answer.body()).at("front").at("tls_relays").to_number<std::uint64_t>();
 }
 

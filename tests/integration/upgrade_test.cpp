@@ -31,7 +31,7 @@ namespace {
 
 // The admin endpoint's /status "server" object, or nullopt while nothing answers.
 std::optional<json::object> server_status(std::uint16_t admin_port) {
-    const auto answer = try_get(admin_port, "admin", "/status");
+    const auto answer = try_get(admin_port, "localhost", "/status");
     if (!answer || answer->status() != 200) return std::nullopt;
     boost::system::error_code ec;
     json::value status = json::parse(answer->body(), ec);
@@ -41,7 +41,7 @@ std::optional<json::object> server_status(std::uint16_t admin_port) {
 
 // Connections in the front: accepted, neither handed to a worker nor answered yet.
 std::int64_t in_front(std::uint16_t admin_port) {
-    const auto answer = try_get(admin_port, "admin", "/status");
+    const auto answer = try_get(admin_port, "localhost", "/status");
     if (!answer || answer->status() != 200) return 0;
     return json::parse(answer->body()).at("front").at("in_front").as_int64();
 }
@@ -335,7 +335,7 @@ TEST_F(Upgrade, StoppingDuringAnUpgradeStopsTheNewVhostdToo) {
     const auto stuck = dir.write("stuck-vhostd", "#!/bin/sh\nexec sleep 60\n");
     std::filesystem::permissions(stuck, std::filesystem::perms::owner_all);
     replace_file(binary, stuck.string());
-    const Exchange started = round_trip(admin_port, "POST /upgrade HTTP/1.1\r\nHost: admin\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    const Exchange started = round_trip(admin_port, "POST /upgrade HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
     ASSERT_EQ(started.status(), 202) << started.response;
     const pid_t stuck_pid = static_cast<pid_t>(json::parse(started.body()).at("pid").as_int64());
     successor = stuck_pid;

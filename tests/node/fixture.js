@@ -85,7 +85,7 @@ before(async () => {
   vhostd.on('error', (error) => collect(`spawning vhostd: ${error.message}\n`));
   vhostd.exited = new Promise((resolve) => vhostd.on('exit', (code, signal) => resolve({ code, signal })));
   await waitFor('vhostd ready (/readyz 200)', async () =>
-    (await request(ports.admin, { host: 'admin', path: '/readyz', timeoutMs: 1000 })).status === 200, 20000);
+    (await request(ports.admin, { host: 'localhost', path: '/readyz', timeoutMs: 1000 })).status === 200, 20000);
 });
 
 after(async () => {
