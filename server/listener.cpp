@@ -140,8 +140,12 @@ asio::awaitable<void> Listener::accept_loop(Acceptor& acceptor) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK) break;
                 if (errno == EINTR || errno == ECONNABORTED) continue;
                 // Out of fds or memory: leave the connections in the backlog and try again
-                // shortly instead of spinning.
-                spdlog::error("accept on {} failed: {}; retrying in 100ms", address_, std::strerror(errno));
+                // shortly instead of spinning, and say so once in a while, not 10 times a second.
+                const int error = errno;
+                if (const auto held_back = acceptor.accept_failures.admit(std::chrono::steady_clock::now())) {
+                    spdlog::error("accept on {} failed: {}; retrying every 100ms ({} more failures since the last line)", address_,
+                                  std::strerror(error), *held_back);
+                }
                 pause.expires_after(std::chrono::milliseconds(100));
                 co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
                 break;

@@ -5,6 +5,7 @@
 #include "conf/config.hpp"
 #include "protocol/file_descriptor.hpp"
 #include "server/front_thread.hpp"
+#include "server/log_throttle.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -41,6 +42,7 @@ private:
         FrontThread& thread;
         boost::asio::ip::tcp::acceptor socket;
         std::optional<boost::asio::ip::tcp::endpoint> local;  // unset for a wildcard address
+        LogThrottle accept_failures{std::chrono::seconds(10)};  // EMFILE would log 10 lines a second
     };
     boost::asio::awaitable<void> accept_loop(Acceptor& acceptor);
 
