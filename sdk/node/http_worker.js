@@ -238,6 +238,7 @@ class Worker extends SiteProcess {
     const emit = socket.emit;
     const worker = this;
     const refuse = (refusal) => {
+      if (connection.refusal) return;   // llhttp refused first: that answer stands
       // A broken body refuses the request it belongs to, which waits for the body's end.
       connection.refusal = { ...refusal, replaces: refusal.inBody ? connection.lastResponse : null };
       if (worker._answeredBefore(connection)) worker._sendRefusal(connection);

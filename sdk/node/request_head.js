@@ -106,7 +106,7 @@ class HeadParser {
     this.chunked = false;
     this.otherCoding = false;
     this.expectContinue = false;
-    this.upgradeField = false;       // an Upgrade field, whatever its protocol
+    this.upgradeField = false;       // a non-empty Upgrade field, whatever its protocol
     this.upgradeWebsocket = false;
     this.connectionUpgrade = false;
   }
@@ -217,7 +217,7 @@ class HeadParser {
         if (this.host === null) refuse(400, 'invalid Host');
         break;
       case 'upgrade':
-        this.upgradeField = true;
+        this.upgradeField = this.upgradeField || value !== '';
         this.upgradeWebsocket = this.upgradeWebsocket || listContains(value, 'websocket');
         break;
       case 'connection':

@@ -11,14 +11,32 @@ const MAX_CHUNK_LINE = 8 * 1024;   // a chunk-size line or a trailer line, witho
 
 // A head in one spelling llhttp reads exactly as the grammar did: single spaces, CRLF,
 // values trimmed, no empty line before it, and Content-Length once (llhttp refuses a
-// repeated one, which the grammar accepts when the values agree).
-function plainHead(head) {
+// repeated one, which the grammar accepts when the values agree). llhttp decides on an
+// upgrade by its own reading of Connection, Proxy-Connection and Upgrade, so those go in a
+// form it cannot read otherwise: Connection as a plain token list, no Proxy-Connection
+// (an obsolete field an origin server ignores), no empty Upgrade, and, when `upgrade` is
+// false, neither Upgrade nor the "upgrade" option: the request is then an ordinary one.
+function plainHead(head, upgrade) {
   const lines = [`${head.method} ${head.target} HTTP/1.${head.minorVersion}`];
   let lengthSent = false;
   for (const [name, value] of head.fields) {
-    if (name.toLowerCase() === 'content-length') {
-      if (lengthSent) continue;
-      lengthSent = true;
+    switch (name.toLowerCase()) {
+      case 'content-length':
+        if (lengthSent) continue;
+        lengthSent = true;
+        break;
+      case 'proxy-connection':
+        continue;
+      case 'upgrade':
+        if (!upgrade || value === '') continue;
+        break;
+      case 'connection': {
+        const options = value.split(',').map((option) => option.replace(/^[ \t]+|[ \t]+$/g, ''))
+          .filter((option) => option !== '' && (upgrade || option.toLowerCase() !== 'upgrade'));
+        if (options.length > 0) lines.push(`${name}: ${options.join(', ')}`);
+        continue;
+      }
+      default:
     }
     lines.push(`${name}: ${value}`);
   }
@@ -92,11 +110,12 @@ class RequestStream {
     const head = parseRequestHead(this.pending, this.limits);
     if (head === null) return false;
     if (!this.admits(head.host)) throw new HeadRefused(421, "a request for another host than the connection's");
-    result.pass.push(plainHead(head));
+    const upgrade = head.upgrade && this.upgrades();
+    result.pass.push(plainHead(head, upgrade));
     result.heads.push(head);
     this.pending = this.pending.slice(head.length);
-    if (head.upgrade && this.upgrades()) {
-      this.state = 'through';   // the upgraded protocol's bytes, or llhttp's to refuse
+    if (upgrade) {
+      this.state = 'through';   // the upgraded protocol's bytes
     } else if (head.framing === 'chunked') {
       this.state = 'chunk-size';
     } else if (head.contentLength > 0n) {

@@ -5,7 +5,8 @@ reading the front's parser gives it (http_test runs the same file through that p
 A case is read alike when the worker answers what the reading implies: the refusal's status
 and a closed connection; or, for an accepted request, 421 when it is for another host than
 the connection's, else its hello with the body size the framing gives, and then a request
-sent right after it is answered too (so the head and the body ended where they should).
+sent right after it, for another host, gets its 421 (so the head and the body ended where
+they should, and the worker still reads by the grammar).
 Each case lists every case the worker reads otherwise, not only the first."""
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from suite import Suite  # noqa: E402
 
 VECTORS = request_vectors.load()
 SITE_HOST = VECTORS["site"]
-AFTER = f"GET /after HTTP/1.1\r\nHost: {SITE_HOST}\r\n\r\n".encode()
+# Sent right after an accepted request: for another host, so that its 421 shows both where
+# the request ended and that the worker still reads by the grammar (an upgrade that the
+# worker's parser takes and the grammar does not would let it through).
+AFTER = b"GET /after HTTP/1.1\r\nHost: b.test\r\n\r\n"
 CHUNKED_POST = f"POST / HTTP/1.1\r\nHost: {SITE_HOST}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
 
 
@@ -102,7 +106,7 @@ def run_reading(suite: Suite, routed: str, first: bytes, request: bytes, reading
         client.send(request + follow)
         problem = check(suite, client, reading, "the request")
         if problem is None and follow:
-            problem = check(suite, client, Reading(), "the request after it")
+            problem = check(suite, client, Reading(421, keeps_open=False), "the request after it")
             if problem:
                 problem = f"the request after it: {problem}"
         return problem
