@@ -1,6 +1,9 @@
 """wsgi.input: the request body, framed by Content-Length or chunked, read to its end."""
 
 from .request_head import chunk_size, is_trailer_field
+from .sockets import log
+
+MAX_CHUNK_LINE = 8 * 1024   # a chunk-size or trailer line without its CRLF (http/chunked_body.hpp)
 
 
 class BadBody(ValueError):
@@ -61,14 +64,18 @@ class BodyInput:
 
     def discard(self, limit: int) -> bool:
         """Skips what the application left unread, up to `limit` bytes; True when the body
-        ended, so the next request starts where it should."""
+        ended, so the next request starts where it should. False too when what is left of a
+        chunked body breaks its framing: the answer has gone out, and the connection ends."""
         skipped = len(self._buffer)
         self._buffer = b""
-        while skipped <= limit:
-            if not self._more():
-                return True
-            skipped += len(self._buffer)
-            self._buffer = b""
+        try:
+            while skipped <= limit:
+                if not self._more():
+                    return True
+                skipped += len(self._buffer)
+                self._buffer = b""
+        except BadBody as bad:
+            log(f"vhostd: the unread rest of a request body is invalid ({bad}); closing the connection")
         return False
 
 
@@ -96,7 +103,7 @@ class ChunkedInput(BodyInput):
         self._rfile, self._left = rfile, 0
 
     def _line(self) -> bytes:
-        line = self._rfile.readline(8193)
+        line = self._rfile.readline(MAX_CHUNK_LINE + 2)   # with its CRLF
         if not line:
             raise ConnectionError("the client closed the connection inside a chunked body")
         if not line.endswith(b"\r\n"):
