@@ -125,11 +125,13 @@ ChunkedScan scan_chunked_body(std::string_view bytes) {
         }
         pos = size_line.end + 2;
         if (size == 0) break;
-        if (bytes.size() - pos < size + 2) {
-            if (bytes.size() - pos > size && bytes[pos + size] != '\r') {
+        const std::size_t left = bytes.size() - pos;
+        if (size >= left || left - size < 2) {  // not size + 2 < left: that wraps near 2^64
+            if (size < left && bytes[pos + size] != '\r') {
                 scan.status = ChunkedStatus::error;
                 scan.reason = "chunk data longer than its size";
             }
+            scan.data_size += size;  // announced: a reader can refuse a body too large before it comes
             return scan;
         }
         if (bytes.substr(pos + size, 2) != "\r\n") {

@@ -17,7 +17,9 @@ enum class ChunkedStatus { complete, need_more, error };
 struct ChunkedScan {
     ChunkedStatus status = ChunkedStatus::need_more;
     std::size_t length = 0;      // complete: the bytes of the body, from its first to its last CRLF
-    std::size_t data_size = 0;   // complete: the bytes of chunk data, which is what it carries
+    // complete: the bytes of chunk data, which is what the body carries; need_more: the bytes
+    // its chunks so far announce, the one in progress included
+    std::size_t data_size = 0;
     const char* reason = "";     // error: why, for the log
 };
 

@@ -155,7 +155,10 @@ boost::asio::awaitable<std::optional<Refusal>> read_request_body(Stream& stream,
             const http::ChunkedScan scan = http::scan_chunked_body(detail::view(buffer));
             if (scan.status == http::ChunkedStatus::complete) break;
             if (scan.status == http::ChunkedStatus::error) co_return Refusal{400, std::string("invalid body: ") + scan.reason};
-            if (scan.data_size > limits.max_body) co_return Refusal{413, "body larger than this worker takes"};
+            // The data announced, and the bytes that carry it: extensions and trailers count too.
+            if (scan.data_size > limits.max_body || buffer.size() > 2 * limits.max_body + 64 * 1024) {
+                co_return Refusal{413, "body larger than this worker takes"};
+            }
             auto [read_error, n] = co_await stream.async_read_some(buffer.prepare(16 * 1024), detail::token);
             if (read_error) co_return std::nullopt;
             buffer.commit(n);

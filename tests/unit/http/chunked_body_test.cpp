@@ -62,6 +62,17 @@ TEST(ChunkedBody, WhatFollowsIsNotPartOfIt) {
     EXPECT_EQ(scan.data_size, 3u);
 }
 
+// A size near 2^64 must not wrap the arithmetic: the scan waits for the data it announces,
+// and says how much that is, so that a reader can refuse it at once.
+TEST(ChunkedBody, AHugeChunkIsAnnouncedNotWrapped) {
+    const ChunkedScan scan = scan_chunked_body("FFFFFFFFFFFFFFFE\r\n0\r\n\r\n");
+    EXPECT_EQ(scan.status, ChunkedStatus::need_more);
+    EXPECT_EQ(scan.data_size, 0xFFFFFFFFFFFFFFFEull);
+    const ChunkedScan partial = scan_chunked_body("3\r\nabc\r\n400\r\nxy");
+    EXPECT_EQ(partial.status, ChunkedStatus::need_more);
+    EXPECT_EQ(partial.data_size, 3u + 0x400u);
+}
+
 TEST(ChunkedBody, SizesBeyond64BitsAndLongLines) {
     unsigned long long size = 0;
     EXPECT_TRUE(parse_chunk_size_line("ffffffffffffffff", size));

@@ -136,6 +136,8 @@ INSTANTIATE_TEST_SUITE_P(Cases, RefusesALaterRequest, testing::Values(
     RefusalCase{"te_identity", "POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: identity\r\n\r\nabc", 400},
     RefusalCase{"chunk_size_0x", "POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nabcde\r\n0\r\n\r\n", 400},
     RefusalCase{"body_too_large", "POST / HTTP/1.1\r\nHost: a.example\r\nContent-Length: 2000000\r\n\r\n", 413},
+    RefusalCase{"chunk_too_large", "POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\nab", 413},
+    RefusalCase{"chunk_near_2_pow_64", "POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFE\r\n0\r\n\r\n", 413},
     RefusalCase{"head_too_large", "GET / HTTP/1.1\r\nHost: a.example\r\nCookie: " + std::string(17 * 1024, 'c') + "\r\n\r\n", 431},
     RefusalCase{"expectation", "GET / HTTP/1.1\r\nHost: a.example\r\nExpect: later\r\n\r\n", 417}),
     [](const testing::TestParamInfo<RefusalCase>& info) { return info.param.name; });
