@@ -144,14 +144,16 @@ asio::awaitable<void> AdminServer::accept_loop() {
     }
 }
 
-// Frees a slot for a new connection: the oldest one that waits for a request without having
-// shown the token goes. False when every slot is taken by authenticated or busy sessions.
+// Frees a slot for a new connection: the oldest session that has not shown the token goes,
+// one that waits for a request first, else one that is busy (a client can keep its answers
+// unread to hold a slot). False when every slot is an authenticated session.
 bool AdminServer::evict_one_session() {
-    for (Session& session : sessions_) {
-        if (!session.authenticated && session.idle) {
+    for (const bool idle_only : {true, false}) {
+        for (Session& session : sessions_) {
+            if (session.authenticated || session.evicted || (idle_only && !session.idle)) continue;
             boost::system::error_code ignored;
-            session.stream->socket().close(ignored);  // its read fails, and its coroutine ends
-            session.idle = false;
+            session.stream->socket().close(ignored);  // its read or write fails, and its coroutine ends
+            session.evicted = true;
             return true;
         }
     }
@@ -164,13 +166,13 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
     // A bounded number of sessions, each with deadlines: an idle or slow client cannot hold
     // fds that the public listeners need, nor keep vhostctl out.
     if (sessions_.size() >= max_sessions && !evict_one_session()) {
-        spdlog::warn("admin endpoint: {} sessions, all busy or authenticated: a new connection gets 503", sessions_.size());
+        spdlog::warn("admin endpoint: {} sessions, all authenticated: a new connection gets 503", sessions_.size());
         const std::string busy = status_line_answer(http::status::service_unavailable);
         stream.expires_after(io_timeout);
         co_await asio::async_write(stream, asio::buffer(busy), token);
         co_return;
     }
-    const auto session = sessions_.insert(sessions_.end(), Session{&stream, false, true});
+    const auto session = sessions_.insert(sessions_.end(), Session{&stream, false, true, false});
     struct Leave {
         std::list<Session>& sessions;
         std::list<Session>::iterator session;

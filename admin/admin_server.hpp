@@ -59,11 +59,13 @@ private:
     boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
     bool evict_one_session();
 
-    // One open connection: whether it has shown the token, and whether it waits for a request.
+    // One open connection: whether it has shown the token, whether it waits for a request,
+    // and whether it was closed to make room (it leaves the list when its coroutine ends).
     struct Session {
         boost::beast::tcp_stream* stream;
         bool authenticated;
         bool idle;
+        bool evicted;
     };
 
     AdminHooks hooks_;
