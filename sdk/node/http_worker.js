@@ -258,11 +258,15 @@ class Worker extends SiteProcess {
     socket.once('close', () => clearTimeout(headTimer));
     socket.emit = function vhostdGrammar(event, data) {
       if (event !== 'data' || stream.state === 'through') return Reflect.apply(emit, this, arguments);
-      const { pass, refusal } = stream.feed(data);
+      const { pass, refusal, heads } = stream.feed(data);
       // llhttp parses synchronously: the requests before a refused one are dispatched (and
       // in connection.responses) when this returns.
       if (pass.length > 0) Reflect.apply(emit, this, ['data', pass]);
       if (refusal) refuse(refusal);
+      if (heads.length > 0 && headTimer) {
+        clearTimeout(headTimer);   // a head ended: the one in progress, if any, starts now
+        headTimer = null;
+      }
       timeHead();
       return true;
     };
