@@ -23,7 +23,7 @@ const json::object& vectors() {
     return parsed;
 }
 
-std::string text(const json::value& value) { return std::string(value.as_string()); }
+using test_support::text;
 
 std::optional<std::string> optional_text(const json::value& value) {
     return value.is_null() ? std::nullopt : std::optional<std::string>(text(value));

@@ -19,7 +19,7 @@ const json::object& vectors() {
     return parsed;
 }
 
-std::string text(const json::value& value) { return std::string(value.as_string()); }
+using test_support::text;
 
 // A case's head, with "<repeat>" expanded as the file's _about says.
 std::string head_of(const json::object& vector) {

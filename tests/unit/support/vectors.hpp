@@ -20,4 +20,7 @@ inline boost::json::object read_vectors(const std::string& name) {
     return boost::json::parse(text).as_object();
 }
 
+// A vector's string field as a std::string.
+inline std::string text(const boost::json::value& value) { return std::string(value.as_string()); }
+
 }  // namespace vhostd::test_support
