@@ -80,6 +80,7 @@ std::string render_metrics(const ServerInfo& server, const server::FrontTotals& 
     out.single("vhostd_connections_closed_without_answer_total", "counter", "Connections that left (or never sent a byte) before a complete head.", static_cast<double>(front.closed_without_answer));
     out.single("vhostd_connections_refused_total", "counter", "Connections closed at once because a cap on waiting or per-client connections was reached.", static_cast<double>(front.refused_over_limit));
     out.single("vhostd_tls_handshake_failures_total", "counter", "TLS handshakes that failed (counted in closed_without_answer too).", static_cast<double>(front.tls_handshake_failures));
+    out.single("vhostd_tls_handshakes_dropped_total", "counter", "TLS handshakes closed because max_tls_handshakes were in progress (the oldest goes; counted in the failures too).", static_cast<double>(front.tls_handshakes_dropped));
     out.single("vhostd_tls_relays", "gauge", "TLS connections handed over in terminate mode whose bytes vhostd relays now.", static_cast<double>(server.tls_relays));
     out.single("vhostd_connections_in_front", "gauge", "Connections accepted and not yet handed over or answered.", static_cast<double>(server.in_front));
     out.family("vhostd_front_answers_total", "counter", "Connections the front answered itself before routing, by status.");

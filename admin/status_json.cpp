@@ -96,6 +96,7 @@ json::object render_status(const ServerInfo& server, const server::FrontTotals& 
                                {"closed_without_answer", front.closed_without_answer},
                                {"refused_over_limit", front.refused_over_limit},
                                {"tls_handshake_failures", front.tls_handshake_failures},
+                               {"tls_handshakes_dropped", front.tls_handshakes_dropped},
                                {"tls_relays", server.tls_relays},
                                {"answered", std::move(answered)}}},
         {"sites", std::move(site_list)},

@@ -6,13 +6,16 @@
 #     a head and stall (bench/half_heads.py), while a normal request is still served;
 #  3. front memory per idle TLS connection it relays (terminate mode): 2,000 keep-alive
 #     connections, each after one request (bench/tls_idle.py).
+#  4. front memory per stalled TLS handshake: 3,000 connections that send a ClientHello and
+#     never finish (bench/tls_stalls.py), under the default max_tls_handshakes.
 #   bench/front_cost.sh [--smoke]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=5
 pending=10000
 relayed=2000
-if [ "${1:-}" = "--smoke" ]; then duration=1; pending=1000; relayed=100; fi
+stalled=3000
+if [ "${1:-}" = "--smoke" ]; then duration=1; pending=1000; relayed=100; stalled=300; fi
 command -v wrk > /dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk > /dev/null; }
 ./scripts/build.sh > /dev/null
 
@@ -59,3 +62,4 @@ start_vhostd
 for _ in $(seq 50); do curl -fs -o /dev/null -H 'Host: hello.test' "http://127.0.0.1:$port/"; done
 python3 bench/half_heads.py "$vhostd_pid" "$port" "$pending"
 python3 bench/tls_idle.py "$vhostd_pid" "$tls_port" "$relayed"
+python3 bench/tls_stalls.py "$vhostd_pid" "$tls_port" "$stalled"

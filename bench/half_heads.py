@@ -2,6 +2,7 @@
 """Opens N connections to a front that each send half a request head and then stall, and
 reports the front's RSS growth per connection, while checking that a normal request is still
 answered meanwhile.  Usage: half_heads.py PID PORT N"""
+import os
 import resource
 import socket
 import subprocess
@@ -18,18 +19,29 @@ def rss_kib(pid):
 
 
 def open_fds(pid):
-    return len(__import__("os").listdir(f"/proc/{pid}/fd"))
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def connect(port, i):
+    """Client connection number `i`, from one of many loopback addresses (200 each): the
+    front's per-address caps (max_waiting_heads_per_ip) would refuse most from one."""
+    return socket.create_connection(("127.0.0.1", port), source_address=(f"127.1.{i // 50000}.{i // 200 % 250 + 1}", 0))
+
+
+def raise_fd_limit(count):
+    """Room for `count` client sockets and a margin."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count + 1000), hard))
 
 
 def main(pid, port, count):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count + 1000), hard))
+    raise_fd_limit(count)
     before_rss, before_fds = rss_kib(pid), open_fds(pid)
     half_head = b"GET / HTTP/1.1\r\nHost: hello.test\r\nX-Half: "
     sockets = []
     started = time.monotonic()
-    for _ in range(count):
-        s = socket.create_connection(("127.0.0.1", port))
+    for i in range(count):
+        s = connect(port, i)
         s.sendall(half_head)
         sockets.append(s)
     # Bounded wait until the front has accepted them all.

@@ -3,18 +3,16 @@
 reads the answer and keeps the connection open: each is then relayed by vhostd (terminate
 mode) between its TLS socket and the worker's socketpair. Reports vhostd's RSS growth per
 open relay.  Usage: tls_idle.py PID PORT N"""
-import resource
 import socket
 import ssl
 import sys
 import time
 
-from half_heads import rss_kib
+from half_heads import connect, raise_fd_limit, rss_kib
 
 
 def main(pid, port, count):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count + 1000), hard))
+    raise_fd_limit(count)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -22,8 +20,9 @@ def main(pid, port, count):
     started = time.monotonic()
     connections = []
     answered = 0
-    for _ in range(count):
-        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    for i in range(count):
+        raw = connect(port, i)
+        raw.settimeout(10)
         tls = context.wrap_socket(raw, server_hostname="hello.test")
         tls.sendall(b"GET / HTTP/1.1\r\nHost: hello.test\r\n\r\n")
         answered += tls.recv(4096).startswith(b"HTTP/1.1 200")

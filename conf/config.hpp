@@ -52,6 +52,9 @@ struct ServerSettings {
     // Connections of one client address the front holds at once: waiting, or relayed (TLS
     // terminate mode). Handed plain connections belong to the workers and do not count.
     std::size_t max_connections_per_ip = 1024;
+    // TLS handshakes in progress at once (~45 KB each), shared evenly by the front threads:
+    // past it the oldest is dropped.
+    std::size_t max_tls_handshakes = 1000;
     unsigned backlog = 4096;                       // listen(2) backlog; the kernel caps it at net.core.somaxconn
     // Started as root, vhostd runs as this user once its sockets are open; empty = stay.
     std::string user;

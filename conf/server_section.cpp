@@ -29,6 +29,8 @@ KeyTable<ServerSettings> server_keys() {
                  "the same, per client address")
         .integer("max_connections_per_ip", &ServerSettings::max_connections_per_ip, 1, max_connection_cap,
                  "connections of one client address the front holds at once")
+        .integer("max_tls_handshakes", &ServerSettings::max_tls_handshakes, 1, max_connection_cap,
+                 "TLS handshakes in progress at once; past it the oldest is dropped")
         .nonempty_string("user", &ServerSettings::user, "started as root, vhostd runs as this user once its sockets are open")
         .nonempty_string("group", &ServerSettings::group, "the group for user")
         .default_is("the user's primary group", false)

@@ -11,6 +11,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
+#include <array>
+#include <string>
+
 namespace vhostd::server {
 
 namespace asio = boost::asio;
@@ -41,10 +46,22 @@ std::string describe(const tcp::endpoint& endpoint) {
     return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 
-void refuse(const Arrival& arrival, ClientCounts::Refusal refusal) {
-    // A flood would flood the log too: the count is in /status, the detail at debug level.
+void refuse(const Arrival& arrival, ClientCounts::Refusal refusal, int plain_fd) {
     arrival.thread.stats.refused_over_limit();
-    spdlog::debug("{}: closed, {} reached", describe(arrival.remote), describe(refusal));
+    const int status = refusal == ClientCounts::Refusal::waiting ? 503 : 429;
+    if (const auto held_back = arrival.thread.over_limit_log.admit(std::chrono::steady_clock::now())) {
+        spdlog::warn("{}: {}, {} reached; {} more refused since the last such line", describe(arrival.remote),
+                     plain_fd >= 0 ? std::to_string(status) : std::string("closed (TLS)"), describe(refusal), *held_back);
+    }
+    if (plain_fd < 0) return;
+    note_answer(arrival, status);
+    // What the client sent is read first: closing with unread bytes would send a reset, which
+    // can destroy the answer before the client reads it.
+    std::array<char, 16 * 1024> discard;
+    for (int reads = 0; reads < 4 && ::recv(plain_fd, discard.data(), discard.size(), MSG_DONTWAIT) > 0; ++reads) {
+    }
+    const std::string response = error_response(status, 1);
+    if (::send(plain_fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL) > 0) ::shutdown(plain_fd, SHUT_WR);
 }
 
 void note_answer(const Arrival& arrival, int status, std::string_view host) {

@@ -36,8 +36,11 @@ struct Arrival {
 // "127.0.0.1:40218", for log lines.
 std::string describe(const boost::asio::ip::tcp::endpoint& endpoint);
 
-// Closes a connection that a cap in ClientCounts refused, counting it.
-void refuse(const Arrival& arrival, ClientCounts::Refusal refusal);
+// A connection that a cap in ClientCounts refused: counted, logged (one line per 10 s per
+// front thread, with the count held back) and closed. A plain HTTP one (`plain_fd`) gets 429
+// (a per-client cap) or 503 (the total) first, in one send that never waits: a flood must not
+// cost the front a coroutine per refusal. A TLS one is closed: no HTTP before a handshake.
+void refuse(const Arrival& arrival, ClientCounts::Refusal refusal, int plain_fd = -1);
 
 // Counts (and access-logs) an answer the front gives itself.
 void note_answer(const Arrival& arrival, int status, std::string_view host = {});

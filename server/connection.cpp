@@ -341,7 +341,7 @@ void serve(protocol::FileDescriptor fd, Arrival arrival) {
     // From here the connection waits, which costs the front memory and a slot.
     ClientCounts::Admission admission = arrival.front.clients().admit(arrival.remote.address(), arrival.routing->caps);
     if (!admission.slot) {
-        refuse(arrival, admission.refusal);
+        refuse(arrival, admission.refusal, Protocol::tls ? -1 : fd.get());
         return;
     }
     tcp::socket socket(thread.io);

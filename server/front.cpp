@@ -25,6 +25,8 @@ std::shared_ptr<const Routing> make_routing(const conf::Config& config) {
     routing->limits.max_request_line = std::min<std::size_t>(routing->limits.max_request_line, config.server.max_head_size);
     routing->limits.max_fields = config.server.max_header_fields;
     routing->caps = {config.server.max_waiting_heads, config.server.max_waiting_heads_per_ip, config.server.max_connections_per_ip};
+    const std::size_t threads = std::max<std::size_t>(config.server.threads, 1);
+    routing->tls_handshakes_per_thread = (config.server.max_tls_handshakes + threads - 1) / threads;
     const auto tls_listener = std::find_if(config.listeners.begin(), config.listeners.end(), [](const conf::Listener& l) { return l.tls; });
     if (tls_listener != config.listeners.end()) {
         routing->https_port = tls_listener->endpoint.port;

@@ -39,6 +39,7 @@ struct Routing {
     http::HeadLimits limits;
     std::chrono::milliseconds head_timeout;
     ClientCaps caps;
+    std::size_t tls_handshakes_per_thread = 1;  // [server] max_tls_handshakes, shared by the threads
     std::optional<std::uint16_t> https_port;  // of the first tls listener: where redirects go
     TlsContexts tls;                          // empty when no listener has tls = true
 };

@@ -25,6 +25,7 @@ void FrontStats::add_to(FrontTotals& totals) {
     totals.accepted += accepted_.load(std::memory_order_relaxed);
     totals.closed_without_answer += closed_.load(std::memory_order_relaxed);
     totals.tls_handshake_failures += tls_failed_.load(std::memory_order_relaxed);
+    totals.tls_handshakes_dropped += tls_dropped_.load(std::memory_order_relaxed);
     totals.refused_over_limit += refused_.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < front_statuses.size(); ++i) totals.answered[front_statuses[i]] += answered_[i].load(std::memory_order_relaxed);
     std::lock_guard lock(sites_mutex_);

@@ -14,7 +14,7 @@
 namespace vhostd::server {
 
 // The statuses the front answers itself before a connection reaches a site's pool.
-inline constexpr std::array<int, 8> front_statuses = {308, 400, 404, 408, 414, 421, 431, 505};
+inline constexpr std::array<int, 11> front_statuses = {308, 400, 404, 408, 414, 421, 429, 431, 501, 503, 505};
 
 struct SiteFrontTotals {
     std::uint64_t connections = 0;         // routed to the site
@@ -25,6 +25,7 @@ struct FrontTotals {
     std::uint64_t accepted = 0;
     std::uint64_t closed_without_answer = 0;  // the client left, or never said a word
     std::uint64_t tls_handshake_failures = 0;  // of those, in a TLS handshake
+    std::uint64_t tls_handshakes_dropped = 0;  // of those, the oldest in progress, past max_tls_handshakes
     std::uint64_t refused_over_limit = 0;     // closed at once: a cap on waiting or per-client connections
     std::map<int, std::uint64_t> answered;  // by status
     std::map<std::string, SiteFrontTotals> sites;
@@ -38,6 +39,10 @@ public:
     void tls_handshake_failed() {
         closed_without_answer();
         tls_failed_.fetch_add(1, std::memory_order_relaxed);
+    }
+    void tls_handshake_dropped() {
+        tls_handshake_failed();
+        tls_dropped_.fetch_add(1, std::memory_order_relaxed);
     }
     void answered(int status);
     void routed(const std::string& site, bool websocket);
@@ -53,6 +58,7 @@ private:
     std::atomic<std::uint64_t> accepted_{0};
     std::atomic<std::uint64_t> closed_{0};
     std::atomic<std::uint64_t> tls_failed_{0};
+    std::atomic<std::uint64_t> tls_dropped_{0};
     std::atomic<std::uint64_t> refused_{0};
     std::array<std::atomic<std::uint64_t>, front_statuses.size()> answered_{};
     std::mutex sites_mutex_;  // guards the map's shape only; the counters are atomics

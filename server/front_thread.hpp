@@ -6,6 +6,8 @@
 
 #include "server/front_stats.hpp"
 #include "server/head_deadlines.hpp"
+#include "server/log_throttle.hpp"
+#include "server/tls_handshakes.hpp"
 #include "server/waiting_connection.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -22,7 +24,11 @@ struct FrontThread {
 
     boost::asio::io_context& io;
     HeadDeadlines deadlines;
+    TlsHandshakes handshakes;
     FrontStats stats;
+    // Refusals a flood repeats thousands of times a second: one log line per interval each.
+    LogThrottle over_limit_log{std::chrono::seconds(10)};
+    LogThrottle dropped_handshake_log{std::chrono::seconds(10)};
     // Keeps run() going while no connection is open, until the front finishes.
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> keep_running;
     std::thread thread;  // not started for the first front thread: vhostd's main thread runs it

@@ -159,6 +159,24 @@ asio::awaitable<HeadParseResult> read_head(TlsStream& tls, std::string& bytes, c
     co_return parsed;
 }
 
+// The handshake, counted among the thread's handshakes in progress while it lasts.
+asio::awaitable<bool> handshake(const Arrival& arrival, TlsStream& tls, const ClientHello& hello) {
+    TlsHandshakes::Entry in_progress(arrival.thread.handshakes, tls.socket(), arrival.routing->tls_handshakes_per_thread);
+    if (co_await tls.handshake()) co_return true;
+    if (!in_progress.dropped()) {
+        arrival.thread.stats.tls_handshake_failed();
+        spdlog::debug("{}: TLS handshake for '{}' failed: {}", describe(arrival.remote), hello.server_name, tls.failure());
+    } else {
+        arrival.thread.stats.tls_handshake_dropped();
+        if (const auto held_back = arrival.thread.dropped_handshake_log.admit(std::chrono::steady_clock::now())) {
+            spdlog::warn("{}: TLS handshake for '{}' closed unfinished: it was the oldest of the {} in progress on this "
+                         "front thread ([server] max_tls_handshakes); {} more since the last such line",
+                         describe(arrival.remote), hello.server_name, arrival.routing->tls_handshakes_per_thread, *held_back);
+        }
+    }
+    co_return false;
+}
+
 asio::awaitable<void> serve_tls(Arrival arrival, TlsStream tls, ClientHello hello, std::optional<std::size_t> certificate_site) {
     std::optional<Front::Presence> in_front(std::in_place, arrival.front);
     const Routing& routing = *arrival.routing;
@@ -171,11 +189,7 @@ asio::awaitable<void> serve_tls(Arrival arrival, TlsStream tls, ClientHello hell
     std::optional<HeadDeadlines::Entry> deadline;
     deadline.emplace(arrival.thread.deadlines, tls.socket(), arrival.accepted_at + routing.head_timeout);
 
-    if (!co_await tls.handshake()) {
-        arrival.thread.stats.tls_handshake_failed();
-        spdlog::debug("{}: TLS handshake for '{}' failed: {}", describe(arrival.remote), hello.server_name, tls.failure());
-        co_return;
-    }
+    if (!co_await handshake(arrival, tls, hello)) co_return;
 
     // The head, decrypted: read (not peeked) into `bytes`, which go to the worker first.
     std::string bytes;

@@ -110,13 +110,17 @@ TEST(SlowClients, CapsCloseTheExcessCountItAndLetCompleteRequestsThrough) {
     const auto stalled = stall(capped.port, 80);
     ASSERT_TRUE(wait_until([&] { return front_number(capped.admin, "refused_over_limit") == 30; })) << json::serialize(front_status(capped.admin));
     EXPECT_EQ(front_number(capped.admin, "in_front"), 50u);
-    // The refused ones were closed by vhostd (a reset: their half head was unread).
-    std::size_t closed = 0;
+    // The refused ones were answered 429 (a per-client cap) and closed.
+    std::size_t refused = 0;
     for (const auto& connection : stalled) {
         const Exchange ended = connection->read_all(50ms);
-        closed += ended.closed || ended.reset ? 1 : 0;
+        if (ended.closed) {
+            EXPECT_EQ(ended.status(), 429) << ended.response;
+            ++refused;
+        }
     }
-    EXPECT_EQ(closed, 30u);
+    EXPECT_EQ(refused, 30u);
+    EXPECT_NE(capped.vhostd.log().find("429, max_waiting_heads_per_ip reached"), std::string::npos) << capped.vhostd.log();
     // A complete head never waits, so it is never refused.
     EXPECT_EQ(get(capped.port, "blog.example").status(), 200);
 }
@@ -126,6 +130,9 @@ TEST(SlowClients, TotalCapOnWaitingHeads) {
     ASSERT_TRUE(capped.vhostd.wait_until_serving(capped.port, "blog.example")) << capped.vhostd.log();
     const auto stalled = stall(capped.port, 30);
     ASSERT_TRUE(wait_until([&] { return front_number(capped.admin, "refused_over_limit") == 10; })) << json::serialize(front_status(capped.admin));
+    std::size_t unavailable = 0;
+    for (const auto& connection : stalled) unavailable += connection->read_all(50ms).status() == 503 ? 1 : 0;
+    EXPECT_EQ(unavailable, 10u);
     EXPECT_EQ(get(capped.port, "blog.example").status(), 200);
 }
 

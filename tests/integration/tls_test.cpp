@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
 
 #include <fstream>
 #include <memory>
@@ -51,9 +52,24 @@ std::string s_client(std::uint16_t port, const std::string& server_name, const T
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-std::uint64_t tls_relays(std::uint16_t admin_port) {
+std::uint64_t front_counter(std::uint16_t admin_port, const char* name) {
     const Exchange answer = round_trip(admin_port, "GET /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    return json::parse(answer.body()).at("front").at("tls_relays").to_number<std::uint64_t>();
+    return json::parse(answer.body()).at("front").at(name).to_number<std::uint64_t>();
+}
+
+std::string admin_on(std::uint16_t port) { return "[admin]\nlisten = \"127.0.0.1:" + std::to_string(port) + "\"\n\n"; }
+
+// The bytes of a real ClientHello for `server_name`, made by an OpenSSL client without a socket.
+std::string client_hello(const std::string& server_name) {
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_client_method()), &SSL_CTX_free);
+    std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(context.get()), &SSL_free);
+    BIO* out = BIO_new(BIO_s_mem());
+    SSL_set_bio(ssl.get(), BIO_new(BIO_s_mem()), out);
+    SSL_set_tlsext_host_name(ssl.get(), server_name.c_str());
+    SSL_connect(ssl.get());  // wants to read the server's answer; the ClientHello is written
+    char* data = nullptr;
+    const long length = BIO_get_mem_data(out, &data);
+    return std::string(data, static_cast<std::size_t>(length));
 }
 
 class Tls : public ::testing::Test {
@@ -160,8 +176,7 @@ TEST_F(Tls, HostThatDisagreesWithSniGets421) {
 TEST_F(Tls, PostBodiesKeepAliveAndWebSocketGoThroughTheRelay) {
     const auto site = pki.issue("app", {"app.test"});
     const std::uint16_t admin = free_port();
-    VhostdProcess vhostd(dir, listen_tls_on(tls_port) + "[admin]\nlisten = \"127.0.0.1:" + std::to_string(admin) + "\"\n\n" +
-                                  hello_site("app", R"(["app.test"])", 1, tls_of(site)));
+    VhostdProcess vhostd(dir, listen_tls_on(tls_port) + admin_on(admin) + hello_site("app", R"(["app.test"])", 1, tls_of(site)));
     ASSERT_TRUE(vhostd.wait_for_log("ready after")) << vhostd.log();
 
     // 256 KiB of body, then two requests on one connection.
@@ -174,7 +189,7 @@ TEST_F(Tls, PostBodiesKeepAliveAndWebSocketGoThroughTheRelay) {
     TlsClient client(tls_port, "app.test", pki.ca());
     EXPECT_TRUE(client.get("app.test").starts_with("200 hello from app")) ;
     EXPECT_TRUE(client.get("app.test", "/again").starts_with("200 hello from app"));
-    EXPECT_EQ(tls_relays(admin), 1u) << "the open connection is relayed by vhostd";
+    EXPECT_EQ(front_counter(admin, "tls_relays"), 1u) << "the open connection is relayed by vhostd";
     EXPECT_EQ(client.websocket_echo("app.test", "over tls"), "over tls");
 
     TlsClient other(tls_port, "app.test", pki.ca());
@@ -205,7 +220,7 @@ TEST_F(Tls, PassthroughSiteIsServedByAWorkerThatTerminatesTlsItself) {
 
     TlsClient client(tls_port, "direct.test", pki.ca());
     EXPECT_TRUE(client.get("direct.test").starts_with("200 hello from direct"));
-    EXPECT_EQ(tls_relays(admin), 0u) << "vhostd is out of the data path";
+    EXPECT_EQ(front_counter(admin, "tls_relays"), 0u) << "vhostd is out of the data path";
     EXPECT_EQ(client.websocket_echo("direct.test", "end to end"), "end to end");
 }
 
@@ -256,6 +271,37 @@ TEST_F(Tls, RelayedConnectionsCountAgainstTheCapPerClient) {
             return false;
         }
     })) << "a slot is free again once a relayed connection ends";
+}
+
+TEST_F(Tls, StalledHandshakesPastTheCapDropTheOldestAndOthersStillConnect) {
+    const auto site = pki.issue("app", {"app.test"});
+    const std::uint16_t admin = free_port();
+    VhostdProcess vhostd(dir, listen_tls_on(tls_port) + "[server]\nhead_timeout = \"60s\"\nmax_tls_handshakes = 4\n\n" + admin_on(admin) +
+                                  hello_site("app", R"(["app.test"])", 1, tls_of(site)));
+    ASSERT_TRUE(vhostd.wait_for_log("ready after")) << vhostd.log();
+
+    // Six clients send a ClientHello, read vhostd's flight and never finish.
+    const std::string hello = client_hello("app.test");
+    std::vector<std::unique_ptr<Connection>> stalled;
+    for (int i = 0; i < 6; ++i) {
+        stalled.push_back(std::make_unique<Connection>(tls_port));
+        stalled.back()->send(hello);
+        const Exchange flight = stalled.back()->read_until([](const std::string& bytes) { return !bytes.empty(); });
+        ASSERT_FALSE(flight.response.empty()) << "vhostd answers ClientHello " << i;
+    }
+    ASSERT_TRUE(wait_until([&] { return front_counter(admin, "tls_handshakes_dropped") == 2; }));
+    for (int i = 0; i < 6; ++i) {
+        const Exchange rest = stalled[i]->read_all(100ms);
+        EXPECT_EQ(rest.timed_out, i >= 2) << "the two oldest are closed, the others wait: " << i;
+    }
+    EXPECT_TRUE(vhostd.wait_for_log("closed unfinished: it was the oldest of the 4 in progress")) << vhostd.log();
+
+    // An honest client still connects: its handshake drops the oldest stalled one.
+    TlsClient client(tls_port, "app.test", pki.ca());
+    EXPECT_TRUE(client.get("app.test").starts_with("200 hello from app"));
+    EXPECT_EQ(front_counter(admin, "tls_handshakes_dropped"), 3u);
+    EXPECT_FALSE(stalled[2]->read_all(100ms).timed_out);
+    EXPECT_TRUE(stalled[3]->read_all(100ms).timed_out);
 }
 
 TEST_F(Tls, ReloadSwapsTheCertificateForNewHandshakes) {

@@ -60,6 +60,7 @@ address = "127.0.0.1:8080"
 max_waiting_heads = 500
 max_waiting_heads_per_ip = 20
 max_connections_per_ip = 40
+max_tls_handshakes = 30
 backlog = 128
 user = "vhostd"
 group = "vhostd"
@@ -70,6 +71,7 @@ command = ["./blog"]
     EXPECT_EQ(config.server.max_waiting_heads, 500u);
     EXPECT_EQ(config.server.max_waiting_heads_per_ip, 20u);
     EXPECT_EQ(config.server.max_connections_per_ip, 40u);
+    EXPECT_EQ(config.server.max_tls_handshakes, 30u);
     EXPECT_EQ(config.server.backlog, 128u);
     EXPECT_EQ(config.server.user, "vhostd");
     EXPECT_EQ(config.server.group, "vhostd");
