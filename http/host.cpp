@@ -5,7 +5,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <array>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 
 namespace vhostd::http {
@@ -36,8 +38,39 @@ bool is_valid_port(std::string_view port) {
     return value <= max_port;
 }
 
-// "[2001:DB8::1]:443" -> "[2001:db8::1]". Kept in its written form (not re-canonicalised):
-// only lower-cased, so the same bytes always give the same key.
+// The address's one spelling (RFC 5952 without its mixed IPv4 notation, as WHATWG URLs
+// write it): lower-case hex without leading zeros, the longest run of two or more zero
+// groups (the first of equal runs) as "::". So "[0:0::1]" and "[::1]" are one host.
+std::string canonical_ipv6(const in6_addr& address) {
+    std::array<unsigned, 8> groups{};
+    for (std::size_t i = 0; i < groups.size(); ++i) groups[i] = address.s6_addr[2 * i] << 8 | address.s6_addr[2 * i + 1];
+    std::size_t run_start = groups.size(), run_length = 1;  // runs of one zero group stay written
+    for (std::size_t i = 0; i < groups.size();) {
+        std::size_t end = i;
+        while (end < groups.size() && groups[end] == 0) ++end;
+        if (end - i > run_length) {
+            run_start = i;
+            run_length = end - i;
+        }
+        i = end == i ? i + 1 : end;
+    }
+    std::string text = "[";
+    char hex[5];
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        if (i == run_start) {
+            text += "::";
+            i += run_length - 1;
+            continue;
+        }
+        if (text.back() != ':' && text.size() > 1) text.push_back(':');
+        std::snprintf(hex, sizeof hex, "%x", groups[i]);
+        text += hex;
+    }
+    text.push_back(']');
+    return text;
+}
+
+// "[2001:DB8:0::1]:443" -> "[2001:db8::1]".
 std::optional<std::string> normalize_ipv6_literal(std::string_view raw) {
     const std::size_t close = raw.find(']');
     if (close == std::string_view::npos) {
@@ -69,15 +102,7 @@ std::optional<std::string> normalize_ipv6_literal(std::string_view raw) {
     if (inet_pton(AF_INET6, text, &parsed) != 1) {
         return std::nullopt;
     }
-
-    std::string result;
-    result.reserve(address.size() + 2);
-    result.push_back('[');
-    for (char c : address) {
-        result.push_back(to_lower(c));
-    }
-    result.push_back(']');
-    return result;
+    return canonical_ipv6(parsed);
 }
 
 }  // namespace

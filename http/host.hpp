@@ -10,7 +10,7 @@
 
 namespace vhostd::http {
 
-// "Blog.Example.:8080" -> "blog.example"; "[::1]:80" -> "[::1]".
+// "Blog.Example.:8080" -> "blog.example"; "[0:0::1]:80" -> "[::1]" (RFC 5952's spelling).
 // Lower-cases (ASCII only), removes an optional ":port" (digits only, <= 65535) and one
 // trailing dot. Returns nullopt for anything that is not a valid host: empty, characters
 // outside letters/digits/'-'/'.'/'_', empty labels (".." or a leading dot), a label over 63

@@ -19,7 +19,38 @@ function isValidPort(port) {
   return /^[0-9]{0,5}$/.test(port) && (port === '' || Number(port) <= MAX_PORT);
 }
 
-// "[2001:DB8::1]:443" -> "[2001:db8::1]": lower-cased, not re-canonicalised.
+// The eight 16-bit groups of an address net.isIPv6() accepted.
+function ipv6Groups(address) {
+  const halves = address.split('::');
+  const groupsOf = (part) => (part === '' ? [] : part.split(':').flatMap((piece) => {
+    if (!piece.includes('.')) return [parseInt(piece, 16)];
+    const [a, b, c, d] = piece.split('.').map(Number);  // an IPv4 tail: two groups
+    return [a << 8 | b, c << 8 | d];
+  }));
+  const head = groupsOf(halves[0]);
+  const tail = halves.length === 2 ? groupsOf(halves[1]) : [];
+  const zeros = halves.length === 2 ? 8 - head.length - tail.length : 0;
+  return [...head, ...new Array(Math.max(zeros, 0)).fill(0), ...tail];
+}
+
+// The address's one spelling (RFC 5952 without its mixed IPv4 notation, as WHATWG URLs write
+// it): lower-case hex without leading zeros, the longest run of two or more zero groups (the
+// first of equal runs) as "::".
+function canonicalIpv6(groups) {
+  let runStart = -1;
+  let runLength = 1;  // runs of one zero group stay written
+  for (let i = 0; i < 8;) {
+    let end = i;
+    while (end < 8 && groups[end] === 0) end += 1;
+    if (end - i > runLength) [runStart, runLength] = [i, end - i];
+    i = end > i ? end : i + 1;
+  }
+  const written = groups.map((group) => group.toString(16));
+  if (runStart < 0) return `[${written.join(':')}]`;
+  return `[${written.slice(0, runStart).join(':')}::${written.slice(runStart + runLength).join(':')}]`;
+}
+
+// "[2001:DB8:0::1]:443" -> "[2001:db8::1]".
 function normalizeIpv6Literal(raw) {
   const close = raw.indexOf(']');
   if (close < 0) return null;
@@ -29,7 +60,8 @@ function normalizeIpv6Literal(raw) {
   // '.' only for an IPv4 tail; no zone ids.
   if (address.length > MAX_IPV6_TEXT || !/^[0-9A-Fa-f:.]*$/.test(address)) return null;
   if ((address.match(/:/g) || []).length < 2 || !net.isIPv6(address)) return null;
-  return `[${asciiLower(address)}]`;
+  const groups = ipv6Groups(address);
+  return groups.length === 8 ? canonicalIpv6(groups) : null;
 }
 
 // The host a Host header value (or SNI) names, as vhostd keys it: ASCII lower case, without

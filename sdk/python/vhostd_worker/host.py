@@ -32,8 +32,28 @@ def _is_valid_port(port: str) -> bool:
     return port == "" or int(port) <= MAX_PORT
 
 
+def _canonical_ipv6(packed: bytes) -> str:
+    """The address's one spelling (RFC 5952 without its mixed IPv4 notation, as WHATWG URLs
+    write it): lower-case hex without leading zeros, the longest run of two or more zero
+    groups (the first of equal runs) as "::"."""
+    groups = [packed[i] << 8 | packed[i + 1] for i in range(0, 16, 2)]
+    run_start, run_length = -1, 1   # runs of one zero group stay written
+    i = 0
+    while i < 8:
+        end = i
+        while end < 8 and groups[end] == 0:
+            end += 1
+        if end - i > run_length:
+            run_start, run_length = i, end - i
+        i = end if end > i else i + 1
+    written = [format(group, "x") for group in groups]
+    if run_start < 0:
+        return "[" + ":".join(written) + "]"
+    return "[" + ":".join(written[:run_start]) + "::" + ":".join(written[run_start + run_length:]) + "]"
+
+
 def _normalize_ipv6_literal(raw: str) -> Optional[str]:
-    """"[2001:DB8::1]:443" -> "[2001:db8::1]": lower-cased, not re-canonicalised."""
+    """"[2001:DB8:0::1]:443" -> "[2001:db8::1]"."""
     close = raw.find("]")
     if close < 0:
         return None
@@ -46,10 +66,10 @@ def _normalize_ipv6_literal(raw: str) -> Optional[str]:
     if not all(c in _HEX_DIGITS or c in ":." for c in address):   # '.' for an IPv4 tail; no zone ids
         return None
     try:
-        socket.inet_pton(socket.AF_INET6, address)
+        packed = socket.inet_pton(socket.AF_INET6, address)
     except (OSError, ValueError):
         return None
-    return "[" + address.translate(_ASCII_LOWER) + "]"
+    return _canonical_ipv6(packed)
 
 
 def normalize_host(raw: Optional[str]) -> Optional[str]:

@@ -108,6 +108,22 @@ command = ["./alpha"]
               }));
 }
 
+TEST(LoadConfig, OneIpv6AddressWrittenTwoWaysIsADuplicateHost) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.local]
+hosts = ["[::1]", "[2001:db8::1]"]
+command = ["./local"]
+[sites.other]
+hosts = ["[0:0::1]", "[2001:DB8:0:0:0:0:0:1]"]
+command = ["./other"]
+)"),
+              (Errors{
+                  "7:10: sites.other.hosts[0]: host \"[::1]\" is already listed at sites.local.hosts[0] (line 4, column 10)",
+                  "7:22: sites.other.hosts[1]: host \"[2001:db8::1]\" is already listed at sites.local.hosts[1] (line 4, column 19)",
+              }));
+}
+
 TEST(LoadConfig, ReportsASecondDefaultSiteNamingBoth) {
     EXPECT_EQ(load_errors(R"([[listen]]
 address = "127.0.0.1:8080"
