@@ -114,7 +114,7 @@ Answer plain_answer(unsigned status, std::string_view reason, unsigned version, 
 }
 
 // Decides the answer to one request; reads a small body into it. Pure of socket I/O.
-Answer answer_for(App& app, const http::request<http::empty_body>& request, bool keep_alive) {
+Answer answer_for(App& app, const http::request<http::string_body>& request, bool keep_alive) {
     const unsigned version = request.version();
     const bool head_only = request.method() == http::verb::head;
     if (request.method() != http::verb::get && !head_only) {
@@ -234,12 +234,13 @@ asio::awaitable<void> serve(App& app, tcp::socket socket, vhostd::sdk::Connectio
         if (app.draining && !first) break;
         session->idle = !first;
         session->deadline = std::chrono::steady_clock::now() + stall_timeout;
-        http::request_parser<http::empty_body> parser;
+        // A body (max_body at most) is read and dropped, as nginx does: the grammar frames it,
+        // so the next request starts where every other worker kind would start it.
+        http::request_parser<http::string_body> parser;
         const vhostd::sdk::HeadRead read = co_await vhostd::sdk::read_request_head(socket, buffer, parser, host, app.limits);
         session->idle = false;
         std::optional<vhostd::sdk::Refusal> refusal = read.refusal;
-        // A static site takes no uploads; the body would have to be read to find the next request.
-        if (read.ok && !parser.is_done()) refusal = vhostd::sdk::Refusal{413, "a static site takes no request body"};
+        if (read.ok && !refusal) refusal = co_await vhostd::sdk::read_request_body(socket, buffer, parser, read.head, app.limits);
         if (refusal) {
             co_await vhostd::sdk::refuse(socket, *refusal);
             break;
