@@ -71,6 +71,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (head.body != http::BodyFraming::chunked) return 0;
     const std::string_view body = input.substr(head.length);
     const http::ChunkedScan scan = http::scan_chunked_body(body);
+    // A scan resumed where one of the first half stopped reads the body as a whole one does.
+    const http::ChunkedScan half = http::scan_chunked_body(body.substr(0, body.size() / 2));
+    if (half.status == http::ChunkedStatus::need_more) {
+        const http::ChunkedScan resumed = http::scan_chunked_body(body, half);
+        if (resumed.status != scan.status || (scan.status == http::ChunkedStatus::complete &&
+                                              (resumed.length != scan.length || resumed.data_size != scan.data_size))) {
+            __builtin_trap();
+        }
+    }
     if (scan.status != http::ChunkedStatus::complete) return 0;
     parser.eager(true);
     if (!put_all(parser, body.substr(0, scan.length), used) || !parser.is_done() || used != scan.length) __builtin_trap();

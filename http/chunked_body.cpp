@@ -84,10 +84,13 @@ struct LineEnd {
     const char* reason = "";
 };
 
-// The line from `start`: complete (its CRLF found), need_more, or an error.
+// The line from `start`: complete (its CRLF found), need_more, or an error. Looks no further
+// than the longest line allowed.
 LineEnd find_line(std::string_view bytes, std::size_t start, const char* what) {
-    const std::size_t lf = bytes.find('\n', start);
-    const std::size_t seen = (lf == std::string_view::npos ? bytes.size() : lf) - start;
+    const std::size_t window = std::min(bytes.size() - start, max_chunk_line + 2);
+    const std::size_t found = bytes.substr(start, window).find('\n');
+    const std::size_t lf = found == std::string_view::npos ? found : start + found;
+    const std::size_t seen = (lf == std::string_view::npos ? start + window : lf) - start;
     if (seen > max_chunk_line + 1) return {ChunkedStatus::error, 0, what};
     if (lf == std::string_view::npos) return {ChunkedStatus::need_more};
     if (lf == start || bytes[lf - 1] != '\r') return {ChunkedStatus::error, 0, "a chunked body line without CRLF"};
@@ -107,15 +110,23 @@ bool parse_chunk_size_line(std::string_view line, unsigned long long& size) {
     return i > 0 && are_chunk_extensions(line, i);
 }
 
-ChunkedScan scan_chunked_body(std::string_view bytes) {
+ChunkedScan scan_chunked_body(std::string_view bytes, const ChunkedScan& from) {
     ChunkedScan scan;
-    std::size_t pos = 0;
-    for (;;) {
+    std::size_t pos = std::min(from.resume_at, bytes.size());
+    scan.data_size = scan.resume_data_size = from.resume_data_size;
+    // Where the next scan starts when this one needs more: the line at `pos`.
+    auto need_more_from = [&](std::size_t line_start, bool in_trailers) {
+        scan.resume_at = line_start;
+        scan.resume_in_trailers = in_trailers;
+        return scan;
+    };
+    while (!from.resume_in_trailers) {
+        scan.resume_data_size = scan.data_size;
         const LineEnd size_line = find_line(bytes, pos, "a chunk-size line too long");
         if (size_line.status != ChunkedStatus::complete) {
             scan.status = size_line.status;
             scan.reason = size_line.reason;
-            return scan;
+            return need_more_from(pos, false);
         }
         unsigned long long size = 0;
         if (!parse_chunk_size_line(bytes.substr(pos, size_line.end - pos), size)) {
@@ -123,6 +134,7 @@ ChunkedScan scan_chunked_body(std::string_view bytes) {
             scan.reason = "an invalid chunk size";
             return scan;
         }
+        const std::size_t chunk_start = pos;
         pos = size_line.end + 2;
         if (size == 0) break;
         const std::size_t left = bytes.size() - pos;
@@ -132,7 +144,7 @@ ChunkedScan scan_chunked_body(std::string_view bytes) {
                 scan.reason = "chunk data longer than its size";
             }
             scan.data_size += size;  // announced: a reader can refuse a body too large before it comes
-            return scan;
+            return need_more_from(chunk_start, false);
         }
         if (bytes.substr(pos + size, 2) != "\r\n") {
             scan.status = ChunkedStatus::error;
@@ -147,7 +159,7 @@ ChunkedScan scan_chunked_body(std::string_view bytes) {
         if (line.status != ChunkedStatus::complete) {
             scan.status = line.status;
             scan.reason = line.reason;
-            return scan;
+            return need_more_from(pos, true);
         }
         const std::string_view text = bytes.substr(pos, line.end - pos);
         pos = line.end + 2;

@@ -151,8 +151,8 @@ boost::asio::awaitable<std::optional<Refusal>> read_request_body(Stream& stream,
         if (write_error) co_return std::nullopt;
     }
     if (head.body == http::BodyFraming::chunked) {
-        for (;;) {
-            const http::ChunkedScan scan = http::scan_chunked_body(detail::view(buffer));
+        for (http::ChunkedScan scan;;) {
+            scan = http::scan_chunked_body(detail::view(buffer), scan);
             if (scan.status == http::ChunkedStatus::complete) break;
             if (scan.status == http::ChunkedStatus::error) co_return Refusal{400, std::string("invalid body: ") + scan.reason};
             // The data announced, and the bytes that carry it: extensions and trailers count too.

@@ -55,6 +55,47 @@ TEST(ChunkedBody, EveryPrefix) {
     }
 }
 
+// A body read a byte at a time, each scan resumed from the last: the same verdict as one
+// scan of the whole, and every resume point at or before the bytes seen so far.
+TEST(ChunkedBody, AResumedScanReadsAsAWholeOne) {
+    for (const auto& entry : bodies()) {
+        const auto& vector = entry.as_object();
+        SCOPED_TRACE(std::string(vector.at("name").as_string()));
+        const std::string body(vector.at("body").as_string());
+        const ChunkedScan whole = scan_chunked_body(body);
+        ChunkedScan scan;
+        for (std::size_t seen = 0; seen <= body.size(); ++seen) {
+            scan = scan_chunked_body(std::string_view(body).substr(0, seen), scan);
+            if (scan.status != ChunkedStatus::need_more) break;
+            EXPECT_LE(scan.resume_at, seen);
+        }
+        EXPECT_EQ(scan.status, whole.status);
+        if (whole.status == ChunkedStatus::complete) {
+            EXPECT_EQ(scan.length, whole.length);
+            EXPECT_EQ(scan.data_size, whole.data_size);
+        }
+    }
+}
+
+TEST(ChunkedBody, ResumingSkipsTheChunksAlreadyRead) {
+    std::string body;
+    for (int i = 0; i < 1000; ++i) body += "1\r\nx\r\n";
+    ChunkedScan scan = scan_chunked_body(body + "1\r\n");
+    ASSERT_EQ(scan.status, ChunkedStatus::need_more);
+    EXPECT_EQ(scan.resume_at, body.size()) << "resumes at the chunk in progress";
+    EXPECT_EQ(scan.resume_data_size, 1000u);
+    EXPECT_EQ(scan.data_size, 1001u) << "the chunk in progress is announced";
+    // Resumed, it does not look back: bytes before resume_at are not read again.
+    std::string rest = std::string(body.size(), '!') + "1\r\nx\r\n0\r\nTrailer: 1\r\n";
+    scan = scan_chunked_body(rest, scan);
+    ASSERT_EQ(scan.status, ChunkedStatus::need_more);
+    EXPECT_TRUE(scan.resume_in_trailers);
+    scan = scan_chunked_body(rest + "\r\n", scan);
+    ASSERT_EQ(scan.status, ChunkedStatus::complete);
+    EXPECT_EQ(scan.data_size, 1001u);
+    EXPECT_EQ(scan.length, rest.size() + 2);
+}
+
 TEST(ChunkedBody, WhatFollowsIsNotPartOfIt) {
     const ChunkedScan scan = scan_chunked_body("3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\n");
     ASSERT_EQ(scan.status, ChunkedStatus::complete);
