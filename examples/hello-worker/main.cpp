@@ -45,6 +45,7 @@ constexpr auto token = asio::as_tuple(asio::use_awaitable);
 // A connection between requests: what the idle reaper and a drain look at.
 struct Session {
     tcp::socket* socket;
+    const beast::flat_buffer* received;  // what is read and not yet parsed: a next head in part
     std::chrono::steady_clock::time_point idle_since;
 };
 
@@ -83,7 +84,9 @@ void close_idle(App& app) {
     const auto limit = app.draining ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(drain_idle_timeout)
                                     : std::chrono::duration_cast<std::chrono::steady_clock::duration>(idle_timeout);
     for (Session& session : app.idle) {
-        if (now - session.idle_since >= limit) session.socket->cancel();
+        // A next head partly here is not idle: it is let finish, or stall into idle_timeout's 408.
+        const auto allowed = session.received->size() == 0 ? limit : std::chrono::steady_clock::duration(idle_timeout);
+        if (now - session.idle_since >= allowed) session.socket->cancel();
     }
 }
 
@@ -142,7 +145,7 @@ asio::awaitable<void> serve(App& app, Stream socket, ConnectionHost host, [[mayb
         // and a connection that stays quiet is closed after drain_idle_timeout.
         http::request_parser<http::string_body> parser;
         std::optional<std::list<Session>::iterator> waiting;
-        if (!first) waiting = app.idle.insert(app.idle.end(), Session{&beast::get_lowest_layer(socket), std::chrono::steady_clock::now()});
+        if (!first) waiting = app.idle.insert(app.idle.end(), Session{&beast::get_lowest_layer(socket), &buffer, std::chrono::steady_clock::now()});
         const vhostd::sdk::HeadRead read = co_await vhostd::sdk::read_request_head(socket, buffer, parser, host, app.limits);
         if (waiting) app.idle.erase(*waiting);
         std::optional<vhostd::sdk::Refusal> refusal = read.refusal;

@@ -103,6 +103,11 @@ boost::asio::awaitable<HeadRead> read_request_head(Stream& stream, boost::beast:
     http::HeadParseResult parsed = http::parse_request_head(detail::view(buffer), limits.head);
     while (parsed.status == http::HeadStatus::need_more) {
         auto [error, n] = co_await stream.async_read_some(buffer.prepare(4096), detail::token);
+        // Cancelled (a worker's timeout) with part of a head here: 408, as the front answers.
+        if (error == boost::asio::error::operation_aborted && buffer.size() > 0) {
+            read.refusal = Refusal{408, "head not complete in time"};
+            co_return read;
+        }
         if (error) co_return read;  // closed before a whole head: nothing to answer (as the front)
         buffer.commit(n);
         parsed = http::parse_request_head(detail::view(buffer), limits.head);

@@ -23,6 +23,8 @@ class Connection {
     this.upgraded = false;
     this.refusal = null;          // a request the grammar refused, answered once those before it are
     this.lastResponse = null;     // the response of the request read last
+    this.answered = 0;            // responses finished
+    this.stream = null;           // the RequestStream its bytes go through
     // A routed connection is for the host of its handoff ('' for none); a passthrough one was
     // routed by SNI, which may be missing or an IP address, so its first request fixes it.
     const passthrough = info.tls && info.tls.mode === 'passthrough';
@@ -113,12 +115,22 @@ class Worker extends SiteProcess {
       for (const connection of this._live) {
         for (const res of connection.responses) this._lastResponse(res);
       }
-      // Idle as Node's parser sees it: between two requests, no part of the next head
-      // received. A connection handed a moment ago, its first request not parsed yet, is
-      // not idle: it gets its answer, with Connection: close.
-      this.server.closeIdleConnections();
+      this._closeIdle();
     }
     this._finishIfDrained();
+  }
+
+  // Draining: closes the handed connections that are between two requests. Not
+  // server.closeIdleConnections(): llhttp has not seen a head the grammar still holds in
+  // part, so it would close a connection whose next request is arriving. A connection handed
+  // a moment ago (its first request unread) or mid-head gets its answer, with Connection:
+  // close; one that stalls there gets the head timer's 408.
+  _closeIdle() {
+    for (const connection of this._live) {
+      const { socket, stream } = connection;
+      const waiting = connection.answered === 0 || connection.responses.size > 0 || (stream && stream.pending.length > 0);
+      if (!waiting && !connection.upgraded && !connection.refusal) socket.destroy();
+    }
   }
 
   _prepare() {
@@ -211,9 +223,10 @@ class Worker extends SiteProcess {
     connection.lastResponse = res;
     res.once('close', () => {
       connection.responses.delete(res);
+      connection.answered++;
       if (connection.refusal && this._answeredBefore(connection)) this._sendRefusal(connection);
       // Draining, and its headers went out before: the connection may be idle now.
-      if (this.draining) this.server.closeIdleConnections();
+      if (this.draining) setImmediate(() => this._closeIdle());
     });
     if (this.draining) this._lastResponse(res);
     this._requests++;
@@ -235,6 +248,7 @@ class Worker extends SiteProcess {
   _readByTheGrammar(socket, connection) {
     const stream = new RequestStream(this._limits, (host) => connection.host.admits(host),
       () => this.server.listenerCount('upgrade') > 0);
+    connection.stream = stream;
     const emit = socket.emit;
     const worker = this;
     const refuse = (refusal) => {

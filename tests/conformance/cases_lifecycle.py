@@ -22,13 +22,18 @@ def expect_exit_zero(worker, timeout, since):
 
 
 def case_drain(suite: Suite):
-    """drain: idle keep-alive closed, request in progress finished, heartbeats go on, exit 0"""
+    """drain: idle keep-alive closed, requests in progress or mid-head finished, heartbeats go on, exit 0"""
     worker = suite.ensure_worker()
     channel = suite.channel
     idle = suite.connect(request(path="/before-drain"), name="the idle connection")
     suite.expect_hello(idle.response())
     # A request in progress: its head is in, half of its body is not.
     busy = suite.connect(request("POST", "/slow", body=b"12345")[:-5] + b"12", name="the busy connection")
+    # A kept-alive connection with half of its next head in: sent with the first request, so
+    # the worker has read it by the time the first answer comes.
+    second = request(path="/second")
+    mid_head = suite.connect(request(path="/first") + second[:-2], name="the mid-head connection")
+    suite.expect_hello(mid_head.response(), what="the first answer on the mid-head connection")
     channel.send({"cmd": "vhostd:drain"})
     drained = time.monotonic()
     idle.expect_eof(3.0, "the worker to close the idle keep-alive connection on drain")
@@ -44,6 +49,13 @@ def case_drain(suite: Suite):
         raise Failure("the answer while draining has no Connection: close (protocol.md 8)")
     busy.expect_eof(3.0, "the worker to close the connection after answering while draining")
     busy.close()
+    mid_head.send(second[-2:])
+    response = mid_head.response(what="the answer to the request whose head was half in at the drain")
+    suite.expect_hello(response, what="the request whose head was half in at the drain")
+    if not response.closes():
+        raise Failure("the answer to the mid-head request while draining has no Connection: close")
+    mid_head.expect_eof(3.0, "the worker to close the mid-head connection after its answer")
+    mid_head.close()
     expect_exit_zero(worker, 5.0, "its last connection ended")
     return f"exited {time.monotonic() - drained:.2f} s after the drain"
 

@@ -70,17 +70,22 @@ test('heartbeats carry eventLoopLagMs; ready can wait; drain and a closed channe
   assert.deepEqual(await within(other.exited, 10000, 'still running'), { code: 0, signal: null });
 });
 
-test('reload: the old worker drains (idle connection closed, request in flight finished), exits 0', { timeout: 60000 }, async () => {
+test('reload: the old worker drains (idle connection closed, requests in flight or mid-head finished), exits 0', { timeout: 60000 }, async () => {
   const old = await site('app');
   assert.equal(old.workers.length, 1);
   const oldPid = old.workers[0].pid;
 
   // An idle kept-alive connection and a request the app answers only once it is draining.
+  // And a kept-alive connection whose next head is half sent when the drain starts.
   const idle = await RawClient.connect(ports.http);
   const busy = await RawClient.connect(ports.http);
+  const midHead = await RawClient.connect(ports.http);
   try {
     idle.write('GET / HTTP/1.1\r\nHost: app.test\r\n\r\n');
     assert.equal(pidOf((await idle.response()).body), oldPid);
+    midHead.write('GET / HTTP/1.1\r\nHost: app.test\r\n\r\n');
+    assert.equal(pidOf((await midHead.response()).body), oldPid);
+    midHead.write('GET /second HTTP/1.1\r\nHost: app.test\r\n');
     busy.write('GET /hold HTTP/1.1\r\nHost: app.test\r\n\r\n');
     await waitFor('the held request handed over', async () => (await site('app')).handed_off >= old.handed_off + 2);
 
@@ -90,6 +95,12 @@ test('reload: the old worker drains (idle connection closed, request in flight f
     assert.equal(reload.code, 0, reload.stdout + reload.stderr);
 
     await idle.closed(15000);   // drained: an idle connection is closed at once
+    midHead.write('\r\n');     // the rest of the head: the request is served, then the close
+    const second = await midHead.response();
+    assert.equal(second.status, 200);
+    assert.equal(pidOf(second.body), oldPid);
+    assert.equal(second.headers.connection, 'close');
+    await midHead.closed();
     const held = await busy.response(20000);
     assert.equal(held.status, 200);
     assert.equal(held.body, `held until the drain (pid ${oldPid})\n`);
@@ -106,6 +117,7 @@ test('reload: the old worker drains (idle connection closed, request in flight f
   } finally {
     idle.destroy();
     busy.destroy();
+    midHead.destroy();
   }
 });
 

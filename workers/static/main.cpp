@@ -42,8 +42,9 @@ constexpr std::uint64_t inline_body_limit = 64 * 1024;
 
 struct Session {
     tcp::socket* socket;
+    const beast::flat_buffer* received;  // what is read and not yet parsed: a next head in part
     std::chrono::steady_clock::time_point deadline;
-    bool idle = false;  // between requests: a drain closes it at once
+    bool idle = false;  // between requests, nothing of the next one here: a drain closes it at once
 };
 
 struct App {
@@ -228,8 +229,8 @@ asio::awaitable<bool> send(tcp::socket& socket, Answer& answer, Session& session
 
 // Every request is read by vhostd's grammar (sdk/cpp/request_reader.hpp), for `host` only.
 asio::awaitable<void> serve(App& app, tcp::socket socket, vhostd::sdk::ConnectionHost host, [[maybe_unused]] Worker::Lease lease) {
-    const auto session = app.sessions.insert(app.sessions.end(), Session{&socket, {}});
     beast::flat_buffer buffer;
+    const auto session = app.sessions.insert(app.sessions.end(), Session{&socket, &buffer, {}});
     for (bool first = true;; first = false) {
         if (app.draining && !first) break;
         session->idle = !first;
@@ -302,8 +303,10 @@ int main(int argc, char** argv) {
         asio::co_spawn(io, reap_stalled(app), asio::detached);
         worker.on_drain([&app] {
             app.draining = true;
+            // A next head partly here is let finish (answered with Connection: close), or
+            // stall into the stall timeout's 408.
             for (Session& session : app.sessions) {
-                if (session.idle) session.socket->cancel();
+                if (session.idle && session.received->size() == 0) session.socket->cancel();
             }
         });
         worker.ready();

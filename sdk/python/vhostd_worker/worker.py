@@ -307,16 +307,16 @@ class Worker(MessageBus):
                          timeout: float = DEFAULT_TIMEOUT) -> bool:
         """Waits on a kept-alive connection for the next request: True when its bytes are
         there (in `reader`'s buffer, a buffered file from sock.makefile, or in the socket),
-        False when the connection should be closed instead: the worker is draining, or the
-        client stayed silent for `timeout` seconds."""
-        if self._draining:
-            return False
+        False when the connection should be closed instead: the client stayed silent for
+        `timeout` seconds, or the worker is draining and nothing of a next request is here.
+        A request that has begun to arrive is served (with `Connection: close` when
+        draining): closing would lose it."""
         if reader is not None and has_buffered_bytes(sock, reader):
             return True                            # a pipelined request is already read
         poller = select.poll()
         poller.register(sock.fileno(), select.POLLIN)
+        if self._draining:
+            return bool(poller.poll(0))
         poller.register(self._wake_read, select.POLLIN)
         events = poller.poll(None if timeout is None else int(timeout * 1000))
-        if self._draining:
-            return False                           # data or not: no new requests now
         return any(fd == sock.fileno() for fd, _ in events)
