@@ -2,6 +2,7 @@
 
 #include "admin/dashboard.hpp"
 #include "admin/request_guard.hpp"
+#include "server/error_reply.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -169,7 +170,8 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
         spdlog::warn("admin endpoint: {} sessions, all authenticated: a new connection gets 503", sessions_.size());
         const std::string busy = status_line_answer(http::status::service_unavailable);
         stream.expires_after(io_timeout);
-        co_await asio::async_write(stream, asio::buffer(busy), token);
+        auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(busy), token);
+        if (!write_error) co_await server::linger_before_close(stream.socket());
         co_return;
     }
     const auto session = sessions_.insert(sessions_.end(), Session{&stream, false, true, false});
@@ -287,8 +289,11 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
         auto [write_error, m] = co_await http::async_write(stream, response, token);
         if (write_error || !keep_alive) break;
     }
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    // Our FIN, then what the client still sends is read (bounded): closing with unread bytes
+    // (an oversized request, a pipelined one after a 401) would reset the connection and could
+    // destroy the answer before the client reads it.
+    stream.expires_never();
+    co_await server::linger_before_close(stream.socket());
 }
 
 }  // namespace vhostd::admin
