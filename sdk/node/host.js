@@ -11,8 +11,12 @@ const MAX_IPV6_TEXT = 45;      // INET6_ADDRSTRLEN without its NUL
 
 // ASCII only, as the front: toLowerCase() would also fold non-ASCII letters.
 function asciiLower(text) {
-  return text.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+  return /[A-Z]/.test(text) ? text.replace(/[A-Z]+/g, (s) => s.toLowerCase()) : text;
 }
+
+// Labels of 1 to 63 letters, digits, '-' or '_', separated by single dots.
+const LABEL = `[A-Za-z0-9_-]{1,${MAX_LABEL_LENGTH}}`;
+const HOST_NAME = new RegExp(`^(?:${LABEL}\\.)*${LABEL}$`);
 
 // RFC 3986: port = *DIGIT, so "host:" is legal and means the default port.
 function isValidPort(port) {
@@ -79,8 +83,7 @@ function normalizeHost(raw) {
   if (name.endsWith('.')) name = name.slice(0, -1);   // the same host written fully qualified
   if (name === '' || name.length > MAX_HOST_LENGTH) return null;
   // '_' is not valid in DNS names but appears in real service names; the front accepts it.
-  const labels = name.split('.');
-  if (!labels.every((label) => label.length <= MAX_LABEL_LENGTH && /^[A-Za-z0-9_-]+$/.test(label))) return null;
+  if (!HOST_NAME.test(name)) return null;
   return asciiLower(name);
 }
 

@@ -9,7 +9,7 @@
 const { normalizeHost } = require('./host');
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const TOKEN_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+const TOKEN_PREFIX = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]*/;   // what tokenLength() measures
 const NOT_FIELD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;   // controls but HTAB
 const DIGITS = /^[0-9]+$/;
 const MAX_UINT64 = 18446744073709551615n;
@@ -40,7 +40,13 @@ class HeadRefused extends Error {
 const refuse = (status, reason) => { throw new HeadRefused(status, reason); };
 const badByte = (c, otherwise) => (c === '\r' ? 'CR without LF' : otherwise);
 const isOws = (c) => c === ' ' || c === '\t';
-const trimOws = (text) => text.replace(/^[ \t]+|[ \t]+$/g, '');
+const trimOws = (text) => {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isOws(text[start])) start++;
+  while (end > start && isOws(text[end - 1])) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+};
 const listContains = (value, item) => value.split(',').some((part) => trimOws(part).toLowerCase() === item);
 // #token: tokens separated by commas and OWS, empty elements allowed (RFC 9110 section 5.6.1).
 const isTokenList = (value) => value.split(',').every((part) => { const t = trimOws(part); return t === '' || TOKEN.test(t); });
@@ -69,6 +75,9 @@ function absoluteFormAuthority(target) {
 }
 
 // The index of the first character from `start` that `accepts` refuses (or text.length).
+// The length of the token at the start of `text` (0 when there is none).
+const tokenLength = (text) => TOKEN_PREFIX.exec(text)[0].length;
+
 function span(text, start, accepts) {
   let i = start;
   while (i < text.length && accepts(text[i])) i++;
@@ -145,7 +154,7 @@ class HeadParser {
       if (complete) refuse(400, 'empty request line');
       return;
     }
-    let i = span(line, 0, (c) => TOKEN_CHAR.test(c));
+    let i = tokenLength(line);
     if (i === line.length) {
       if (complete) refuse(400, 'missing request target');
       return;
@@ -192,7 +201,7 @@ class HeadParser {
   fieldLine(line, complete) {
     if (line === '') return;
     if (isOws(line[0])) refuse(400, 'obs-fold');
-    const i = span(line, 0, (c) => TOKEN_CHAR.test(c));
+    const i = tokenLength(line);
     if (i === line.length) {
       if (complete) refuse(400, 'field line without colon');
       return;

@@ -76,7 +76,9 @@ class RequestStream {
     const result = { pass: [], refusal: null, heads: [] };
     if (this.state === 'through') return { ...result, pass: chunk };
     if (this.state === 'refused') return { ...result, pass: Buffer.alloc(0) };
-    this.pending += chunk.toString('latin1');
+    const text = chunk.toString('latin1');
+    const whole = this.pending === '';   // then `chunk` may pass on as it is
+    this.pending += text;
     try {
       while (this.pending.length > 0 && this.step(result)) { /* one step at a time */ }
     } catch (error) {
@@ -86,7 +88,10 @@ class RequestStream {
       this.state = 'refused';
       this.pending = '';
     }
-    return { ...result, pass: Buffer.from(result.pass.join(''), 'latin1') };
+    const passed = result.pass.join('');
+    // Usually a chunk is whole requests already in their plain spelling: no copy then.
+    result.pass = whole && passed === text ? chunk : Buffer.from(passed, 'latin1');
+    return result;
   }
 
   // One step of the state machine; false when it needs more bytes.
