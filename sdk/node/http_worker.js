@@ -18,6 +18,7 @@ const REFUSAL_DRAIN_MS = 2000;   // after a refusal, how long the client's furth
 class Connection {
   constructor(socket, info) {
     this.socket = socket;
+    this.wire = socket;           // where its requests and answers go: for passthrough the TLSSocket
     this.info = info;
     this.responses = new Set();   // dispatched, not yet closed (pipelining queues several)
     this.upgraded = false;
@@ -249,6 +250,7 @@ class Worker extends SiteProcess {
     const stream = new RequestStream(this._limits, (host) => connection.host.admits(host),
       () => this.server.listenerCount('upgrade') > 0);
     connection.stream = stream;
+    connection.wire = socket;
     const emit = socket.emit;
     const worker = this;
     const refuse = (refusal) => {
@@ -298,7 +300,7 @@ class Worker extends SiteProcess {
   // The refusal's answer and log line; then the connection closes, after reading what the
   // client still sends for a while (closing with unread bytes would reset the connection).
   _sendRefusal(connection) {
-    const { socket, refusal } = connection;
+    const { wire: socket, refusal } = connection;
     if (refusal.sent) return;
     refusal.sent = true;
     process.stderr.write(`refused a request: ${refusal.status} ${refusal.reason}\n`);

@@ -5,6 +5,7 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const https = require('node:https');
+const tls = require('node:tls');
 const { test } = require('node:test');
 const { RawClient } = require('./raw_client');
 const fixture = require('./fixture');
@@ -63,4 +64,21 @@ test('passthrough: an https.Server in the worker terminates TLS on the handed so
   assert.equal(who.encrypted, true);
   assert.equal(who.info.site, 'secure');
   assert.equal(who.info.tls.mode, 'passthrough');
+});
+
+// A refusal on a passthrough connection is an answer inside its TLS, not plain text.
+test('passthrough: a refused request gets its answer through TLS', { timeout: 30000 }, async (t) => {
+  if (!fixture.tls) return t.skip('openssl could not make a certificate');
+  const answer = await new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: ports.https, servername: 'secure.test', ca: fs.readFileSync(fixture.tls.cert) }, () => {
+      socket.write('GET / HTTP/1.1\r\nHost: secure.test\r\nContent-Length: +3\r\n\r\nabc');
+    });
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk) => { text += chunk; });
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+    socket.setTimeout(10000, () => socket.destroy(new Error('no answer')));
+  });
+  assert.match(answer, /^HTTP\/1\.1 400 /);
 });
