@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdio>
@@ -153,6 +154,15 @@ std::optional<std::string> normalize_host(std::string_view raw) {
 bool same_host(std::string_view a, std::string_view b) {
     const auto first = normalize_host(a);
     return first && first == normalize_host(b);
+}
+
+bool is_address(std::string_view host) {
+    if (host.starts_with('[')) {
+        return true;
+    }
+    const std::size_t dot = host.rfind('.');
+    const std::string_view last = dot == std::string_view::npos ? host : host.substr(dot + 1);
+    return !last.empty() && std::all_of(last.begin(), last.end(), is_digit);
 }
 
 std::optional<std::string> normalize_host_pattern(std::string_view pattern, std::string* problem) {

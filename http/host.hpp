@@ -21,6 +21,12 @@ std::optional<std::string> normalize_host(std::string_view raw);
 // checks before it serves a kept-alive request on a connection routed to `routed`.
 bool same_host(std::string_view a, std::string_view b);
 
+// True when the normalised `host` is an address, not a name: a bracketed IPv6 literal, or a
+// host whose last label is all digits (an IPv4 address; no top-level domain is numeric, the
+// rule WHATWG URLs use). SNI may carry only names (RFC 6066 §3), though some clients send
+// an address there anyway.
+bool is_address(std::string_view host);
+
 // A site's host pattern as the config writes it: an exact name, "*.suffix" (a name), an IPv4
 // address or a bracketed IPv6 address, without a port. Returns the normalised pattern
 // ("*.Blog.Example." -> "*.blog.example"), or nullopt with `problem` (when given) set to a

@@ -1,5 +1,6 @@
 #include "server/connection.hpp"
 
+#include "http/host.hpp"
 #include "server/arrival.hpp"
 #include "server/client_hello.hpp"
 #include "server/error_reply.hpp"
@@ -195,8 +196,11 @@ struct TlsHello {
         prepare_for_worker(fd.get(), slow);
         if (site && routing.sites[*site].tls_mode == conf::TlsMode::passthrough) {
             // The worker terminates TLS itself: it gets the TCP connection with every byte
-            // of the ClientHello still unread, and vhostd stays out of the data path.
-            protocol::ConnectionInfo info = connection_info(arrival, fd.get(), *site, hello.server_name);
+            // of the ClientHello still unread, and vhostd stays out of the data path. The
+            // handoff's host is the name the worker holds every request to; an address in
+            // SNI (which only names belong in) leaves it to the first request.
+            std::string host = http::is_address(hello.server_name) ? std::string() : hello.server_name;
+            protocol::ConnectionInfo info = connection_info(arrival, fd.get(), *site, std::move(host));
             info.head_length = hello.length;
             info.tls.emplace();
             info.tls->passthrough = true;

@@ -274,13 +274,12 @@ int main(int argc, char** argv) {
                     std::cerr << "hello-worker: a passthrough connection, but vhostd passed no certificates\n";
                     return;
                 }
-                // vhostd routed on SNI alone, which may be missing or an IP address (wrk
-                // sends one): the first request fixes the connection's host.
-                asio::co_spawn(io, serve_tls(app, TlsStream(std::move(socket), *tls), ConnectionHost::from_first_request(), std::move(lease)),
+                // vhostd routed on SNI alone: every request must be for its name.
+                asio::co_spawn(io, serve_tls(app, TlsStream(std::move(socket), *tls), ConnectionHost::of_handoff(info), std::move(lease)),
                                asio::detached);
                 return;
             }
-            asio::co_spawn(io, serve(app, std::move(socket), ConnectionHost::routed(std::move(info.host)), std::move(lease)),
+            asio::co_spawn(io, serve(app, std::move(socket), ConnectionHost::of_handoff(info), std::move(lease)),
                            asio::detached);
         });
         app.worker = &worker;

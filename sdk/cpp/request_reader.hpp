@@ -3,7 +3,7 @@
 // a C++ worker accepts exactly what the front accepts, on every request of the connection,
 // and every refusal is an HTTP answer and a log line.
 //
-//   vhostd::sdk::ConnectionHost host = vhostd::sdk::ConnectionHost::routed(info.host);
+//   vhostd::sdk::ConnectionHost host = vhostd::sdk::ConnectionHost::of_handoff(info);
 //   for (;;) {
 //       http::request_parser<http::string_body> parser;
 //       auto read = co_await vhostd::sdk::read_request_head(socket, buffer, parser, host, limits);
@@ -15,6 +15,7 @@
 
 #include "http/chunked_body.hpp"
 #include "http/request_head.hpp"
+#include "protocol/message.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -48,13 +49,19 @@ struct RequestLimits {
 };
 
 // The host a connection is for. A routed connection's is the `host` of the handoff, which
-// may be empty (HTTP/1.0 without Host, to the default site); a connection the worker
-// accepted itself, or a passthrough one, is fixed by its first request. Every later request
-// must be for the same host, or for none when the first named none.
+// may be empty (HTTP/1.0 without Host, to the default site); a passthrough one's is the
+// name in its SNI, or, without one, fixed by its first request, as is a connection the
+// worker accepted itself. Every later request must be for the same host, or for none when
+// the first named none.
 class ConnectionHost {
 public:
     static ConnectionHost routed(std::string host) { return ConnectionHost(std::move(host)); }
     static ConnectionHost from_first_request() { return ConnectionHost(std::nullopt); }
+    // The rule above for a connection vhostd handed over.
+    static ConnectionHost of_handoff(const protocol::ConnectionInfo& info) {
+        const bool unnamed_passthrough = info.tls && info.tls->passthrough && info.host.empty();
+        return unnamed_passthrough ? from_first_request() : routed(info.host);
+    }
 
     // True when a request for `request_host` (normalised, or empty) may be served here.
     bool admits(const std::string& request_host);

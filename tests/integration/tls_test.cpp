@@ -224,6 +224,25 @@ TEST_F(Tls, PassthroughSiteIsServedByAWorkerThatTerminatesTlsItself) {
     EXPECT_EQ(client.websocket_echo("direct.test", "end to end"), "end to end");
 }
 
+// vhostd routes a passthrough connection by SNI and never reads its requests: the worker
+// holds every one of them, the first included, to the SNI name.
+TEST_F(Tls, APassthroughWorkerAnswers421ToARequestForAnotherHostThanItsSni) {
+    // A certificate that covers both names, as a client that reuses connections assumes.
+    const auto site = pki.issue("direct", {"direct.test", "other.test"}, "passthrough site");
+    const auto other = pki.issue("other", {"other.test"});
+    VhostdProcess vhostd(dir, listen_tls_on(tls_port) +
+                                  hello_site("direct", R"(["direct.test"])", 1, tls_of(site) + "tls_mode = \"passthrough\"\n") +
+                                  test_site("other", R"(["other.test"])", "", tls_of(other)));
+    ASSERT_TRUE(vhostd.wait_for_log("ready after")) << vhostd.log();
+
+    TlsClient first(tls_port, "direct.test", pki.ca());
+    EXPECT_TRUE(first.get("other.test").starts_with("421 ")) << "the first request is held to the SNI name";
+    TlsClient later(tls_port, "direct.test", pki.ca());
+    EXPECT_TRUE(later.get("Direct.Test:" + std::to_string(tls_port)).starts_with("200 hello from direct"));
+    EXPECT_TRUE(later.get("other.test").starts_with("421 "));
+    EXPECT_TRUE(vhostd.wait_for_log("refused a request: 421")) << vhostd.log();
+}
+
 TEST_F(Tls, AClientHelloAtAPlainPortIsClosedQuietly) {
     VhostdProcess vhostd(dir, listen_on(plain_port) + test_site("a", R"(["a.test"])", ""));
     ASSERT_TRUE(vhostd.wait_until_serving(plain_port, "a.test")) << vhostd.log();

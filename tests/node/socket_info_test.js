@@ -66,6 +66,23 @@ test('passthrough: an https.Server in the worker terminates TLS on the handed so
   assert.equal(who.info.tls.mode, 'passthrough');
 });
 
+// vhostd routed the passthrough connection by SNI and read none of its requests: the Node
+// SDK holds each one, the first included, to the SNI name.
+test('passthrough: a request for another host than the SNI name gets 421', { timeout: 30000 }, async (t) => {
+  if (!fixture.tls) return t.skip('openssl could not make a certificate');
+  const status = (servername, host) => new Promise((resolve, reject) => {
+    const req = https.request({
+      host: '127.0.0.1', port: ports.https, path: '/whoami', servername, ca: fs.readFileSync(fixture.tls.cert), agent: false,
+      headers: { Host: host },
+    }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    req.setTimeout(10000, () => req.destroy(new Error('no answer')));
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(await status('secure.test', 'app.test'), 421);
+  assert.equal(await status('secure.test', `SECURE.test:${ports.https}`), 200);
+});
+
 // A refusal on a passthrough connection is an answer inside its TLS, not plain text.
 test('passthrough: a refused request gets its answer through TLS', { timeout: 30000 }, async (t) => {
   if (!fixture.tls) return t.skip('openssl could not make a certificate');

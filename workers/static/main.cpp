@@ -296,7 +296,7 @@ int main(int argc, char** argv) {
                 std::cerr << "vhostd-static: passthrough TLS is not supported; use tls_mode = \"terminate\"\n";
                 return;
             }
-            asio::co_spawn(io, serve(app, std::move(socket), vhostd::sdk::ConnectionHost::routed(std::move(info.host)), std::move(lease)),
+            asio::co_spawn(io, serve(app, std::move(socket), vhostd::sdk::ConnectionHost::of_handoff(info), std::move(lease)),
                            asio::detached);
         });
         app.worker = &worker;

@@ -82,5 +82,15 @@ TEST(HostVectors, Matches) {
     }
 }
 
+// What the front leaves out of a passthrough handoff's host: SNI that names an address.
+TEST(Host, AnAddressIsNotAName) {
+    for (const char* address : {"127.0.0.1", "10.1", "[::1]", "[2001:db8::1]", "example.123"}) {
+        EXPECT_TRUE(is_address(address)) << address;
+    }
+    for (const char* name : {"a.test", "localhost", "1.2.3.4.example", "123abc", "x-1"}) {
+        EXPECT_FALSE(is_address(name)) << name;
+    }
+}
+
 }  // namespace
 }  // namespace vhostd::http

@@ -166,6 +166,27 @@ TEST(RequestReader, FirstRequestFixesAnUnroutedConnectionsHost) {
     EXPECT_EQ(e.seen[1].refused, 421);
 }
 
+// A passthrough connection is routed by SNI before any request is read: its first request
+// is held to the SNI name too, and only an unnamed one is fixed by that request.
+TEST(RequestReader, APassthroughConnectionIsForItsSniName) {
+    protocol::ConnectionInfo info;
+    info.host = "a.example";
+    info.tls.emplace();
+    info.tls->passthrough = true;
+    const Exchange named = exchange("GET / HTTP/1.1\r\nHost: b.example\r\n\r\n", ConnectionHost::of_handoff(info));
+    ASSERT_EQ(named.seen.size(), 1u);
+    EXPECT_EQ(named.seen[0].refused, 421);
+    const Exchange same = exchange("GET / HTTP/1.1\r\nHost: A.Example:8443\r\n\r\n", ConnectionHost::of_handoff(info));
+    ASSERT_EQ(same.seen.size(), 1u);
+    EXPECT_TRUE(same.seen[0].ok) << same.seen[0].reason;
+
+    info.host.clear();
+    const Exchange unnamed = exchange("GET / HTTP/1.1\r\nHost: b.example\r\n\r\n" + get_a, ConnectionHost::of_handoff(info), 2);
+    ASSERT_EQ(unnamed.seen.size(), 2u);
+    EXPECT_TRUE(unnamed.seen[0].ok);
+    EXPECT_EQ(unnamed.seen[1].refused, 421);
+}
+
 TEST(RequestReader, AbsoluteFormWithoutHostIsForTheTargetsHost) {
     const Exchange e = exchange("GET http://a.example/x HTTP/1.0\r\n\r\n", ConnectionHost::routed("a.example"));
     ASSERT_EQ(e.seen.size(), 1u);
