@@ -153,8 +153,8 @@ asio::awaitable<void> serve(App& app, Stream socket, ConnectionHost host, [[mayb
             refusal = co_await vhostd::sdk::read_request_body(socket, buffer, parser, read.head, app.limits);
         }
         if (refusal) {
-            co_await vhostd::sdk::refuse(socket, *refusal);
-            break;
+            co_await vhostd::sdk::refuse(socket, *refusal);  // which ends the connection
+            co_return;
         }
         if (!read.ok || !parser.is_done()) break;  // the client left
         http::request<http::string_body> request = parser.release();

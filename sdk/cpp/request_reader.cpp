@@ -38,8 +38,8 @@ bool ConnectionHost::admits(const std::string& request_host) {
         host_ = request_host;
         return true;
     }
-    if (host_->empty() || request_host.empty()) return host_->empty() && request_host.empty();
-    return http::same_host(request_host, *host_);
+    if (request_host.empty()) return host_->empty() || by_sni_;
+    return !host_->empty() && http::same_host(request_host, *host_);
 }
 
 std::string refusal_response(const Refusal& refusal) {

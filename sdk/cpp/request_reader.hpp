@@ -20,6 +20,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -52,23 +53,25 @@ struct RequestLimits {
 // may be empty (HTTP/1.0 without Host, to the default site); a passthrough one's is the
 // name in its SNI, or, without one, fixed by its first request, as is a connection the
 // worker accepted itself. Every later request must be for the same host, or for none when
-// the first named none.
+// the first named none; on a connection its SNI named, a request may name none.
 class ConnectionHost {
 public:
-    static ConnectionHost routed(std::string host) { return ConnectionHost(std::move(host)); }
-    static ConnectionHost from_first_request() { return ConnectionHost(std::nullopt); }
+    static ConnectionHost routed(std::string host) { return ConnectionHost(std::move(host), false); }
+    static ConnectionHost from_first_request() { return ConnectionHost(std::nullopt, false); }
+    static ConnectionHost named_by_sni(std::string name) { return ConnectionHost(std::move(name), true); }
     // The rule above for a connection vhostd handed over.
     static ConnectionHost of_handoff(const protocol::ConnectionInfo& info) {
-        const bool unnamed_passthrough = info.tls && info.tls->passthrough && info.host.empty();
-        return unnamed_passthrough ? from_first_request() : routed(info.host);
+        if (!info.tls || !info.tls->passthrough) return routed(info.host);
+        return info.host.empty() ? from_first_request() : named_by_sni(info.host);
     }
 
     // True when a request for `request_host` (normalised, or empty) may be served here.
     bool admits(const std::string& request_host);
 
 private:
-    explicit ConnectionHost(std::optional<std::string> host) : host_(std::move(host)) {}
+    ConnectionHost(std::optional<std::string> host, bool by_sni) : host_(std::move(host)), by_sni_(by_sni) {}
     std::optional<std::string> host_;
+    bool by_sni_;
 };
 
 // Why a request is not served: the status of the answer and the reason for the log.
@@ -186,31 +189,36 @@ boost::asio::awaitable<std::optional<Refusal>> read_request_body(Stream& stream,
     co_return std::nullopt;  // a socket error: nobody to answer
 }
 
-// Logs the refusal and sends its answer, then our FIN on a plain socket (a TLS stream is
-// ended by its caller, with close_notify). Then it reads what the client still sends (a
-// body, pipelined requests; at most 1 MiB, for at most 2 s, until the client closes):
-// closing a socket with unread bytes resets the connection, and the client would lose the
-// answer.
+// Logs the refusal and sends its answer, then ends the connection: close_notify on a TLS
+// stream (sent at once), our FIN on a plain socket. Then it reads what the client still
+// sends (a body, pipelined requests; for at most 2 s, until the client closes): closing a
+// socket with unread bytes resets the connection, and the client would lose the answer.
+// The caller only closes the socket after it.
 template <typename Stream>
 boost::asio::awaitable<void> refuse(Stream& stream, const Refusal& refusal) {
+    using namespace boost::asio::experimental::awaitable_operators;
     log_refusal(refusal);
     const std::string response = refusal_response(refusal);
     auto [write_error, written] = co_await boost::asio::async_write(stream, boost::asio::buffer(response), detail::token);
     if (write_error) co_return;
     auto& socket = boost::beast::get_lowest_layer(stream);
+    boost::asio::steady_timer deadline(socket.get_executor(), std::chrono::seconds(2));
     if constexpr (std::is_same_v<Stream, std::remove_reference_t<decltype(socket)>>) {
         boost::system::error_code ignored;
         socket.shutdown(Stream::shutdown_send, ignored);
-    }
-    boost::asio::steady_timer deadline(socket.get_executor(), std::chrono::seconds(2));
-    deadline.async_wait([&socket](boost::system::error_code ec) {
-        if (!ec) socket.cancel();  // once destroyed below, the timer calls this with an error
-    });
-    char discard[16 * 1024];
-    for (std::size_t total = 0; total < 1024 * 1024;) {
-        auto [error, n] = co_await stream.async_read_some(boost::asio::buffer(discard), detail::token);
-        if (error) break;
-        total += n;
+        deadline.async_wait([&socket](boost::system::error_code ec) {
+            if (!ec) socket.cancel();  // once destroyed below, the timer calls this with an error
+        });
+        char discard[16 * 1024];
+        for (std::size_t total = 0; total < 1024 * 1024;) {
+            auto [error, n] = co_await socket.async_read_some(boost::asio::buffer(discard), detail::token);
+            if (error) break;
+            total += n;
+        }
+    } else {
+        // asio writes close_notify, then reads until the client's; OpenSSL drops the
+        // records that arrive before it (it discards all but alerts once it sent its own).
+        co_await (stream.async_shutdown(detail::token) || deadline.async_wait(detail::token));
     }
 }
 

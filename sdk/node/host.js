@@ -96,10 +96,19 @@ function sameHost(a, b) {
 
 // The host a connection is for: the one it was routed by ('' for HTTP/1.0 without Host,
 // sent to the default site), or, given null, its first request's. Every later request must
-// be for the same host, or for none when that is none.
+// be for the same host, or for none when that is none. A connection routed by the name in
+// its SNI (`bySni`) also serves a request that names no host: the SNI named it.
 class ConnectionHost {
-  constructor(routed) {
+  constructor(routed, bySni = false) {
     this.host = routed;
+    this.bySni = bySni;
+  }
+
+  // The rule above for a handed connection's metadata (docs/http-grammar.md).
+  static ofHandoff(info) {
+    const passthrough = Boolean(info.tls) && info.tls.mode === 'passthrough';
+    if (!passthrough) return new ConnectionHost(info.host || '');
+    return info.host ? new ConnectionHost(info.host, true) : new ConnectionHost(null);
   }
 
   // True when a request for `requestHost` (normalised, or '') may be served here.
@@ -108,8 +117,8 @@ class ConnectionHost {
       this.host = requestHost;
       return true;
     }
-    if (!this.host || !requestHost) return this.host === requestHost;
-    return sameHost(requestHost, this.host);
+    if (!requestHost) return !this.host || this.bySni;
+    return Boolean(this.host) && sameHost(requestHost, this.host);
   }
 }
 

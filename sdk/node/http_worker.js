@@ -26,10 +26,7 @@ class Connection {
     this.lastResponse = null;     // the response of the request read last
     this.answered = 0;            // responses finished
     this.stream = null;           // the RequestStream its bytes go through
-    // A routed connection is for the host of its handoff ('' for none); a passthrough one is
-    // for the name in its SNI (the handoff's host), or without one its first request's host.
-    const passthrough = info.tls && info.tls.mode === 'passthrough';
-    this.host = new ConnectionHost(info.host || (passthrough ? null : ''));
+    this.host = ConnectionHost.ofHandoff(info);
   }
 }
 

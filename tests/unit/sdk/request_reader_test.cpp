@@ -179,6 +179,10 @@ TEST(RequestReader, APassthroughConnectionIsForItsSniName) {
     const Exchange same = exchange("GET / HTTP/1.1\r\nHost: A.Example:8443\r\n\r\n", ConnectionHost::of_handoff(info));
     ASSERT_EQ(same.seen.size(), 1u);
     EXPECT_TRUE(same.seen[0].ok) << same.seen[0].reason;
+    const Exchange without = exchange("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + get_a, ConnectionHost::of_handoff(info), 2);
+    ASSERT_EQ(without.seen.size(), 2u);
+    EXPECT_TRUE(without.seen[0].ok) << "a request without Host is for the SNI name";
+    EXPECT_TRUE(without.seen[1].ok) << without.seen[1].reason;
 
     info.host.clear();
     const Exchange unnamed = exchange("GET / HTTP/1.1\r\nHost: b.example\r\n\r\n" + get_a, ConnectionHost::of_handoff(info), 2);
