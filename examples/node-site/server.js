@@ -2,7 +2,8 @@
 // node-site: the Node.js twin of examples/hello-worker, dependency-free. Every request gets
 // 200 "hello from SITE (pid N)\n" (and "received N bytes\n" when it had a body); a WebSocket
 // upgrade on any path echoes text and binary messages. Under vhostd it gets its
-// connections through sdk/node; standalone it listens itself:
+// connections through sdk/node (for a passthrough site it terminates TLS itself, with the
+// files in VHOSTD_TLS_CERT and VHOSTD_TLS_KEY); standalone it listens itself:
 //
 //   node server.js                                  (started by vhostd, runtime = "node")
 //   node server.js --listen 127.0.0.1:8080 [--site NAME]
@@ -10,7 +11,9 @@
 
 const cluster = require('node:cluster');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
 const http = require('node:http');
+const https = require('node:https');
 const vhostd = require('../../sdk/node');
 
 const IDLE_TIMEOUT_MS = 60_000;             // hello-worker's keep-alive idle timeout
@@ -55,7 +58,12 @@ function createServer(site) {
   const plain = Buffer.from(greeting);
   const headers = { 'Server': 'node-site', 'Content-Type': 'text/plain' };
 
-  const server = http.createServer({ keepAliveTimeout: IDLE_TIMEOUT_MS }, (req, res) => {
+  // A passthrough site's worker terminates TLS itself, with the files vhostd names.
+  const tls = process.env.VHOSTD_TLS_CERT ? {
+    cert: process.env.VHOSTD_TLS_CERT.split(':').map((file) => fs.readFileSync(file)),
+    key: (process.env.VHOSTD_TLS_KEY || '').split(':').map((file) => fs.readFileSync(file)),
+  } : {};
+  const server = (tls.cert ? https : http).createServer({ keepAliveTimeout: IDLE_TIMEOUT_MS, ...tls }, (req, res) => {
     // Without Content-Length or Transfer-Encoding a request has no body: answer at once.
     if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
       res.writeHead(200, { ...headers, 'Content-Length': plain.length });

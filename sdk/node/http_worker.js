@@ -344,7 +344,13 @@ class Worker extends SiteProcess {
       if (connection.upgraded) this._websockets--;
       this._finishIfDrained();
     });
-    server.emit('connection', socket);
+    if (server instanceof https.Server && !(info.tls && info.tls.mode === 'passthrough')) {
+      // Plain HTTP (a plain listener, or TLS the front terminated) for a server that speaks
+      // HTTPS: its HTTP side takes the socket as it takes a TLSSocket whose handshake is done.
+      server.emit('secureConnection', socket);
+    } else {
+      server.emit('connection', socket);
+    }
     if (this.http && !(server instanceof https.Server)) this._readByTheGrammar(socket, connection);
   }
 
