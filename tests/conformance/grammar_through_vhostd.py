@@ -2,12 +2,15 @@
 """The request grammar through the real front and a real worker, in one run: every case of
 tests/vectors/requests.json goes to vhostd, as a connection's first request (read by the
 front, then by the worker) and as a later one (read by the worker alone), on a plain and a
-TLS (terminate) listener. Each must get the reading docs/http-grammar.md gives it, from
-whichever of the two answers, and no request for site b may be answered by site a's worker.
+TLS listener. Each must get the reading docs/http-grammar.md gives it, from whichever of the
+two answers, and no request for site b may be answered by site a's worker.
 
     python3 tests/conformance/grammar_through_vhostd.py --vhostd build/bin/vhostd \\
-        --hello-worker build/bin/hello-worker [--runtime node] -- WORKER_COMMAND...
+        --hello-worker build/bin/hello-worker [--runtime node] [--passthrough] -- WORKER_COMMAND...
     python3 tests/conformance/grammar_through_vhostd.py ... --static
+
+Site a's TLS is terminated by the front, or with --passthrough by its worker: the front then
+routes by SNI alone and the worker reads every request, the first included.
 
 Site a (a.test, the default site) runs WORKER_COMMAND, which answers like hello-worker, or
 with --static serves a directory with vhostd-static (then an accepted request is checked by
@@ -83,6 +86,7 @@ default = true
 {worker}
 workers = 1
 tls = {{ cert = "{cert}", key = "{key}" }}
+{'tls_mode = "passthrough"' if self.args.passthrough else ''}
 
 [sites.b]
 hosts = ["{OTHER}"]
@@ -160,6 +164,26 @@ def first_reading(case, tls):
     return grammar.head_reading(case, OTHER), "b"
 
 
+def passthrough_reading(case):
+    """A case on a connection the front routed by SNI a.test: a request without Host is for
+    a.test, any other host gets the worker's 421 (docs/http-grammar.md)."""
+    return grammar.head_reading(case, "" if case.get("host") == "" else SITE)
+
+
+def case_passthrough(later):
+    def case(suite: ThroughVhostd):
+        differences = []
+        for vector in grammar.VECTORS["heads"]:
+            head, body = request_vectors.request_bytes(vector)
+            first = grammar.keep_alive_request(SITE) if later else b""
+            problem = grammar.run_reading(suite, SITE, first, head + body, passthrough_reading(vector))
+            if problem:
+                differences.append(f"{vector['name']!r}: {problem}")
+        grammar.report(differences, len(grammar.VECTORS["heads"]), "requests")
+    case.__doc__ = f"every request vector as a {'later' if later else 'first'} request, read by the worker alone"
+    return case
+
+
 def on_listener(tls):
     def run(body):
         def case(suite: ThroughVhostd):
@@ -186,10 +210,14 @@ def case_first(suite: ThroughVhostd):
     grammar.report(differences, len(grammar.VECTORS["heads"]), "requests")
 
 
-CASES = [on_listener(tls)(body)
-         for tls in (False, True)
-         for body in (case_first, grammar.case_grammar_later, grammar.case_grammar_bodies,
-                      grammar.case_grammar_connection_host)]
+PLAIN_CASES = (case_first, grammar.case_grammar_later, grammar.case_grammar_bodies, grammar.case_grammar_connection_host)
+# The routed-host vectors are about a host the front read; a passthrough connection has none.
+PASSTHROUGH_CASES = (case_passthrough(later=False), case_passthrough(later=True), grammar.case_grammar_bodies)
+
+
+def cases(passthrough):
+    tls_cases = PASSTHROUGH_CASES if passthrough else PLAIN_CASES
+    return [on_listener(False)(body) for body in PLAIN_CASES] + [on_listener(True)(body) for body in tls_cases]
 
 
 def main():
@@ -198,6 +226,7 @@ def main():
     parser.add_argument("--hello-worker", required=True)
     parser.add_argument("--runtime")
     parser.add_argument("--static", action="store_true", help="site a serves a directory with vhostd-static")
+    parser.add_argument("--passthrough", action="store_true", help="site a's worker terminates its TLS")
     parser.add_argument("--time-limit", type=float, default=110)
     parser.add_argument("command", nargs="*")
     args = parser.parse_args()
@@ -211,7 +240,7 @@ def main():
         started = time.monotonic()
         try:
             suite.start()
-            failed = run_cases(CASES, suite, args.time_limit - (time.monotonic() - started))
+            failed = run_cases(cases(args.passthrough), suite, args.time_limit - (time.monotonic() - started))
         except Failure as e:
             print(f"Bail out! {e}", flush=True)
             failed = 1
