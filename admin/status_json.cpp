@@ -63,6 +63,12 @@ json::object render_site(const supervisor::SiteSnapshot& site, const server::Sit
         {"websockets", site.websockets},
         {"restarts", counts(site.restarts)},
         {"workers_by_state", counts(site.workers_by_state)},
+        // null unless workers are being replaced
+        {"roll", site.roll_of == 0 ? json::value(nullptr)
+                                   : json::value(json::object{{"replaced", site.roll_replaced},
+                                                              {"of", site.roll_of},
+                                                              {"problem", site.roll_problem.empty() ? json::value(nullptr)
+                                                                                                    : json::value(site.roll_problem)}})},
         {"workers", std::move(workers)},
         // null for a site without one; pid 0 while it is not running
         {"singleton", site.has_singleton ? json::value(process(site.singleton)) : json::value(nullptr)},

@@ -167,6 +167,9 @@ struct Site {
     Duration max_age = std::chrono::hours(1);           // rotate a worker this old; 0 = never
     std::uint64_t max_memory = 0;          // bytes; rotate a worker whose RSS passes this; 0 = no limit
     std::uint64_t max_requests = 0;        // rotate a worker after this many requests; 0 = no limit
+    // Workers replaced at a time (rotation, restart, reload): a pool of N never runs more
+    // than N + max_surge worker processes, draining ones included.
+    unsigned max_surge = 1;
     Duration start_timeout = std::chrono::seconds(30);  // no ready message within this = a failed start
     Duration heartbeat_timeout = std::chrono::seconds(10);
     Duration drain_timeout = std::chrono::seconds(30);

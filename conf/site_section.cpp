@@ -157,6 +157,7 @@ KeyTable<SiteDraft> site_keys() {
         .size("max_memory", &Site::max_memory, "replace a worker whose RSS passes this; \"0B\": no limit")
         .integer("max_requests", &Site::max_requests, 0, std::int64_t{1} << 62,
                  "rotate a worker after this many requests; 0: no limit")
+        .integer("max_surge", &Site::max_surge, 1, 256, "workers replaced at a time")
         .table("restart_limit", &Site::restart_limit, restart_limit_keys(defaults.restart_limit),
                "too many failures within a window quarantine the site")
         .table("restart_backoff", &Site::restart_backoff, restart_backoff_keys(defaults.restart_backoff),

@@ -58,9 +58,13 @@ bool SitePool::has_live_worker() const {
     });
 }
 
+// A slot is taken while a worker in it serves, retiring or not: a retiring worker's slot is
+// kept for its replacement.
 unsigned SitePool::free_slot() const {
     for (unsigned slot = 0;; ++slot) {
-        const bool taken = std::any_of(workers_.begin(), workers_.end(), [slot](const auto& w) { return w->serving() && w->slot() == slot; });
+        const bool taken = std::any_of(workers_.begin(), workers_.end(), [slot](const auto& w) {
+            return (w->state() == WorkerState::starting || w->state() == WorkerState::ready) && w->slot() == slot;
+        });
         if (!taken) return slot;
     }
 }
@@ -80,8 +84,20 @@ void SitePool::reconcile(Clock::time_point now) {
     target_ = std::clamp(target_, site_.min_workers, site_.max_workers);
 
     std::size_t serving = serving_count();
-    for (; serving < target_ && restart_policy_.may_start(now); ++serving) spawn(now);
-    if (serving < target_ && !restart_policy_.quarantined()) {
+    const std::vector<Worker*> awaiting = awaiting_replacement();
+    bool backing_off = false;
+    // Slots without a worker (a crash, a growing pool) get one at once...
+    std::size_t missing = target_ > serving + awaiting.size() ? target_ - serving - awaiting.size() : 0;
+    for (; missing > 0 && !(backing_off = !restart_policy_.may_start(now)); --missing, ++serving) spawn(now, free_slot());
+    // ...retiring workers their replacements, max_surge at a time: a pool of N never runs
+    // more than N + max_surge processes, draining ones included.
+    for (Worker* retiring : awaiting) {
+        if (backing_off || serving >= target_ || workers_.size() >= target_ + site_.max_surge) break;
+        if ((backing_off = !restart_policy_.may_start(now))) break;
+        spawn(now, retiring->slot(), retiring->pid());
+        ++serving;
+    }
+    if (backing_off && !restart_policy_.quarantined()) {
         // Backing off: come back when the delay ends rather than at the next tick.
         spawn_timer_.expires_at(restart_policy_.next_start_at());
         spawn_timer_.async_wait([this, alive = std::weak_ptr<void>(alive_)](boost::system::error_code ec) {
@@ -146,6 +162,7 @@ void SitePool::tick(Clock::time_point now, bool sample_memory) {
     expire_waiting();
     reconcile(now);
     drain_surplus_retiring(now);
+    finish_roll_if_done();
 }
 
 void SitePool::update(conf::Site site, bool replace_workers, RestartReason counted_as) {
@@ -178,12 +195,18 @@ void SitePool::update(conf::Site site, bool replace_workers, RestartReason count
         const char* why = counted_as == RestartReason::admin   ? "restarted by the admin endpoint"
                           : counted_as == RestartReason::watch ? "watched files changed"
                                                                : "configuration changed";
-        for (const auto& worker : workers_) {
+        for (const auto& worker : std::vector(workers_)) {
             if (!worker->serving()) continue;
-            worker->mark_retiring(why);
-            ++restarts_[counted_as];
+            if (worker->state() == WorkerState::starting) {
+                // Serving nobody yet: it goes now, and its slot starts again in the new generation.
+                worker->mark_retiring(why);
+                ++restarts_[counted_as];
+                apply(*worker, WorkerEvent::retire, now);
+            } else {
+                retire_for_replacement(*worker, why, counted_as);
+            }
         }
-        spdlog::info("site {}: rolling its workers to generation {}", site_.name, generation_);
+        spdlog::info("site {}: rolling its workers to generation {}, {} at a time", site_.name, generation_, site_.max_surge);
     }
     // Fewer workers allowed than run: the newest go first.
     for (auto it = workers_.rbegin(); it != workers_.rend() && serving_count() > site_.max_workers; ++it) {

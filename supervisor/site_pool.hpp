@@ -70,7 +70,8 @@ public:
 
 private:
     void reconcile(Clock::time_point now);
-    void spawn(Clock::time_point now);
+    // Starts a worker in `slot`; `replaces` is the pid of the retiring worker it is for.
+    void spawn(Clock::time_point now, unsigned slot, pid_t replaces = 0);
     // Starts a process of the site on a new channel: a worker in `slot`, or the singleton.
     std::shared_ptr<Worker> start_process(unsigned slot, bool singleton, Clock::time_point now);
     void spawn_singleton(Clock::time_point now);
@@ -80,14 +81,23 @@ private:
     void run_due_tasks(Clock::time_point now);
     void watch_files();
     unsigned free_slot() const;
+    // Rolling replacement (site_pool_rotation.cpp).
+    void retire_for_replacement(Worker& worker, const char* why, RestartReason counted_as);
+    // Retiring workers still serving whose replacement has not started (or has failed),
+    // oldest first.
+    std::vector<Worker*> awaiting_replacement() const;
+    bool has_replacement(const Worker& retiring) const;
+    void retire_the_replaced(const Worker& replacement, Clock::time_point now);
+    void note_failed_replacement(const Worker& replacement, int wait_status);
+    std::size_t retiring_ready_count() const;
+    void finish_roll_if_done();
     std::size_t serving_count() const;
     std::size_t ready_serving_count() const;
     bool has_live_worker() const;  // ready or starting: quarantine must not turn it away
     Clock::time_point rotation_time(Clock::time_point started_at);
-    void drain_surplus_retiring(Clock::time_point now);
+    void drain_surplus_retiring(Clock::time_point now);  // those no replacement will come for
     void apply(Worker& worker, WorkerEvent event, Clock::time_point now);
     void record_failure(Clock::time_point now, Clock::duration ran_for);
-    void drain_one_retiring(Clock::time_point now);
     void check_retirement(Worker& worker, Clock::time_point now, bool sample_memory);
 
     boost::asio::awaitable<void> read_channel(std::shared_ptr<Worker> worker);
@@ -123,6 +133,8 @@ private:
     std::uint64_t answered_503_ = 0;
     std::uint64_t requests_of_exited_ = 0;
     std::map<RestartReason, std::uint64_t> restarts_;
+    unsigned roll_total_ = 0;      // workers marked for replacement since the roll began
+    std::string roll_problem_;     // why the roll is stuck: its last failed replacement
     bool paused_ = false;
     std::function<bool(protocol::PendingConnection&)> successor_;  // set by an upgrade
 

@@ -43,8 +43,7 @@ bool head_still_unread(const PendingConnection& connection) {
 
 }  // namespace
 
-void SitePool::spawn(Clock::time_point now) {
-    const unsigned slot = free_slot();
+void SitePool::spawn(Clock::time_point now, unsigned slot, pid_t replaces) {
     auto worker = start_process(slot, false, now);
     if (!worker) {
         ++restarts_[RestartReason::start_failure];
@@ -52,6 +51,7 @@ void SitePool::spawn(Clock::time_point now) {
         return;
     }
     worker->set_rotate_at(rotation_time(now));
+    worker->set_replaces(replaces);
     workers_.push_back(worker);
     asio::co_spawn(strand_, read_channel(worker), asio::detached);
     asio::co_spawn(strand_, watch_exit(worker), asio::detached);
@@ -145,7 +145,7 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
                 continue;
             }
             hand_waiting();
-            drain_one_retiring(now);
+            retire_the_replaced(*worker, now);
         } else if (command == protocol::command::heartbeat) {
             worker->on_heartbeat(protocol::heartbeat_of(incoming.message), now);
         } else if (bus_.handle(worker, command, incoming.message, bus_members(), now)) {
@@ -176,6 +176,7 @@ void SitePool::on_exit(const std::shared_ptr<Worker>& worker, int wait_status) {
     spdlog::log(expected ? spdlog::level::info : spdlog::level::warn, "{}: {} after {} ms", describe(*worker),
                 describe_exit(wait_status), milliseconds(now - worker->started_at()));
     apply(*worker, WorkerEvent::exited, now);
+    note_failed_replacement(*worker, wait_status);
     requests_of_exited_ += worker->last_heartbeat().requests;
     std::deque<PendingConnection> unacknowledged = worker->on_exited();
     std::erase(workers_, worker);

@@ -1,9 +1,15 @@
 // The pool's watch over running workers: start, drain and kill timeouts, silence, and their
-// replacement when old (max_age, with jitter), fat, worn (max_requests) or idle — one at a
-// time, the replacement ready before the old one drains.
+// replacement when old (max_age, with jitter), fat, worn (max_requests) or idle. Every
+// replacement is paired with the worker it replaces and starts in its slot, at most
+// max_surge at a time (reconcile() in site_pool.cpp); only that worker drains, once its
+// replacement is ready.
+#include "supervisor/pool_log.hpp"
 #include "supervisor/site_pool.hpp"
 
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <string>
 
 namespace vhostd::supervisor {
 
@@ -40,25 +46,16 @@ Clock::time_point SitePool::rotation_time(Clock::time_point started_at) {
     return started_at + std::chrono::duration_cast<Clock::duration>(site_.max_age * share(jitter_));
 }
 
-// Retiring workers normally drain one per replacement that says ready. When fewer
-// replacements are coming than workers retire (max_workers lowered, idle shrink), the
-// surplus drains now — as long as some other worker is ready to take the traffic.
+// Retiring workers normally drain when their replacement is ready. When fewer replacements
+// are coming than workers wait for one (a reload to fewer workers), the surplus drains now,
+// oldest first, as long as a ready worker is left to take the traffic: one that waits for
+// its replacement, or one that stays.
 void SitePool::drain_surplus_retiring(Clock::time_point now) {
-    std::size_t replacements_coming = serving_count() < target_ ? target_ - serving_count() : 0;
-    std::size_t ready_replacements = 0;
-    std::vector<Worker*> retiring_ready;
-    for (const auto& worker : workers_) {
-        if (worker->state() == WorkerState::starting && !worker->retiring()) {
-            ++replacements_coming;
-        } else if (worker->state() == WorkerState::ready && worker->retiring()) {
-            retiring_ready.push_back(worker.get());
-        } else if (worker->state() == WorkerState::ready) {
-            ++ready_replacements;
-        }
-    }
-    for (std::size_t i = 0; ready_replacements > 0 && retiring_ready.size() - i > replacements_coming; ++i) {
-        apply(*retiring_ready[i], WorkerEvent::retire, now);
-    }
+    const std::vector<Worker*> awaiting = awaiting_replacement();
+    const std::size_t serving = serving_count();
+    const std::size_t coming = target_ > serving ? target_ - serving : 0;
+    if (awaiting.size() <= coming || (coming == 0 && ready_serving_count() == 0)) return;
+    for (std::size_t i = 0; i < awaiting.size() - coming; ++i) apply(*awaiting[i], WorkerEvent::retire, now);
 }
 
 void SitePool::check_retirement(Worker& worker, Clock::time_point now, bool sample_memory) {
@@ -84,19 +81,70 @@ void SitePool::check_retirement(Worker& worker, Clock::time_point now, bool samp
         return;
     }
     if (reason == nullptr) return;
-    spdlog::info("{}: {}; starting its replacement", describe(worker), reason);
-    worker.mark_retiring(reason);  // the replacement comes from reconcile(); it drains when that one is ready
-    ++restarts_[counted_as];
+    spdlog::info("{}: {}; it serves until its replacement is ready", describe(worker), reason);
+    retire_for_replacement(worker, reason, counted_as);
 }
 
-// A new worker is ready: the oldest worker waiting for its replacement can go.
-void SitePool::drain_one_retiring(Clock::time_point now) {
+void SitePool::retire_for_replacement(Worker& worker, const char* why, RestartReason counted_as) {
+    worker.mark_retiring(why);  // the replacement comes from reconcile()
+    ++restarts_[counted_as];
+    ++roll_total_;
+}
+
+bool SitePool::has_replacement(const Worker& retiring) const {
+    return std::any_of(workers_.begin(), workers_.end(), [&](const auto& w) {
+        return w->replaces() == retiring.pid() && (w->state() == WorkerState::starting || w->state() == WorkerState::ready);
+    });
+}
+
+std::vector<Worker*> SitePool::awaiting_replacement() const {
+    std::vector<Worker*> awaiting;
     for (const auto& worker : workers_) {
-        if (worker->retiring() && worker->state() == WorkerState::ready) {
-            apply(*worker, WorkerEvent::retire, now);
-            return;
-        }
+        if (worker->retiring() && worker->state() == WorkerState::ready && !has_replacement(*worker)) awaiting.push_back(worker.get());
     }
+    return awaiting;
+}
+
+std::size_t SitePool::retiring_ready_count() const {
+    return static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), [](const auto& w) {
+        return w->retiring() && w->state() == WorkerState::ready;
+    }));
+}
+
+// A replacement is ready: the worker it was started for, and only that one, drains.
+void SitePool::retire_the_replaced(const Worker& replacement, Clock::time_point now) {
+    if (replacement.replaces() == 0) return;
+    for (const auto& worker : workers_) {
+        if (worker->pid() != replacement.replaces()) continue;
+        if (worker->retiring() && worker->state() == WorkerState::ready) apply(*worker, WorkerEvent::retire, now);
+        return;
+    }
+}
+
+// A replacement that exits before its worker could drain stops the roll there: that worker
+// keeps serving, and the next attempt waits for the restart policy.
+void SitePool::note_failed_replacement(const Worker& replacement, int wait_status) {
+    if (replacement.replaces() == 0) return;
+    for (const auto& worker : workers_) {
+        if (worker->pid() != replacement.replaces() || !worker->retiring() || worker->state() != WorkerState::ready) continue;
+        roll_problem_ = "the replacement of worker " + std::to_string(worker->slot()) + " (pid " + std::to_string(replacement.pid()) +
+                        ") " + describe_exit(wait_status) + " before it was ready; worker " + std::to_string(worker->slot()) +
+                        " (pid " + std::to_string(worker->pid()) + ") keeps serving";
+        spdlog::warn("site {}: roll stopped: {}", site_.name, roll_problem_);
+        return;
+    }
+}
+
+void SitePool::finish_roll_if_done() {
+    if (roll_total_ == 0 || retiring_ready_count() > 0) return;
+    if (stopping_ || paused_) {  // everything drains at once: no roll to report
+        roll_total_ = 0;
+        roll_problem_.clear();
+        return;
+    }
+    spdlog::info("site {}: roll done: {} worker{} replaced", site_.name, roll_total_, roll_total_ == 1 ? "" : "s");
+    roll_total_ = 0;
+    roll_problem_.clear();
 }
 
 }  // namespace vhostd::supervisor

@@ -1,6 +1,8 @@
 // The pool's counters and processes at one moment, for the admin endpoint.
 #include "supervisor/site_pool.hpp"
 
+#include <algorithm>
+
 namespace vhostd::supervisor {
 
 SiteSnapshot SitePool::snapshot() const {
@@ -25,6 +27,11 @@ SiteSnapshot SitePool::snapshot() const {
     for (const RestartReason reason : all_restart_reasons) site.restarts[std::string(to_string(reason))] = 0;
     for (const auto& [reason, count] : restarts_) site.restarts[std::string(to_string(reason))] = count;
     for (const char* state : {"starting", "ready", "draining", "stopping"}) site.workers_by_state[state] = 0;
+    if (roll_total_ > 0) {
+        site.roll_of = roll_total_;
+        site.roll_replaced = roll_total_ - static_cast<unsigned>(std::min<std::size_t>(retiring_ready_count(), roll_total_));
+        site.roll_problem = roll_problem_;
+    }
     auto describe_process = [&](const Worker& process) {
         const protocol::Heartbeat& heartbeat = process.last_heartbeat();
         return WorkerSnapshot{

@@ -43,6 +43,11 @@ struct SiteSnapshot {
     std::uint64_t websockets = 0;
     std::map<std::string, std::uint64_t> restarts;          // by to_string(RestartReason)
     std::map<std::string, std::uint64_t> workers_by_state;  // starting, ready, draining, stopping
+    // A roll in progress (roll_of > 0): workers replaced of those marked for it, and why it
+    // is stuck, if it is.
+    unsigned roll_replaced = 0;
+    unsigned roll_of = 0;
+    std::string roll_problem;
     std::vector<WorkerSnapshot> workers;
     // The singleton, when the site has one: pid 0 while it is not running.
     bool has_singleton = false;

@@ -47,6 +47,10 @@ public:
     bool retiring() const { return retiring_ != nullptr; }
     const char* retire_reason() const { return retiring_; }
     void mark_retiring(const char* reason) { retiring_ = reason; }
+    // The worker this one was started to replace (0: none); that one drains when this one
+    // is ready.
+    pid_t replaces() const { return replaces_; }
+    void set_replaces(pid_t pid) { replaces_ = pid; }
     // When max_age retires it (max() = never).
     Clock::time_point rotate_at() const { return rotate_at_; }
     void set_rotate_at(Clock::time_point at) { rotate_at_ = at; }
@@ -87,6 +91,7 @@ private:
     unsigned generation_;
     WorkerState state_ = WorkerState::starting;
     const char* retiring_ = nullptr;
+    pid_t replaces_ = 0;
     bool singleton_ = false;
     bool failed_ = false;
     bool channel_usable_ = true;

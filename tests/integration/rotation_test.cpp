@@ -47,7 +47,7 @@ TEST(Rotation, AgeRotationUnderLoadLosesNoRequest) {
     EXPECT_EQ(result.other, 0);
     EXPECT_GT(result.ok, 100);
     EXPECT_GE(result.pids.size(), 4u) << "both workers rotated at least once";
-    EXPECT_GE(vhostd.count_in_log("max_age reached; starting its replacement"), 2u) << vhostd.log();
+    EXPECT_GE(vhostd.count_in_log("max_age reached; it serves until its replacement is ready"), 2u) << vhostd.log();
 }
 
 TEST(Rotation, LastWorkerDrainsOnlyAfterItsReplacementIsReady) {
@@ -61,7 +61,7 @@ TEST(Rotation, LastWorkerDrainsOnlyAfterItsReplacementIsReady) {
     ASSERT_TRUE(vhostd.wait_for_log("(pid " + std::to_string(first) + "): ready -> draining (max_age reached)")) << vhostd.log();
     const std::string log = vhostd.log();
     const auto drained_at = log.find("(pid " + std::to_string(first) + "): ready -> draining");
-    const auto successor_ready_at = log.find("ready after", log.find("max_age reached; starting its replacement"));
+    const auto successor_ready_at = log.find("ready after", log.find("max_age reached; it serves until its replacement is ready"));
     EXPECT_LT(successor_ready_at, drained_at) << log;
 }
 

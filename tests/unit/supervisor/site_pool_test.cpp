@@ -306,29 +306,112 @@ TEST_F(SitePoolRotationTest, TheWorkerPastMaxAgeDrainsOnceItsReplacementIsReady)
     EXPECT_EQ(worker_of(replacement)->slot(), worker_of(*old)->slot()) << "the replacement takes the retiring worker's slot";
 }
 
-TEST_F(SitePoolRotationTest, OverlappingRotationsDrainOneWorkerPerReadyReplacement) {
+TEST_F(SitePoolRotationTest, RotationsThatOverlapGoOneAfterAnotherAndEachDrainsItsOwnWorker) {
     tick_after(50s);  // 100 s: `old` retires, its replacement starts
     ASSERT_EQ(host.started(), 4u);
     FakeProcess& old_replacement = host.process(3);
     tick_after(50s);  // 150 s: `young` retires too, while the first replacement still starts
-    ASSERT_EQ(host.started(), 5u);
-    FakeProcess& young_replacement = host.process(4);
     EXPECT_TRUE(worker_of(*young)->retiring());
-    EXPECT_EQ(worker_of(young_replacement)->slot(), worker_of(*young)->slot());
-
-    // Issue 17 asks that the worker `young_replacement` was started for (`young`) be the one
-    // to drain now; today the oldest retiring worker (`old`) drains instead. Until that is
-    // fixed, this checks only what holds either way: one drains per replacement ready.
-    say_ready(young_replacement);
-    ASSERT_TRUE(run_until([&] { return worker_of(*old)->state() == WorkerState::draining || worker_of(*young)->state() == WorkerState::draining; }));
-    settle();
-    const bool old_drains = worker_of(*old)->state() == WorkerState::draining;
-    FakeProcess& still_serving = old_drains ? *young : *old;
-    EXPECT_EQ(worker_of(still_serving)->state(), WorkerState::ready) << "only one drains per replacement ready";
+    EXPECT_EQ(host.started(), 4u) << "max_surge = 1: the second replacement waits";
 
     say_ready(old_replacement);
-    EXPECT_TRUE(await_command(still_serving, protocol::command::drain));
-    EXPECT_EQ(worker_of(still_serving)->state(), WorkerState::draining);
+    EXPECT_TRUE(await_command(*old, protocol::command::drain));
+    EXPECT_TRUE(commands_sent_to(*young).empty()) << "only the worker the ready one was started for drains";
+    EXPECT_EQ(worker_of(*young)->state(), WorkerState::ready);
+    tick_after(100ms);
+    EXPECT_EQ(host.started(), 4u) << "not while `old` drains: that would be N + 2 processes";
+
+    host.exit(*old, 0);
+    ASSERT_TRUE(run_until([&] { return host.started() == 5u; })) << "its exit makes room for the next";
+    FakeProcess& young_replacement = host.process(4);
+    EXPECT_EQ(worker_of(young_replacement)->slot(), worker_of(*young)->slot());
+    say_ready(young_replacement);
+    EXPECT_TRUE(await_command(*young, protocol::command::drain));
+}
+
+TEST_F(SitePoolRotationTest, WithMaxSurgeTwoBothReplacementsStartTogether) {
+    site.max_surge = 2;
+    pool->update(site, false);
+    tick_after(100s);  // 150 s: both are past their age
+    ASSERT_EQ(host.started(), 5u);
+    FakeProcess& first = host.process(3);
+    FakeProcess& second = host.process(4);
+    say_ready(second);
+    const bool second_is_youngs = worker_of(second)->slot() == worker_of(*young)->slot();
+    FakeProcess& paired = second_is_youngs ? *young : *old;
+    FakeProcess& other = second_is_youngs ? *old : *young;
+    EXPECT_TRUE(await_command(paired, protocol::command::drain));
+    EXPECT_TRUE(commands_sent_to(other).empty());
+    say_ready(first);
+    EXPECT_TRUE(await_command(other, protocol::command::drain));
+}
+
+class SitePoolRollTest : public SitePoolTest {
+protected:
+    std::vector<FakeProcess*> first_generation;
+
+    void SetUp() override {
+        site.min_workers = site.max_workers = 3;
+        start_pool();
+        ASSERT_EQ(host.started(), 3u);
+        for (std::size_t i = 0; i < 3; ++i) {
+            first_generation.push_back(&host.process(i));
+            say_ready(host.process(i));
+        }
+    }
+
+    std::size_t count(WorkerState state) const {
+        return static_cast<std::size_t>(std::count_if(pool->workers().begin(), pool->workers().end(),
+                                                      [state](const auto& w) { return w->state() == state; }));
+    }
+};
+
+// vhostctl restart (and a reload, and --dev) roll the pool one worker at a time: N ready
+// throughout, never more than N + 1 processes, each drain the one its replacement was for.
+TEST_F(SitePoolRollTest, ARestartReplacesOneWorkerAtATime) {
+    pool->restart();
+    settle();
+    for (std::size_t i = 0; i < 3; ++i) {
+        ASSERT_EQ(host.started(), 4 + i) << "one replacement at a time";
+        EXPECT_LE(pool->workers().size(), 4u);
+        EXPECT_EQ(count(WorkerState::ready), 3u);
+        const SiteSnapshot status = pool->snapshot();
+        EXPECT_EQ(status.roll_of, 3u);
+        EXPECT_EQ(status.roll_replaced, i);
+        FakeProcess& replacement = host.process(3 + i);
+        FakeProcess& replaced = *first_generation[i];
+        EXPECT_EQ(worker_of(replacement)->slot(), worker_of(replaced)->slot());
+        say_ready(replacement);
+        EXPECT_TRUE(await_command(replaced, protocol::command::drain));
+        EXPECT_EQ(count(WorkerState::ready), 3u);
+        EXPECT_EQ(count(WorkerState::draining), 1u);
+        host.exit(replaced, 0);
+        ASSERT_TRUE(run_until([&] { return replaced.reaped; }));
+        settle();
+    }
+    tick_after(100ms);
+    EXPECT_EQ(host.started(), 6u);
+    EXPECT_EQ(pool->snapshot().roll_of, 0u) << "the roll is over";
+}
+
+TEST_F(SitePoolRollTest, AReplacementThatFailsStopsTheRollAndItsWorkerKeepsServing) {
+    pool->restart();
+    settle();
+    ASSERT_EQ(host.started(), 4u);
+    crash(host.process(3));
+    EXPECT_EQ(worker_of(*first_generation[0])->state(), WorkerState::ready) << "it keeps serving";
+    EXPECT_TRUE(commands_sent_to(*first_generation[0]).empty());
+    const SiteSnapshot status = pool->snapshot();
+    EXPECT_EQ(status.roll_replaced, 0u);
+    EXPECT_NE(status.roll_problem.find("exited with code 1 before it was ready"), std::string::npos) << status.roll_problem;
+    EXPECT_EQ(host.started(), 4u) << "no other worker is replaced meanwhile";
+
+    tick_after(1s);  // restart_backoff.initial
+    ASSERT_EQ(host.started(), 5u) << "tried again after the backoff";
+    FakeProcess& again = host.process(4);
+    EXPECT_EQ(worker_of(again)->slot(), worker_of(*first_generation[0])->slot());
+    say_ready(again);
+    EXPECT_TRUE(await_command(*first_generation[0], protocol::command::drain));
 }
 
 }  // namespace
