@@ -111,7 +111,10 @@ public:
 
     // Counters sent with each heartbeat.
     void request_served() { ++requests_; }
-    void websocket_opened() { ++websockets_; }
+    void websocket_opened() {  // its upgrade request counts as a request too
+        ++websockets_;
+        ++requests_;
+    }
     void websocket_closed() { --websockets_; }
 
 private:

@@ -234,9 +234,11 @@ class Worker extends SiteProcess {
   _admitUpgrade(event, req, socket) {
     const connection = connectionOf(socket);
     if (connection && event === 'upgrade') {
-      // A WebSocket (or other upgraded) session counts until its socket closes.
+      // A WebSocket (or other upgraded) session counts until its socket closes; its upgrade
+      // request is a request like any other (docs/protocol.md, vhostd:heartbeat).
       connection.upgraded = true;
       this._websockets++;
+      this._requests++;
     }
   }
 

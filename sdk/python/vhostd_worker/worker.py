@@ -94,8 +94,10 @@ class Worker(MessageBus):
             self._requests += count
 
     def websocket_opened(self) -> None:
+        """A session begins; its upgrade request counts as a request too."""
         with self._lock:
             self._websockets += 1
+            self._requests += 1
 
     def websocket_closed(self) -> None:
         with self._lock:
