@@ -73,7 +73,9 @@ json::object render_site(const supervisor::SiteSnapshot& site, const server::Sit
         // null for a site without one; pid 0 while it is not running
         {"singleton", site.has_singleton ? json::value(process(site.singleton)) : json::value(nullptr)},
         {"singleton_failures", site.singleton_failures},
-        {"messages", json::object{{"delivered", site.messages_delivered}, {"undeliverable", site.messages_undeliverable}}},
+        {"messages", json::object{{"delivered", site.messages_delivered},
+                                  {"undeliverable", site.messages_undeliverable},
+                                  {"app_dropped", site.app_messages_dropped}}},
         {"tasks", json::object{{"run", site.tasks_run}, {"skipped", site.tasks_skipped}}},
     };
 }

@@ -36,6 +36,9 @@ public:
     // boost::system::errc::protocol_error when it sent garbage (see protocol_error()), or the socket's.
     boost::asio::awaitable<boost::system::error_code> receive(IncomingMessage& out);
     const std::string& protocol_error() const { return protocol_error_; }
+    // vhostd's end of a worker's channel: JSON that is no command is the app's own message
+    // (IncomingMessage::app), not a protocol error. A worker's end keeps refusing it.
+    void accept_app_messages() { decoder_.accept_app_messages(); }
 
     void close();
     bool is_open() const { return socket_.is_open(); }

@@ -10,6 +10,7 @@
 #include "protocol/file_descriptor.hpp"
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include <cstdint>
 #include <deque>
@@ -21,8 +22,9 @@
 namespace vhostd::protocol {
 
 struct IncomingMessage {
-    boost::json::object message;
-    FileDescriptor fd;  // set for NODE_HANDLE
+    boost::json::object message;            // a command; empty for an app's own message
+    std::optional<boost::json::value> app;  // JSON but no command (with accept_app_messages)
+    FileDescriptor fd;                      // set for NODE_HANDLE
 };
 
 class MessageDecoder {
@@ -35,9 +37,13 @@ public:
     // The next complete message; `error()` says why on Status::error, after which the
     // channel is unusable.
     Status next(IncomingMessage& out);
+    // From here on, JSON that is no command decodes as the app's own message instead of an
+    // error (vhostd reading a worker, whose app may process.send() anything).
+    void accept_app_messages() { accept_app_messages_ = true; }
     const std::string& error() const { return error_; }
 
 private:
+    bool accept_app_messages_ = false;
     struct ArrivedFd {
         FileDescriptor fd;
         std::uint64_t chunk_begin;  // stream offsets of the chunk it arrived with

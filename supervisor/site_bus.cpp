@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace vhostd::supervisor {
 
@@ -114,23 +115,61 @@ void SiteBus::call(const std::shared_ptr<Worker>& sender, const json::object& me
         answer_caller(*sender, caller_id, {{"error", "the singleton cannot call itself"}});
         return;
     }
-    if (!members.singleton) {
-        answer_caller(*sender, caller_id, {{"error", "the site has no singleton running"}});
-        return;
-    }
     std::int64_t timeout_ms = default_call_timeout_ms;
     if (const auto* given = message.if_contains("timeoutMs"); given && given->is_int64() && given->as_int64() > 0) {
         timeout_ms = std::min(given->as_int64(), max_call_timeout_ms);
     }
+    const Clock::time_point deadline = now + std::chrono::milliseconds(timeout_ms);
+    if (!members.singleton && members.singleton_coming && waiting_calls_.size() < max_waiting_calls) {
+        // Starting or restarting: the call waits for it, within its own timeout.
+        waiting_calls_.push_back(WaitingCall{sender, message, deadline, timeout_ms});
+        return;
+    }
+    if (!members.singleton) {
+        answer_caller(*sender, caller_id,
+                      {{"error", members.singleton_coming ? "too many calls wait for the singleton to start"
+                                                          : "the site has no singleton running"}});
+        return;
+    }
+    forward_call(sender, message, members, deadline, timeout_ms);
+}
+
+void SiteBus::forward_call(const std::shared_ptr<Worker>& caller, const json::object& message, const BusMembers& members,
+                           Clock::time_point deadline, std::int64_t timeout_ms) {
+    const json::value caller_id = message.if_contains("id") ? message.at("id") : json::value();
     const std::uint64_t id = next_call_id_++;
-    json::object forwarded{{"cmd", "vhostd:call"}, {"id", id}, {"method", *method}, {"from", address_of(*sender)}, {"timeoutMs", timeout_ms}};
+    json::object forwarded{{"cmd", "vhostd:call"}, {"id", id}, {"method", message.at("method")}, {"from", address_of(*caller)}, {"timeoutMs", timeout_ms}};
     if (const auto* args = message.if_contains("args")) forwarded["args"] = *args;
     if (const char* problem = deliver(*members.singleton, line_of(forwarded))) {
-        answer_caller(*sender, caller_id, {{"error", std::string("the singleton cannot take it: ") + problem}});
+        answer_caller(*caller, caller_id, {{"error", std::string("the singleton cannot take it: ") + problem}});
         return;
     }
     ++delivered_;
-    calls_[id] = Call{sender, caller_id, members.singleton->pid(), now + std::chrono::milliseconds(timeout_ms), timeout_ms};
+    calls_[id] = Call{caller, caller_id, members.singleton->pid(), deadline, timeout_ms};
+}
+
+void SiteBus::singleton_ready(const BusMembers& members) {
+    if (!members.singleton) return;
+    for (auto waiting = std::exchange(waiting_calls_, {}); !waiting.empty(); waiting.pop_front()) {
+        WaitingCall& call = waiting.front();
+        const auto caller = call.caller.lock();
+        if (caller) forward_call(caller, call.message, members, call.deadline, call.timeout_ms);  // expire() keeps the deadline
+    }
+}
+
+void SiteBus::pass_app_message(const std::shared_ptr<Worker>& sender, json::value data, const BusMembers& members) {
+    if (members.singleton && members.singleton != sender) {
+        const std::string line = line_of({{"cmd", "vhostd:message"}, {"from", address_of(*sender)}, {"data", std::move(data)}});
+        if (deliver(*members.singleton, line) == nullptr) {
+            ++delivered_;
+            return;
+        }
+    }
+    if (app_messages_dropped_++ == 0) {
+        spdlog::debug("site {}: a message from pid {} that is none of vhostd's commands reached no singleton; dropped "
+                      "(further ones are only counted, in /status messages.app_dropped)",
+                      site_, sender->pid());
+    }
 }
 
 void SiteBus::reply(const Worker& sender, const json::object& message) {
@@ -177,6 +216,17 @@ void SiteBus::forget(const Worker& process) {
 }
 
 void SiteBus::expire(Clock::time_point now) {
+    for (auto it = waiting_calls_.begin(); it != waiting_calls_.end();) {
+        if (it->deadline > now) {
+            ++it;
+            continue;
+        }
+        if (const auto caller = it->caller.lock()) {
+            const json::value id = it->message.if_contains("id") ? it->message.at("id") : json::value();
+            answer_caller(*caller, id, {{"error", "no reply within " + std::to_string(it->timeout_ms) + " ms (the singleton did not start in time)"}});
+        }
+        it = waiting_calls_.erase(it);
+    }
     for (auto it = calls_.begin(); it != calls_.end();) {
         if (it->second.deadline > now) {
             ++it;

@@ -7,6 +7,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <random>
@@ -18,6 +19,7 @@ namespace vhostd::supervisor {
 // Who can receive a message now.
 struct BusMembers {
     std::shared_ptr<Worker> singleton;              // ready, or null
+    bool singleton_coming = false;                  // the site has one, starting or restarting
     std::vector<std::shared_ptr<Worker>> workers;   // ready and not draining
     std::vector<std::shared_ptr<Worker>> everyone;  // every live process, for {"pid": N}
 };
@@ -33,6 +35,12 @@ public:
     // when `command` is none of them.
     bool handle(const std::shared_ptr<Worker>& sender, std::string_view command, const boost::json::object& message,
                 const BusMembers& members, Clock::time_point now);
+    // A line from `sender` that is none of vhostd's commands (a Node app's process.send):
+    // to the singleton as a vhostd:message from the sender, as a cluster worker's message
+    // reaches the primary; without a singleton to take it, dropped and counted.
+    void pass_app_message(const std::shared_ptr<Worker>& sender, boost::json::value data, const BusMembers& members);
+    // The singleton is ready: calls made while it was starting go to it now.
+    void singleton_ready(const BusMembers& members);
     // The process is gone: calls it was answering fail now, calls it made are forgotten.
     void forget(const Worker& process);
     // Fails calls whose time is up.
@@ -42,6 +50,7 @@ public:
 
     std::uint64_t delivered() const { return delivered_; }
     std::uint64_t undeliverable() const { return undeliverable_; }
+    std::uint64_t app_messages_dropped() const { return app_messages_dropped_; }
     std::size_t calls_pending() const { return calls_.size(); }
 
 private:
@@ -63,11 +72,25 @@ private:
     void answer_caller(Worker& caller, const boost::json::value& id, const boost::json::object& outcome);
 
     std::string site_;
+    // A call made while the singleton was not ready, waiting for it until its own deadline.
+    struct WaitingCall {
+        std::weak_ptr<Worker> caller;
+        boost::json::object message;
+        Clock::time_point deadline;
+        std::int64_t timeout_ms = 0;
+    };
+    static constexpr std::size_t max_waiting_calls = 1024;
+
+    void forward_call(const std::shared_ptr<Worker>& caller, const boost::json::object& message, const BusMembers& members,
+                      Clock::time_point deadline, std::int64_t timeout_ms);
+
     std::map<std::uint64_t, Call> calls_;  // by the id vhostd gave the call
+    std::deque<WaitingCall> waiting_calls_;
     std::uint64_t next_call_id_ = 1;
     std::minstd_rand random_{std::random_device{}()};
     std::uint64_t delivered_ = 0;
     std::uint64_t undeliverable_ = 0;
+    std::uint64_t app_messages_dropped_ = 0;
 };
 
 }  // namespace vhostd::supervisor

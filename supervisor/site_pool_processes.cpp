@@ -90,6 +90,7 @@ std::shared_ptr<Worker> SitePool::start_process(unsigned slot, bool singleton, C
     start_output_log(strand_.get_inner_executor(), std::move(child.stdout_pipe), prefix, false, site_log_);
     start_output_log(strand_.get_inner_executor(), std::move(child.stderr_pipe), prefix, true, site_log_);
     auto process = std::make_shared<Worker>(std::move(child), protocol::Channel(strand_, std::move(ours)), slot, generation_, now);
+    process->channel().accept_app_messages();
     if (singleton) process->mark_singleton();
     process->set_deadline(now + (singleton ? site_.singleton->start_timeout : site_.start_timeout));
     spdlog::info("{}: started (generation {})", describe(*process), generation_);
@@ -123,6 +124,10 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
             co_return;
         }
         worker->heard_from(now);
+        if (incoming.app) {
+            bus_.pass_app_message(worker, std::move(*incoming.app), bus_members());
+            continue;
+        }
         const std::string_view command = protocol::command_of(incoming.message);
         if (command == protocol::command::handle_ack) {
             if (!worker->on_acknowledged()) spdlog::warn("{}: acknowledged a connection it was not sent", describe(*worker));
@@ -141,6 +146,7 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
                 // The backoff resets only after a healthy run (on_singleton_exit), not on ready:
                 // one that crashes right after saying ready must still back off.
                 singleton_was_ready_ = true;
+                bus_.singleton_ready(bus_members());
                 reconcile(now);
                 continue;
             }
@@ -150,8 +156,11 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
             worker->on_heartbeat(protocol::heartbeat_of(incoming.message), now);
         } else if (bus_.handle(worker, command, incoming.message, bus_members(), now)) {
             // routed among the site's processes
+        } else if (command.starts_with("vhostd:") || command.starts_with("NODE_")) {
+            spdlog::debug("{}: ignoring message '{}'", describe(*worker), command);  // a later version's, or Node's
         } else {
-            spdlog::debug("{}: ignoring message '{}'", describe(*worker), command);
+            // {"cmd":"notifyRequest"}: the app's own, as in Node's cluster examples.
+            bus_.pass_app_message(worker, boost::json::value(std::move(incoming.message)), bus_members());
         }
     }
 }

@@ -53,6 +53,7 @@ SiteSnapshot SitePool::snapshot() const {
     site.singleton_failures = singleton_failures_;
     site.messages_delivered = bus_.delivered();
     site.messages_undeliverable = bus_.undeliverable();
+    site.app_messages_dropped = bus_.app_messages_dropped();
     site.tasks_run = tasks_run_;
     site.tasks_skipped = tasks_skipped_;
     for (const auto& worker : workers_) {

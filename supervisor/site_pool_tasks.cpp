@@ -9,6 +9,7 @@ namespace vhostd::supervisor {
 BusMembers SitePool::bus_members() const {
     BusMembers members;
     if (singleton_ && singleton_->state() == WorkerState::ready) members.singleton = singleton_;
+    members.singleton_coming = site_.singleton.has_value() && !stopping_;
     for (const auto& worker : workers_) {
         if (worker->state() == WorkerState::ready) members.workers.push_back(worker);
         if (worker->state() == WorkerState::ready || worker->state() == WorkerState::draining) members.everyone.push_back(worker);

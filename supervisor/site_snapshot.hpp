@@ -55,6 +55,7 @@ struct SiteSnapshot {
     std::uint64_t singleton_failures = 0;
     std::uint64_t messages_delivered = 0;   // bus messages, replies and tasks passed on
     std::uint64_t messages_undeliverable = 0;
+    std::uint64_t app_messages_dropped = 0;  // a worker's own messages with no singleton to take them
     std::uint64_t tasks_run = 0;
     std::uint64_t tasks_skipped = 0;
 };

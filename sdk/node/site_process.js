@@ -166,17 +166,7 @@ class SiteProcess extends EventEmitter {
   _start(options) {
     checkChannel();
     this._prepare();
-    process.on('message', (message, handle) => {
-      if (this._refusing) {
-        if (handle && typeof handle.destroy === 'function') handle.destroy();
-      } else if (handle) {
-        this._handed(channel.connectionInfoOf(message), handle);
-      } else if (channel.isCommand(message)) {
-        this._receive(message);
-      } else {
-        this._protocolError('a line that is not a JSON object with a "cmd"');
-      }
-    });
+    this._takeChannel();
     process.on('disconnect', () => this._disconnected());   // vhostd is gone: finish and exit
     this._lagTimer = setInterval(() => this._sampleLag(), LAG_SAMPLE_MS).unref();
     if (options.ready !== false) this.ready();
@@ -184,6 +174,39 @@ class SiteProcess extends EventEmitter {
 
   // Set-up between the channel check and the first message.
   _prepare() {}
+
+  // Node emits every line of the channel as process 'message'. They are vhostd's (handoffs
+  // with their metadata, drain, the bus's calls and reports), and the SDK's alone: the app's
+  // own process.on('message') listeners get only the data of a bus message for this
+  // process, as a cluster worker gets what the primary sends it. (What the app sends with
+  // process.send() goes to the site's singleton: docs/protocol.md, section 3.)
+  _takeChannel() {
+    const emit = process.emit;
+    const sdk = this;
+    process.emit = function vhostdChannel(event, message, handle) {
+      if (event !== 'message') return Reflect.apply(emit, this, arguments);
+      if (sdk._take(message, handle)) Reflect.apply(emit, this, ['message', channel.dataOf(message)]);
+      return true;
+    };
+    // Node keeps the channel referenced (and so the process alive) only while 'message' has
+    // a listener, and the SDK takes its messages before any listener could.
+    process.on('message', () => {});
+  }
+
+  // One message of the channel; true when it is a bus message the app's listeners get too.
+  _take(message, handle) {
+    if (this._refusing) {
+      if (handle && typeof handle.destroy === 'function') handle.destroy();
+    } else if (handle) {
+      this._handed(channel.connectionInfoOf(message), handle);
+    } else if (channel.isCommand(message)) {
+      this._receive(message);
+      return message.cmd === 'vhostd:message';
+    } else {
+      this._protocolError('a line that is not a JSON object with a "cmd"');
+    }
+    return false;
+  }
 
   // A connection vhostd handed over: only a worker serves them.
   _handed(info, handle) {
@@ -210,7 +233,7 @@ class SiteProcess extends EventEmitter {
       case 'vhostd:call':
         this._answer(message);
         break;
-      // Anything else (a later vhostd:* command, the app's own messages) is ignored.
+      // Anything else (a later vhostd:* command) is ignored.
     }
   }
 

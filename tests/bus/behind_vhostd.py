@@ -205,7 +205,7 @@ def case_fanout(v: Vhostd):
 
 
 def case_hung_and_dead_singleton(v: Vhostd):
-    """a call to a hung or dead singleton fails with a clear error; it comes back, counted"""
+    """a call to a hung singleton fails clearly; one made while it restarts waits for it"""
     v.start(v.config(v.site("bus", 1)))
     v.wait_ready(1)
     singleton = v.status()["singleton"]["pid"]
@@ -215,11 +215,12 @@ def case_hung_and_dead_singleton(v: Vhostd):
 
     os.kill(singleton, signal.SIGKILL)
     wait_until(lambda: "singleton starts again" in v.log(), "vhostd to log \"singleton starts again\"")
+    # Restarting (after a 1 s backoff): a short call runs out waiting, a longer one waits for it.
     status, body = v.get("/call/echo?x&ms=300")
-    expect(status == 502 and "the site has no singleton running" in body,
-           f"a dead singleton: {status} {body.strip()}")
-
-    wait_until(lambda: v.get("/call/echo?back")[0] == 200, "the singleton to come back")
+    expect(status == 502 and "the singleton did not start in time" in body,
+           f"a call while the singleton restarts: {status} {body.strip()}")
+    status, body = v.get("/call/echo?back&ms=8000")
+    expect(status == 200 and json.loads(body) == "back", f"a call that waits for the new singleton: {status} {body.strip()}")
     entry = v.status()
     expect(entry["singleton_failures"] == 1, f"singleton_failures {entry['singleton_failures']}, expected 1")
     expect(entry["singleton"]["pid"] != singleton, "the singleton has the same pid")
@@ -271,7 +272,55 @@ def case_sites_apart(v: Vhostd):
     expect(reasons == ["the site has no other ready worker"], f"undeliverable reasons {reasons}")
 
 
+def case_app_messages(v: Vhostd):
+    """process.send() from app code reaches the singleton; vhostd's messages never reach process.on('message')"""
+    v.start(v.config(v.site("bus", 1)))
+    v.wait_ready(1)
+    worker = v.status()["workers"][0]["pid"]
+    sent = ["hello", {"type": "hello"}, {"cmd": "notifyRequest"}]
+    for i in range(len(sent)):
+        status, body = v.get(f"/process-send/{i}")
+        expect(status == 200, f"/process-send/{i} answered {status}: {body}")
+    wait_until(lambda: all(value in v.call("received") for value in sent), "the singleton to receive all three")
+    senders = v.call("senders")
+    expect(all(s == {"role": "worker", "slot": 0, "pid": worker} for s in senders), f"senders {senders}")
+    expect("channel lost" not in v.log(), "a worker lost its channel over an app message")
+    expect(v.status()["workers"][0]["pid"] == worker, "the worker was replaced")
+    # The singleton sends the worker a bus message: that one the app sees, as its data.
+    expect(v.call("fanout", "workers:1") == 1, "fanout workers:1")
+    seen = wait_until(lambda: json.loads(v.get("/process-messages")[1]) or None, "a message at process.on('message')")
+    expect(seen == [{"message": {"text": "workers 0"}, "handle": False}],
+           f"process.on('message') saw {seen} (handoffs, heartbeats and bus internals must not show)")
+    return f"{len(senders)} app messages from pid {worker}"
+
+
+def case_app_messages_without_a_singleton(v: Vhostd):
+    """without a singleton an app message is dropped and counted, and the worker keeps serving"""
+    v.start(v.config(f'[sites.bus]\nhosts = ["bus.example"]\ncommand = {json.dumps(v.program)}\nruntime = "node"\n'
+                     f'workers = 1\n\n'))
+    wait_until(lambda: v.status()["workers_by_state"].get("ready") == 1, "a ready worker")
+    worker = v.status()["workers"][0]["pid"]
+    for i in (0, 1, 2):
+        status, _ = v.get(f"/process-send/{i}")
+        expect(status == 200, f"/process-send/{i} answered {status}")
+    wait_until(lambda: v.status()["messages"]["app_dropped"] == 3, "3 app messages counted as dropped")
+    expect(v.status()["workers"][0]["pid"] == worker, "the worker was replaced")
+
+
+def case_cluster_tutorial(v: Vhostd):
+    """the Node cluster tutorial's code, its primary as the singleton, counts every request"""
+    tutorial = [v.program[0], os.path.join(HERE, "..", "..", "examples", "node-cluster", "app.js")]
+    command = f'command = {json.dumps(tutorial)}\nruntime = "node"\n'
+    v.start(v.config(f'[sites.bus]\nhosts = ["bus.example"]\n{command}workers = 2\n\n[sites.bus.singleton]\n{command}\n'))
+    v.wait_ready(2)
+    for _ in range(10):
+        status, body = v.get("/")
+        expect(status == 200 and body == "hello world\n", f"answered {status}: {body!r}")
+    wait_until(lambda: "numReqs = 10" in v.log(), "the singleton to log numReqs = 10")
+
+
 CASES = [case_message_and_call, case_fanout, case_hung_and_dead_singleton, case_task, case_sites_apart]
+NODE_CASES = [case_app_messages, case_app_messages_without_a_singleton, case_cluster_tutorial]
 
 
 def main():
@@ -304,7 +353,7 @@ def main():
             finally:
                 v.stop()
 
-    failed = run_cases(CASES, None, args.time_limit, run_case=run_case)
+    failed = run_cases(CASES + (NODE_CASES if args.lang == "node" else []), None, args.time_limit, run_case=run_case)
     return 1 if failed else 0
 
 

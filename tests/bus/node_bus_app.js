@@ -6,6 +6,9 @@
 //   GET /call/METHOD?ARG&ms=N  calls METHOD on the singleton with "ARG"; 200 and the result
 //                              as JSON, or 502 and the error
 //   GET /undeliverable         the reasons vhostd sent back, as a JSON array
+//   GET /process-send/N        process.send() of app value N (0: "hello", 1: {"type":"hello"},
+//                              2: {"cmd":"notifyRequest"}), as Node's cluster examples do
+//   GET /process-messages      what reached the app's own process.on('message'), as JSON
 // and it reports every message and task it receives to the singleton. As the singleton it
 // answers "echo" (its args), "received" (what it got), "fanout" ("worker:N" or "workers:N":
 // sends N messages) and "tally" (receipts: "one", "all PID", and tasks per worker pid).
@@ -20,12 +23,14 @@ function bump(counts, key) {
 
 function runSingleton() {
   const received = [];
+  const senders = [];  // the `from` of each message, in the same order
   const got = {};     // receipts of fanned-out messages: "one", or "all PID" per worker
   const tasks = {};   // pid -> task receipts
   const singleton = vhostd.singleton({
     methods: {
       echo: (args) => args,
       received: () => received,
+      senders: () => senders,
       tally: () => ({ got, tasks }),
       fanout: (spec) => {
         const [to, count] = spec.split(':');
@@ -37,6 +42,7 @@ function runSingleton() {
   });
   singleton.on('message', (data, from) => {
     received.push(data);
+    senders.push(from);
     if (data === null || typeof data !== 'object') return;
     if (data.got && typeof data.got === 'object') {
       const toAll = typeof data.got.text === 'string' && data.got.text.startsWith('workers ');
@@ -46,8 +52,12 @@ function runSingleton() {
   });
 }
 
+const APP_VALUES = ['hello', { type: 'hello' }, { cmd: 'notifyRequest' }];
+
 function runWorker() {
   const undeliverable = [];
+  const processMessages = [];   // vhostd's own messages must never show here
+  process.on('message', (message, handle) => processMessages.push({ message, handle: Boolean(handle) }));
   let worker;
   const answer = async (url) => {
     const [path, query = ''] = url.split('?');
@@ -68,6 +78,12 @@ function runWorker() {
       }
     }
     if (path === '/undeliverable') return [200, `${JSON.stringify(undeliverable)}\n`];
+    const own = /^\/process-send\/(\d)$/.exec(path);
+    if (own) {
+      process.send(APP_VALUES[Number(own[1])]);
+      return [200, 'sent\n'];
+    }
+    if (path === '/process-messages') return [200, `${JSON.stringify(processMessages)}\n`];
     return [404, 'no such path\n'];
   };
   const server = http.createServer((req, res) => {

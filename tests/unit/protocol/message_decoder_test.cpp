@@ -2,6 +2,7 @@
 
 #include "protocol/message.hpp"
 
+#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -78,6 +79,33 @@ TEST(MessageDecoder, RejectsGarbageAndOverlongLines) {
     protocol::MessageDecoder overlong;
     overlong.feed(std::string(protocol::max_message_size + 1, 'x'));
     EXPECT_EQ(overlong.next(out), Status::error);
+}
+
+// Node's process.send() from app code: any JSON that is not a command is the app's own
+// message, never a broken channel.
+TEST(MessageDecoder, JsonThatIsNoCommandIsTheAppsOwnMessage) {
+    protocol::IncomingMessage out;
+    protocol::MessageDecoder worker_side;  // reading vhostd, which sends only commands
+    worker_side.feed("\"hello\"\n");
+    EXPECT_EQ(worker_side.next(out), Status::error);
+
+    protocol::MessageDecoder decoder;
+    decoder.accept_app_messages();
+    decoder.feed("\"hello\"\n{\"type\":\"hello\"}\n[1,2]\n{\"cmd\":7}\n{\"cmd\":\"vhostd:ready\"}\n");
+    for (const char* expected : {R"("hello")", R"({"type":"hello"})", "[1,2]", R"({"cmd":7})"}) {
+        ASSERT_EQ(decoder.next(out), Status::message) << expected;
+        ASSERT_TRUE(out.app) << expected;
+        EXPECT_EQ(boost::json::serialize(*out.app), expected);
+        EXPECT_TRUE(out.message.empty());
+    }
+    ASSERT_EQ(decoder.next(out), Status::message);
+    EXPECT_FALSE(out.app) << "a command is not the app's";
+    EXPECT_EQ(protocol::command_of(out.message), "vhostd:ready");
+
+    protocol::MessageDecoder garbage;
+    garbage.accept_app_messages();
+    garbage.feed("not json\n");
+    EXPECT_EQ(garbage.next(out), Status::error) << "what is not JSON still breaks the channel";
 }
 
 TEST(MessageDecoder, ClosesFdsLeftAtTheEnd) {
