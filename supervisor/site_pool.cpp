@@ -86,15 +86,16 @@ void SitePool::reconcile(Clock::time_point now) {
     std::size_t serving = serving_count();
     const std::vector<Worker*> awaiting = awaiting_replacement();
     bool backing_off = false;
-    // Slots without a worker (a crash, a growing pool) get one at once...
+    // A pool of N never runs more than N + max_surge processes, draining ones included.
+    const auto room = [&] { return workers_.size() < target_ + site_.max_surge; };
+    // Slots without a worker (a crash, a growing pool) get one first...
     std::size_t missing = target_ > serving + awaiting.size() ? target_ - serving - awaiting.size() : 0;
-    for (; missing > 0 && !(backing_off = !restart_policy_.may_start(now)); --missing, ++serving) spawn(now, free_slot());
-    // ...retiring workers their replacements, max_surge at a time: a pool of N never runs
-    // more than N + max_surge processes, draining ones included.
+    for (; missing > 0 && room() && !(backing_off = !restart_policy_.may_start(now)); --missing, ++serving) spawn(now, free_slot());
+    // ...then retiring workers their replacements, in their own slots.
     for (Worker* retiring : awaiting) {
-        if (backing_off || serving >= target_ || workers_.size() >= target_ + site_.max_surge) break;
+        if (backing_off || serving >= target_ || !room()) break;
         if ((backing_off = !restart_policy_.may_start(now))) break;
-        spawn(now, retiring->slot(), retiring->pid());
+        spawn(now, retiring->slot() < target_ ? retiring->slot() : free_slot(), retiring->pid());
         ++serving;
     }
     if (backing_off && !restart_policy_.quarantined()) {
@@ -195,16 +196,8 @@ void SitePool::update(conf::Site site, bool replace_workers, RestartReason count
         const char* why = counted_as == RestartReason::admin   ? "restarted by the admin endpoint"
                           : counted_as == RestartReason::watch ? "watched files changed"
                                                                : "configuration changed";
-        for (const auto& worker : std::vector(workers_)) {
-            if (!worker->serving()) continue;
-            if (worker->state() == WorkerState::starting) {
-                // Serving nobody yet: it goes now, and its slot starts again in the new generation.
-                worker->mark_retiring(why);
-                ++restarts_[counted_as];
-                apply(*worker, WorkerEvent::retire, now);
-            } else {
-                retire_for_replacement(*worker, why, counted_as);
-            }
+        for (const auto& worker : workers_) {
+            if (worker->serving()) retire_for_replacement(*worker, why, counted_as);
         }
         spdlog::info("site {}: rolling its workers to generation {}, {} at a time", site_.name, generation_, site_.max_surge);
     }

@@ -87,9 +87,9 @@ private:
     // oldest first.
     std::vector<Worker*> awaiting_replacement() const;
     bool has_replacement(const Worker& retiring) const;
-    void retire_the_replaced(const Worker& replacement, Clock::time_point now);
-    void note_failed_replacement(const Worker& replacement, int wait_status);
-    std::size_t retiring_ready_count() const;
+    void retire_the_replaced(Worker& replacement, Clock::time_point now);
+    void unpair(const Worker& gone, bool failed, int wait_status);
+    std::size_t still_to_replace_count() const;
     void finish_roll_if_done();
     std::size_t serving_count() const;
     std::size_t ready_serving_count() const;

@@ -51,7 +51,7 @@ void SitePool::spawn(Clock::time_point now, unsigned slot, pid_t replaces) {
         return;
     }
     worker->set_rotate_at(rotation_time(now));
-    worker->set_replaces(replaces);
+    worker->replaces_pid() = replaces;
     workers_.push_back(worker);
     asio::co_spawn(strand_, read_channel(worker), asio::detached);
     asio::co_spawn(strand_, watch_exit(worker), asio::detached);
@@ -185,7 +185,7 @@ void SitePool::on_exit(const std::shared_ptr<Worker>& worker, int wait_status) {
     spdlog::log(expected ? spdlog::level::info : spdlog::level::warn, "{}: {} after {} ms", describe(*worker),
                 describe_exit(wait_status), milliseconds(now - worker->started_at()));
     apply(*worker, WorkerEvent::exited, now);
-    note_failed_replacement(*worker, wait_status);
+    unpair(*worker, !expected || worker->failed(), wait_status);
     requests_of_exited_ += worker->last_heartbeat().requests;
     std::deque<PendingConnection> unacknowledged = worker->on_exited();
     std::erase(workers_, worker);

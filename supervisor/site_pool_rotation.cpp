@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 namespace vhostd::supervisor {
 
@@ -48,13 +49,15 @@ Clock::time_point SitePool::rotation_time(Clock::time_point started_at) {
 
 // Retiring workers normally drain when their replacement is ready. When fewer replacements
 // are coming than workers wait for one (a reload to fewer workers), the surplus drains now,
-// oldest first, as long as a ready worker is left to take the traffic: one that waits for
-// its replacement, or one that stays.
+// as long as a ready worker is left to take the traffic: one that waits for its
+// replacement, or one that stays.
 void SitePool::drain_surplus_retiring(Clock::time_point now) {
-    const std::vector<Worker*> awaiting = awaiting_replacement();
+    std::vector<Worker*> awaiting = awaiting_replacement();
     const std::size_t serving = serving_count();
     const std::size_t coming = target_ > serving ? target_ - serving : 0;
     if (awaiting.size() <= coming || (coming == 0 && ready_serving_count() == 0)) return;
+    // The highest slots go, so that the pool's slots stay 0 … N-1.
+    std::sort(awaiting.begin(), awaiting.end(), [](const Worker* a, const Worker* b) { return a->slot() > b->slot(); });
     for (std::size_t i = 0; i < awaiting.size() - coming; ++i) apply(*awaiting[i], WorkerEvent::retire, now);
 }
 
@@ -97,37 +100,51 @@ bool SitePool::has_replacement(const Worker& retiring) const {
     });
 }
 
+namespace {
+
+// Marked for replacement, and not draining yet: it still serves, or will once ready.
+bool still_to_replace(const Worker& worker) {
+    return worker.retiring() && (worker.state() == WorkerState::starting || worker.state() == WorkerState::ready);
+}
+
+}  // namespace
+
 std::vector<Worker*> SitePool::awaiting_replacement() const {
     std::vector<Worker*> awaiting;
     for (const auto& worker : workers_) {
-        if (worker->retiring() && worker->state() == WorkerState::ready && !has_replacement(*worker)) awaiting.push_back(worker.get());
+        if (still_to_replace(*worker) && !has_replacement(*worker)) awaiting.push_back(worker.get());
     }
     return awaiting;
 }
 
-std::size_t SitePool::retiring_ready_count() const {
-    return static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), [](const auto& w) {
-        return w->retiring() && w->state() == WorkerState::ready;
-    }));
+std::size_t SitePool::still_to_replace_count() const {
+    return static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return still_to_replace(*w); }));
 }
 
-// A replacement is ready: the worker it was started for, and only that one, drains.
-void SitePool::retire_the_replaced(const Worker& replacement, Clock::time_point now) {
-    if (replacement.replaces() == 0) return;
+// A replacement is ready: the worker it was started for, and only that one, drains. The pair
+// ends there, so that a later worker that gets the same pid is not taken for it.
+void SitePool::retire_the_replaced(Worker& replacement, Clock::time_point now) {
+    const pid_t replaced = std::exchange(replacement.replaces_pid(), 0);
+    if (replaced == 0) return;
+    roll_problem_.clear();
     for (const auto& worker : workers_) {
-        if (worker->pid() != replacement.replaces()) continue;
-        if (worker->retiring() && worker->state() == WorkerState::ready) apply(*worker, WorkerEvent::retire, now);
+        if (worker->pid() != replaced) continue;
+        if (still_to_replace(*worker)) apply(*worker, WorkerEvent::retire, now);
         return;
     }
 }
 
-// A replacement that exits before its worker could drain stops the roll there: that worker
+// `gone` has exited. Its replacement, if it had one, is an ordinary worker now; and if it was
+// a replacement that failed before it was ready, the roll stops there: the worker it was for
 // keeps serving, and the next attempt waits for the restart policy.
-void SitePool::note_failed_replacement(const Worker& replacement, int wait_status) {
-    if (replacement.replaces() == 0) return;
+void SitePool::unpair(const Worker& gone, bool failed, int wait_status) {
     for (const auto& worker : workers_) {
-        if (worker->pid() != replacement.replaces() || !worker->retiring() || worker->state() != WorkerState::ready) continue;
-        roll_problem_ = "the replacement of worker " + std::to_string(worker->slot()) + " (pid " + std::to_string(replacement.pid()) +
+        if (worker->replaces() == gone.pid()) worker->replaces_pid() = 0;
+    }
+    if (gone.replaces() == 0 || !failed) return;
+    for (const auto& worker : workers_) {
+        if (worker->pid() != gone.replaces() || !still_to_replace(*worker)) continue;
+        roll_problem_ = "the replacement of worker " + std::to_string(worker->slot()) + " (pid " + std::to_string(gone.pid()) +
                         ") " + describe_exit(wait_status) + " before it was ready; worker " + std::to_string(worker->slot()) +
                         " (pid " + std::to_string(worker->pid()) + ") keeps serving";
         spdlog::warn("site {}: roll stopped: {}", site_.name, roll_problem_);
@@ -136,7 +153,7 @@ void SitePool::note_failed_replacement(const Worker& replacement, int wait_statu
 }
 
 void SitePool::finish_roll_if_done() {
-    if (roll_total_ == 0 || retiring_ready_count() > 0) return;
+    if (roll_total_ == 0 || still_to_replace_count() > 0) return;
     if (stopping_ || paused_) {  // everything drains at once: no roll to report
         roll_total_ = 0;
         roll_problem_.clear();

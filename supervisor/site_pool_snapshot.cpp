@@ -29,7 +29,7 @@ SiteSnapshot SitePool::snapshot() const {
     for (const char* state : {"starting", "ready", "draining", "stopping"}) site.workers_by_state[state] = 0;
     if (roll_total_ > 0) {
         site.roll_of = roll_total_;
-        site.roll_replaced = roll_total_ - static_cast<unsigned>(std::min<std::size_t>(retiring_ready_count(), roll_total_));
+        site.roll_replaced = roll_total_ - static_cast<unsigned>(std::min<std::size_t>(still_to_replace_count(), roll_total_));
         site.roll_problem = roll_problem_;
     }
     auto describe_process = [&](const Worker& process) {

@@ -50,7 +50,7 @@ public:
     // The worker this one was started to replace (0: none); that one drains when this one
     // is ready.
     pid_t replaces() const { return replaces_; }
-    void set_replaces(pid_t pid) { replaces_ = pid; }
+    pid_t& replaces_pid() { return replaces_; }  // set at the start, cleared when the pair ends
     // When max_age retires it (max() = never).
     Clock::time_point rotate_at() const { return rotate_at_; }
     void set_rotate_at(Clock::time_point at) { rotate_at_ = at; }

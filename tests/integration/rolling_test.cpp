@@ -59,9 +59,10 @@ protected:
         });
     }
 
-    // Sends requests one after another (a new connection each) while another thread samples
-    // /status and vhostd's children, until `done()` or 30 s.
-    Observed under_load(VhostdProcess& vhostd, const std::function<void()>& trigger, const std::function<bool()>& done) {
+    // Sends requests one after another (a new connection each, at most one per `pace`) while
+    // another thread samples /status and vhostd's children, until `done()` or 30 s.
+    Observed under_load(VhostdProcess& vhostd, const std::function<void()>& trigger, const std::function<bool()>& done,
+                        std::chrono::milliseconds pace = 0ms) {
         Observed seen;
         std::atomic<bool> stop{false};
         std::thread watcher([&] {
@@ -78,6 +79,7 @@ protected:
         trigger();
         const auto give_up = std::chrono::steady_clock::now() + 30s;
         for (int i = 0; i < 200000 && std::chrono::steady_clock::now() < give_up && !(seen.done = done()); ++i) {
+            if (pace > 0ms) std::this_thread::sleep_for(pace);  // a rate, not a wait
             const Exchange answer = get(port, "roll.test");
             if (answer.status() == 200) {
                 ++seen.ok;
@@ -112,7 +114,7 @@ TEST_F(Rolling, AgeRotation) {
 }
 
 TEST_F(Rolling, RequestCountRotation) {
-    VhostdProcess vhostd(dir, config(hello_pool("max_requests = 40\nheartbeat_timeout = \"600ms\"\n")));
+    VhostdProcess vhostd(dir, config(hello_pool("max_requests = 40\nheartbeat_timeout = \"1500ms\"\n")));
     ASSERT_TRUE(all_ready()) << vhostd.log();
     const Observed seen = under_load(vhostd, [] {}, [&] { return vhostd.count_in_log("ready -> draining (max_requests reached)") >= pool_size; });
     expect_one_at_a_time(seen, vhostd);
@@ -122,7 +124,8 @@ TEST_F(Rolling, MemoryRotation) {
     VhostdProcess vhostd(dir, config(test_site("roll", R"(["roll.test"])", "--leak-mib 1",
                                                "workers = 3\nmax_memory = \"24MiB\"\n")));
     ASSERT_TRUE(all_ready()) << vhostd.log();
-    const Observed seen = under_load(vhostd, [] {}, [&] { return vhostd.count_in_log("ready -> draining (max_memory exceeded)") >= pool_size; });
+    // Paced: every request leaks 1 MiB, retiring workers included, until they drain.
+    const Observed seen = under_load(vhostd, [] {}, [&] { return vhostd.count_in_log("ready -> draining (max_memory exceeded)") >= pool_size; }, 5ms);
     expect_one_at_a_time(seen, vhostd);
 }
 
@@ -135,7 +138,7 @@ TEST_F(Rolling, RestartFromTheAdminEndpoint) {
                                                       "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         EXPECT_EQ(answer.status(), 200) << answer.response;
     };
-    const Observed seen = under_load(vhostd, restart, [&] { return vhostd.count_in_log("roll done: 3 workers replaced") >= 1; });
+    const Observed seen = under_load(vhostd, restart, [&] { return vhostd.count_in_log("roll done: ") >= 1; });
     expect_one_at_a_time(seen, vhostd);
     EXPECT_TRUE(seen.roll_shown);
 }
@@ -144,7 +147,7 @@ TEST_F(Rolling, AReloadThatChangesTheWorkers) {
     VhostdProcess vhostd(dir, config(hello_pool("")));
     ASSERT_TRUE(all_ready()) << vhostd.log();
     const auto reload = [&] { EXPECT_TRUE(vhostd.reload(config(hello_pool("env = { GENERATION = \"2\" }\n")))) << vhostd.log(); };
-    const Observed seen = under_load(vhostd, reload, [&] { return vhostd.count_in_log("roll done: 3 workers replaced") >= 1; });
+    const Observed seen = under_load(vhostd, reload, [&] { return vhostd.count_in_log("roll done: ") >= 1; });
     expect_one_at_a_time(seen, vhostd);
 }
 
@@ -154,7 +157,7 @@ TEST_F(Rolling, AChangeInWatchedFiles) {
     VhostdProcess vhostd(dir, config(hello_pool("watch = [\"" + watched + "\"]\nwatch_debounce = \"100ms\"\n")));
     ASSERT_TRUE(all_ready()) << vhostd.log();
     const auto edit = [&] { std::ofstream(watched + "/app.js") << "changed\n"; };
-    const Observed seen = under_load(vhostd, edit, [&] { return vhostd.count_in_log("roll done: 3 workers replaced") >= 1; });
+    const Observed seen = under_load(vhostd, edit, [&] { return vhostd.count_in_log("roll done: ") >= 1; });
     expect_one_at_a_time(seen, vhostd);
 }
 

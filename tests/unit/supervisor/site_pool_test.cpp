@@ -394,6 +394,53 @@ TEST_F(SitePoolRollTest, ARestartReplacesOneWorkerAtATime) {
     EXPECT_EQ(pool->snapshot().roll_of, 0u) << "the roll is over";
 }
 
+// A reload to fewer workers: the surplus drains at once (highest slots first, so the slots
+// stay 0 … N-1) while the others wait for their replacements, which come one at a time.
+TEST_F(SitePoolRollTest, AReloadToFewerWorkersKeepsTheSlotsFromZero) {
+    site.min_workers = site.max_workers = 2;
+    site.env["RELEASE"] = "2";
+    pool->update(site, true);
+    tick_after(100ms);
+    EXPECT_TRUE(await_command(*first_generation[2], protocol::command::drain)) << "slot 2 is not needed any more";
+    EXPECT_EQ(host.started(), 3u) << "three processes already: N + max_surge";
+    host.exit(*first_generation[2], 0);
+    ASSERT_TRUE(run_until([&] { return host.started() == 4u; }));
+    EXPECT_EQ(worker_of(host.process(3))->slot(), 0u);
+    say_ready(host.process(3));
+    EXPECT_TRUE(await_command(*first_generation[0], protocol::command::drain));
+    host.exit(*first_generation[0], 0);
+    ASSERT_TRUE(run_until([&] { return host.started() == 5u; }));
+    EXPECT_EQ(worker_of(host.process(4))->slot(), 1u);
+}
+
+// Workers still starting when a restart comes are replaced like the others, not all at once.
+TEST_F(SitePoolRollTest, ARestartWhileWorkersStartStaysWithinTheSurge) {
+    pool->restart();
+    settle();
+    ASSERT_EQ(host.started(), 4u);
+    pool->restart();  // again, while the first replacement starts
+    settle();
+    tick_after(100ms);
+    EXPECT_LE(pool->workers().size(), 4u);
+    EXPECT_EQ(count(WorkerState::ready), 3u);
+}
+
+// A retiring worker that crashes before its replacement is ready: its replacement simply
+// takes the slot, and the pair ends.
+TEST_F(SitePoolRollTest, ARetiringWorkerThatCrashesLeavesItsReplacementTheSlot) {
+    pool->restart();
+    settle();
+    ASSERT_EQ(host.started(), 4u);
+    FakeProcess& replacement = host.process(3);
+    crash(*first_generation[0]);
+    EXPECT_EQ(worker_of(replacement)->replaces(), 0) << "the pair ended with the crash";
+    say_ready(replacement);
+    EXPECT_TRUE(commands_sent_to(*first_generation[1]).empty()) << "no other worker drains for it";
+    tick_after(1s);
+    EXPECT_LE(pool->workers().size(), 4u);
+    EXPECT_EQ(count(WorkerState::ready), 3u);
+}
+
 TEST_F(SitePoolRollTest, AReplacementThatFailsStopsTheRollAndItsWorkerKeepsServing) {
     pool->restart();
     settle();
@@ -412,6 +459,7 @@ TEST_F(SitePoolRollTest, AReplacementThatFailsStopsTheRollAndItsWorkerKeepsServi
     EXPECT_EQ(worker_of(again)->slot(), worker_of(*first_generation[0])->slot());
     say_ready(again);
     EXPECT_TRUE(await_command(*first_generation[0], protocol::command::drain));
+    EXPECT_TRUE(pool->snapshot().roll_problem.empty()) << "a replacement took over: the problem is gone";
 }
 
 }  // namespace
