@@ -24,6 +24,7 @@ namespace vhostd::protocol {
 struct IncomingMessage {
     boost::json::object message;            // a command; empty for an app's own message
     std::optional<boost::json::value> app;  // JSON but no command (with accept_app_messages)
+    bool unreadable_app = false;            // such a line, nested too deep to pass on
     FileDescriptor fd;                      // set for NODE_HANDLE
 };
 

@@ -148,25 +148,38 @@ void SiteBus::forward_call(const std::shared_ptr<Worker>& caller, const json::ob
     calls_[id] = Call{caller, caller_id, members.singleton->pid(), deadline, timeout_ms};
 }
 
-void SiteBus::singleton_ready(const BusMembers& members) {
+void SiteBus::singleton_ready(const BusMembers& members, Clock::time_point now) {
     if (!members.singleton) return;
+    expire(now);
     for (auto waiting = std::exchange(waiting_calls_, {}); !waiting.empty(); waiting.pop_front()) {
         WaitingCall& call = waiting.front();
         const auto caller = call.caller.lock();
-        if (caller) forward_call(caller, call.message, members, call.deadline, call.timeout_ms);  // expire() keeps the deadline
+        // The singleton gets the time the call has left; expire() keeps its deadline.
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(call.deadline - now).count();
+        if (caller) forward_call(caller, call.message, members, call.deadline, std::max<std::int64_t>(left, 1));
     }
 }
 
-void SiteBus::pass_app_message(const std::shared_ptr<Worker>& sender, json::value data, const BusMembers& members) {
-    if (members.singleton && members.singleton != sender) {
-        const std::string line = line_of({{"cmd", "vhostd:message"}, {"from", address_of(*sender)}, {"data", std::move(data)}});
+void SiteBus::fail_waiting_calls(const std::string& reason) {
+    for (auto waiting = std::exchange(waiting_calls_, {}); !waiting.empty(); waiting.pop_front()) {
+        const WaitingCall& call = waiting.front();
+        if (const auto caller = call.caller.lock()) {
+            answer_caller(*caller, call.message.if_contains("id") ? call.message.at("id") : json::value(), {{"error", reason}});
+        }
+    }
+}
+
+void SiteBus::pass_app_message(const std::shared_ptr<Worker>& sender, std::optional<json::value> data, const BusMembers& members) {
+    if (data && members.singleton && members.singleton != sender) {
+        const std::string line = line_of({{"cmd", "vhostd:message"}, {"from", address_of(*sender)}, {"data", std::move(*data)}});
         if (deliver(*members.singleton, line) == nullptr) {
             ++delivered_;
             return;
         }
     }
     if (app_messages_dropped_++ == 0) {
-        spdlog::debug("site {}: a message from pid {} that is none of vhostd's commands reached no singleton; dropped "
+        spdlog::debug("site {}: a message from pid {} that is none of vhostd's commands reached no singleton (or was "
+                      "nested too deep); dropped "
                       "(further ones are only counted, in /status messages.app_dropped)",
                       site_, sender->pid());
     }
@@ -202,6 +215,10 @@ void SiteBus::answer_caller(Worker& caller, const json::value& id, const json::o
 }
 
 void SiteBus::forget(const Worker& process) {
+    std::erase_if(waiting_calls_, [&](const WaitingCall& call) {
+        const auto caller = call.caller.lock();
+        return !caller || caller->pid() == process.pid();
+    });
     for (auto it = calls_.begin(); it != calls_.end();) {
         const auto caller = it->second.caller.lock();
         if (it->second.singleton == process.pid()) {

@@ -9,6 +9,7 @@
 
 #include <deque>
 #include <map>
+#include <optional>
 #include <memory>
 #include <random>
 #include <string_view>
@@ -38,9 +39,12 @@ public:
     // A line from `sender` that is none of vhostd's commands (a Node app's process.send):
     // to the singleton as a vhostd:message from the sender, as a cluster worker's message
     // reaches the primary; without a singleton to take it, dropped and counted.
-    void pass_app_message(const std::shared_ptr<Worker>& sender, boost::json::value data, const BusMembers& members);
+    // `data` is empty for a line nested too deep to pass on.
+    void pass_app_message(const std::shared_ptr<Worker>& sender, std::optional<boost::json::value> data, const BusMembers& members);
     // The singleton is ready: calls made while it was starting go to it now.
-    void singleton_ready(const BusMembers& members);
+    void singleton_ready(const BusMembers& members, Clock::time_point now);
+    // No singleton will come (a reload removed it, vhostd stops): waiting calls fail now.
+    void fail_waiting_calls(const std::string& reason);
     // The process is gone: calls it was answering fail now, calls it made are forgotten.
     void forget(const Worker& process);
     // Fails calls whose time is up.
@@ -79,7 +83,7 @@ private:
         Clock::time_point deadline;
         std::int64_t timeout_ms = 0;
     };
-    static constexpr std::size_t max_waiting_calls = 1024;
+    static constexpr std::size_t max_waiting_calls = 256;
 
     void forward_call(const std::shared_ptr<Worker>& caller, const boost::json::object& message, const BusMembers& members,
                       Clock::time_point deadline, std::int64_t timeout_ms);

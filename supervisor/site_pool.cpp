@@ -177,6 +177,7 @@ void SitePool::update(conf::Site site, bool replace_workers, RestartReason count
     site_ = std::move(site);
     if (new_tasks) task_schedule_.reset(site_.tasks, now, std::chrono::system_clock::now());
     if (new_watch) watch_files();
+    if (!site_.singleton) bus_.fail_waiting_calls("the site has no singleton running");
     if (new_singleton) {
         // The running one drains; its exit starts the new one (or none, if it was removed).
         if (singleton_ && (singleton_->state() == WorkerState::starting || singleton_->state() == WorkerState::ready)) {
@@ -238,6 +239,7 @@ void SitePool::stop(std::function<void()> done) {
     hand_waiting();  // last chance for connections already waiting, before workers stop taking them
     stopping_ = true;
     on_stopped_ = std::move(done);
+    bus_.fail_waiting_calls("vhostd is stopping");
     const auto now = host_.now();
     for (const auto& worker : std::vector(workers_)) {
         if (!worker->retiring()) worker->mark_retiring("vhostd is stopping");

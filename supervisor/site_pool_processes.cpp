@@ -124,8 +124,8 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
             co_return;
         }
         worker->heard_from(now);
-        if (incoming.app) {
-            bus_.pass_app_message(worker, std::move(*incoming.app), bus_members());
+        if (incoming.app || incoming.unreadable_app) {
+            bus_.pass_app_message(worker, std::move(incoming.app), bus_members());
             continue;
         }
         const std::string_view command = protocol::command_of(incoming.message);
@@ -146,7 +146,7 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
                 // The backoff resets only after a healthy run (on_singleton_exit), not on ready:
                 // one that crashes right after saying ready must still back off.
                 singleton_was_ready_ = true;
-                bus_.singleton_ready(bus_members());
+                bus_.singleton_ready(bus_members(), now);
                 reconcile(now);
                 continue;
             }
@@ -156,6 +156,11 @@ asio::awaitable<void> SitePool::read_channel(std::shared_ptr<Worker> worker) {
             worker->on_heartbeat(protocol::heartbeat_of(incoming.message), now);
         } else if (bus_.handle(worker, command, incoming.message, bus_members(), now)) {
             // routed among the site's processes
+        } else if (command == protocol::command::handle) {
+            // The app's process.send(message, handle): Node sends nothing more until it is
+            // acknowledged. vhostd has nowhere to pass a handle; its fd closes here.
+            worker->channel().send(protocol::encode_command(protocol::command::handle_ack));
+            spdlog::debug("{}: dropped a handle the app sent", describe(*worker));
         } else if (command.starts_with("vhostd:") || command.starts_with("NODE_")) {
             spdlog::debug("{}: ignoring message '{}'", describe(*worker), command);  // a later version's, or Node's
         } else {

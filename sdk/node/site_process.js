@@ -70,6 +70,8 @@ function errorText(error) {
   return text.length > 4096 ? `${text.slice(0, 4096)}…` : text;
 }
 
+let channelTaken = false;   // one SiteProcess per process reads the channel
+
 // One process of a site on vhostd's channel: ready, heartbeats, drain, and the site's
 // message bus (docs/protocol.md, section 12). serve() makes a Worker, singleton() a
 // Singleton. Events: 'message' (data, from), 'task' (name), 'undeliverable' (report),
@@ -181,16 +183,29 @@ class SiteProcess extends EventEmitter {
   // process, as a cluster worker gets what the primary sends it. (What the app sends with
   // process.send() goes to the site's singleton: docs/protocol.md, section 3.)
   _takeChannel() {
+    if (channelTaken) throw new Error('vhostd: serve() or singleton() already runs in this process');
+    channelTaken = true;
     const emit = process.emit;
     const sdk = this;
+    let passingData = false;   // our wrapper is giving the app's listeners a bus message's data
     process.emit = function vhostdChannel(event, message, handle) {
       if (event !== 'message') return Reflect.apply(emit, this, arguments);
-      if (sdk._take(message, handle)) Reflect.apply(emit, this, ['message', channel.dataOf(message)]);
+      if (!sdk._take(message, handle)) return true;
+      passingData = true;
+      try {
+        Reflect.apply(emit, this, ['message', channel.dataOf(message)]);
+      } finally {
+        passingData = false;
+      }
       return true;
     };
-    // Node keeps the channel referenced (and so the process alive) only while 'message' has
-    // a listener, and the SDK takes its messages before any listener could.
-    process.on('message', () => {});
+    // Only reached when something has taken the wrapper out of process.emit's chain (as
+    // signal-exit does when it restores what it saved before): the SDK still gets every
+    // message, and the app's listeners see vhostd's too. It also keeps the channel
+    // referenced, which Node does only while 'message' has a listener.
+    process.prependListener('message', (message, handle) => {
+      if (!passingData) sdk._take(message, handle);
+    });
   }
 
   // One message of the channel; true when it is a bus message the app's listeners get too.

@@ -59,7 +59,7 @@ class Vhostd:
         self.process = None
         self.pids = set()          # every process of the sites seen, killed at the end
 
-    def site(self, name, workers):
+    def site(self, name, workers, singleton_extra=""):
         command = f"command = {json.dumps(self.program)}\n"
         # Explicit, so that a node binary named otherwise (node20) still gets Node's IPC.
         if self.lang == "node":
@@ -67,7 +67,7 @@ class Vhostd:
         # Short drains and kills: stopping vhostd at the end of a case stays quick.
         return (f'[sites.{name}]\nhosts = ["{name}.example"]\n{command}workers = {workers}\n'
                 f'drain_timeout = "2s"\nkill_timeout = "1s"\n\n'
-                f"[sites.{name}.singleton]\n{command}\n")
+                f"[sites.{name}.singleton]\n{command}{singleton_extra}\n")
 
     def config(self, *sites):
         return (f'[[listen]]\naddress = "127.0.0.1:{self.port}"\n\n'
@@ -206,7 +206,8 @@ def case_fanout(v: Vhostd):
 
 def case_hung_and_dead_singleton(v: Vhostd):
     """a call to a hung singleton fails clearly; one made while it restarts waits for it"""
-    v.start(v.config(v.site("bus", 1)))
+    # A restart delay long enough for a short call to run out waiting, even on a slow machine.
+    v.start(v.config(v.site("bus", 1, 'restart_backoff = { initial = "3s", max = "3s" }\n')))
     v.wait_ready(1)
     singleton = v.status()["singleton"]["pid"]
     os.kill(singleton, signal.SIGSTOP)
@@ -215,7 +216,7 @@ def case_hung_and_dead_singleton(v: Vhostd):
 
     os.kill(singleton, signal.SIGKILL)
     wait_until(lambda: "singleton starts again" in v.log(), "vhostd to log \"singleton starts again\"")
-    # Restarting (after a 1 s backoff): a short call runs out waiting, a longer one waits for it.
+    # Restarting (after the 3 s backoff): a short call runs out waiting, a longer one waits for it.
     status, body = v.get("/call/echo?x&ms=300")
     expect(status == 502 and "the singleton did not start in time" in body,
            f"a call while the singleton restarts: {status} {body.strip()}")
@@ -278,6 +279,9 @@ def case_app_messages(v: Vhostd):
     v.wait_ready(1)
     worker = v.status()["workers"][0]["pid"]
     sent = ["hello", {"type": "hello"}, {"cmd": "notifyRequest"}]
+    # First a handle, which vhostd must acknowledge: Node holds every later send until then.
+    status, body = v.get("/process-send-handle")
+    expect(status == 200, f"/process-send-handle answered {status}: {body}")
     for i in range(len(sent)):
         status, body = v.get(f"/process-send/{i}")
         expect(status == 200, f"/process-send/{i} answered {status}: {body}")

@@ -8,6 +8,8 @@
 //   GET /undeliverable         the reasons vhostd sent back, as a JSON array
 //   GET /process-send/N        process.send() of app value N (0: "hello", 1: {"type":"hello"},
 //                              2: {"cmd":"notifyRequest"}), as Node's cluster examples do
+//   GET /process-send-handle   process.send() of a message with a handle (a net.Server): vhostd
+//                              acknowledges and drops it, so later sends still go out
 //   GET /process-messages      what reached the app's own process.on('message'), as JSON
 // and it reports every message and task it receives to the singleton. As the singleton it
 // answers "echo" (its args), "received" (what it got), "fanout" ("worker:N" or "workers:N":
@@ -15,6 +17,7 @@
 // tests/bus/python_bus_app.py is the Python twin.
 
 const http = require('node:http');
+const net = require('node:net');
 const vhostd = require('../../sdk/node');
 
 function bump(counts, key) {
@@ -84,6 +87,13 @@ function runWorker() {
       return [200, 'sent\n'];
     }
     if (path === '/process-messages') return [200, `${JSON.stringify(processMessages)}\n`];
+    if (path === '/process-send-handle') {
+      const server = net.createServer();
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      await new Promise((resolve, reject) => process.send({ with: 'a handle' }, server, (error) => (error ? reject(error) : resolve())));
+      server.close();
+      return [200, 'sent\n'];
+    }
     return [404, 'no such path\n'];
   };
   const server = http.createServer((req, res) => {

@@ -102,6 +102,22 @@ TEST(MessageDecoder, JsonThatIsNoCommandIsTheAppsOwnMessage) {
     EXPECT_FALSE(out.app) << "a command is not the app's";
     EXPECT_EQ(protocol::command_of(out.message), "vhostd:ready");
 
+    // JSON.stringify output Boost.JSON does not read is still the app's, not a broken channel.
+    protocol::MessageDecoder unreadable;
+    unreadable.accept_app_messages();
+    unreadable.feed(std::string(2000, '[') + std::string(2000, ']') + "\n" +
+                    R"(["\ud83d", "\\ud83d", "\ud83d\ude00", "\udc00x"])" "\n{\"cmd\":\"vhostd:ready\"}\n");
+    ASSERT_EQ(unreadable.next(out), Status::message);
+    EXPECT_TRUE(out.unreadable_app) << "nested too deep to pass on";
+    EXPECT_FALSE(out.app);
+    // A cut emoji, as JSON.stringify writes it: a lone surrogate reads as U+FFFD.
+    ASSERT_EQ(unreadable.next(out), Status::message);
+    ASSERT_TRUE(out.app);
+    EXPECT_EQ(boost::json::serialize(*out.app), "[\"\xEF\xBF\xBD\",\"\\\\ud83d\",\"\xF0\x9F\x98\x80\",\"\xEF\xBF\xBDx\"]");
+    ASSERT_EQ(unreadable.next(out), Status::message);
+    EXPECT_FALSE(out.unreadable_app);
+    EXPECT_EQ(protocol::command_of(out.message), "vhostd:ready");
+
     protocol::MessageDecoder garbage;
     garbage.accept_app_messages();
     garbage.feed("not json\n");
