@@ -295,6 +295,14 @@ def case_app_messages(v: Vhostd):
     seen = wait_until(lambda: json.loads(v.get("/process-messages")[1]) or None, "a message at process.on('message')")
     expect(seen == [{"message": {"text": "workers 0"}, "handle": False}],
            f"process.on('message') saw {seen} (handoffs, heartbeats and bus internals must not show)")
+    # Another library's process.emit wrapper undone (signal-exit does it): still served, and
+    # calls still get their replies.
+    status, body = v.get("/restore-emit")
+    expect(status == 200, f"/restore-emit answered {status}: {body}")
+    for _ in range(3):
+        status, body = v.get("/undeliverable")
+        expect(status == 200, f"a request after the wrapper was undone answered {status}: {body}")
+    expect(v.call("echo", "still") == "still", "a call after the wrapper was undone")
     return f"{len(senders)} app messages from pid {worker}"
 
 

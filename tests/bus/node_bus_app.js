@@ -11,6 +11,8 @@
 //   GET /process-send-handle   process.send() of a message with a handle (a net.Server): vhostd
 //                              acknowledges and drops it, so later sends still go out
 //   GET /process-messages      what reached the app's own process.on('message'), as JSON
+//   GET /restore-emit          puts back the process.emit from before serve(), as signal-exit
+//                              does with the one it saved: the SDK must still get its messages
 // and it reports every message and task it receives to the singleton. As the singleton it
 // answers "echo" (its args), "received" (what it got), "fanout" ("worker:N" or "workers:N":
 // sends N messages) and "tally" (receipts: "one", "all PID", and tasks per worker pid).
@@ -57,6 +59,8 @@ function runSingleton() {
 
 const APP_VALUES = ['hello', { type: 'hello' }, { cmd: 'notifyRequest' }];
 
+const emitBeforeServe = process.emit;
+
 function runWorker() {
   const undeliverable = [];
   const processMessages = [];   // vhostd's own messages must never show here
@@ -87,6 +91,10 @@ function runWorker() {
       return [200, 'sent\n'];
     }
     if (path === '/process-messages') return [200, `${JSON.stringify(processMessages)}\n`];
+    if (path === '/restore-emit') {
+      process.emit = emitBeforeServe;
+      return [200, 'restored\n'];
+    }
     if (path === '/process-send-handle') {
       const server = net.createServer();
       await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
