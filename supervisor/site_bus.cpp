@@ -19,6 +19,9 @@ constexpr std::int64_t max_call_timeout_ms = 600000;
 
 std::string line_of(const json::object& message) { return json::serialize(message) + "\n"; }
 
+// A message's optional "id", echoed in what answers it.
+json::value id_of(const json::object& message) { return message.if_contains("id") ? message.at("id") : json::value(); }
+
 json::object address_of(const Worker& process) {
     return {{"role", process.is_singleton() ? "singleton" : "worker"}, {"slot", process.slot()}, {"pid", process.pid()}};
 }
@@ -105,7 +108,7 @@ void SiteBus::send(const std::shared_ptr<Worker>& sender, const json::object& me
 
 void SiteBus::call(const std::shared_ptr<Worker>& sender, const json::object& message, const BusMembers& members,
                    Clock::time_point now) {
-    const json::value caller_id = message.if_contains("id") ? message.at("id") : json::value();
+    const json::value caller_id = id_of(message);
     const json::value* method = message.if_contains("method");
     if (!method || !method->is_string()) {
         answer_caller(*sender, caller_id, {{"error", "a call needs a \"method\" string"}});
@@ -136,7 +139,7 @@ void SiteBus::call(const std::shared_ptr<Worker>& sender, const json::object& me
 
 void SiteBus::forward_call(const std::shared_ptr<Worker>& caller, const json::object& message, const BusMembers& members,
                            Clock::time_point deadline, std::int64_t timeout_ms) {
-    const json::value caller_id = message.if_contains("id") ? message.at("id") : json::value();
+    const json::value caller_id = id_of(message);
     const std::uint64_t id = next_call_id_++;
     json::object forwarded{{"cmd", "vhostd:call"}, {"id", id}, {"method", message.at("method")}, {"from", address_of(*caller)}, {"timeoutMs", timeout_ms}};
     if (const auto* args = message.if_contains("args")) forwarded["args"] = *args;
@@ -164,7 +167,7 @@ void SiteBus::fail_waiting_calls(const std::string& reason) {
     for (auto waiting = std::exchange(waiting_calls_, {}); !waiting.empty(); waiting.pop_front()) {
         const WaitingCall& call = waiting.front();
         if (const auto caller = call.caller.lock()) {
-            answer_caller(*caller, call.message.if_contains("id") ? call.message.at("id") : json::value(), {{"error", reason}});
+            answer_caller(*caller, id_of(call.message), {{"error", reason}});
         }
     }
 }
@@ -239,8 +242,7 @@ void SiteBus::expire(Clock::time_point now) {
             continue;
         }
         if (const auto caller = it->caller.lock()) {
-            const json::value id = it->message.if_contains("id") ? it->message.at("id") : json::value();
-            answer_caller(*caller, id, {{"error", "no reply within " + std::to_string(it->timeout_ms) + " ms (the singleton did not start in time)"}});
+            answer_caller(*caller, id_of(it->message), {{"error", "no reply within " + std::to_string(it->timeout_ms) + " ms (the singleton did not start in time)"}});
         }
         it = waiting_calls_.erase(it);
     }

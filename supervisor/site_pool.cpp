@@ -53,9 +53,7 @@ std::size_t SitePool::ready_serving_count() const {
 }
 
 bool SitePool::has_live_worker() const {
-    return std::any_of(workers_.begin(), workers_.end(), [](const auto& w) {
-        return w->state() == WorkerState::ready || w->state() == WorkerState::starting;
-    });
+    return std::any_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->live(); });
 }
 
 // A slot is taken while a worker in it serves, retiring or not: a retiring worker's slot is
@@ -63,7 +61,7 @@ bool SitePool::has_live_worker() const {
 unsigned SitePool::free_slot() const {
     for (unsigned slot = 0;; ++slot) {
         const bool taken = std::any_of(workers_.begin(), workers_.end(), [slot](const auto& w) {
-            return (w->state() == WorkerState::starting || w->state() == WorkerState::ready) && w->slot() == slot;
+            return w->live() && w->slot() == slot;
         });
         if (!taken) return slot;
     }
@@ -180,7 +178,7 @@ void SitePool::update(conf::Site site, bool replace_workers, RestartReason count
     if (!site_.singleton) bus_.fail_waiting_calls("the site has no singleton running");
     if (new_singleton) {
         // The running one drains; its exit starts the new one (or none, if it was removed).
-        if (singleton_ && (singleton_->state() == WorkerState::starting || singleton_->state() == WorkerState::ready)) {
+        if (singleton_ && singleton_->live()) {
             apply(*singleton_, WorkerEvent::retire, now);
         } else if (!singleton_ && site_.singleton) {
             spawn_singleton(now);
@@ -254,7 +252,7 @@ void SitePool::check_stopped() {
     // The singleton goes last: workers may call it while they drain.
     singleton_timer_.cancel();
     if (singleton_) {
-        if (singleton_->state() == WorkerState::starting || singleton_->state() == WorkerState::ready) {
+        if (singleton_->live()) {
             apply(*singleton_, WorkerEvent::retire, host_.now());
         }
         return;

@@ -96,7 +96,7 @@ void SitePool::retire_for_replacement(Worker& worker, const char* why, RestartRe
 
 bool SitePool::has_replacement(const Worker& retiring) const {
     return std::any_of(workers_.begin(), workers_.end(), [&](const auto& w) {
-        return w->replaces() == retiring.pid() && (w->state() == WorkerState::starting || w->state() == WorkerState::ready);
+        return w->replaces() == retiring.pid() && w->live();
     });
 }
 
@@ -104,7 +104,7 @@ namespace {
 
 // Marked for replacement, and not draining yet: it still serves, or will once ready.
 bool still_to_replace(const Worker& worker) {
-    return worker.retiring() && (worker.state() == WorkerState::starting || worker.state() == WorkerState::ready);
+    return worker.retiring() && worker.live();
 }
 
 }  // namespace

@@ -43,7 +43,9 @@ public:
 
     // Counts in the pool's size until it is marked retiring; a retiring worker keeps serving
     // until its replacement is ready.
-    bool serving() const { return (state_ == WorkerState::starting || state_ == WorkerState::ready) && !retiring_; }
+    bool serving() const { return live() && !retiring_; }
+    // Starting or ready: not yet told to drain, stop or gone.
+    bool live() const { return state_ == WorkerState::starting || state_ == WorkerState::ready; }
     bool retiring() const { return retiring_ != nullptr; }
     const char* retire_reason() const { return retiring_; }
     void mark_retiring(const char* reason) { retiring_ = reason; }

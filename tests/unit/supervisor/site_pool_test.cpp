@@ -360,6 +360,18 @@ protected:
         }
     }
 
+    // A restart: the first replacement starts, and only it.
+    void restart() {
+        pool->restart();
+        settle();
+        ASSERT_EQ(host.started(), 4u);
+    }
+    // N + max_surge processes at most, N of them ready.
+    void expect_within_the_surge() const {
+        EXPECT_LE(pool->workers().size(), 4u);
+        EXPECT_EQ(count(WorkerState::ready), 3u);
+    }
+
     std::size_t count(WorkerState state) const {
         return static_cast<std::size_t>(std::count_if(pool->workers().begin(), pool->workers().end(),
                                                       [state](const auto& w) { return w->state() == state; }));
@@ -415,36 +427,28 @@ TEST_F(SitePoolRollTest, AReloadToFewerWorkersKeepsTheSlotsFromZero) {
 
 // Workers still starting when a restart comes are replaced like the others, not all at once.
 TEST_F(SitePoolRollTest, ARestartWhileWorkersStartStaysWithinTheSurge) {
-    pool->restart();
-    settle();
-    ASSERT_EQ(host.started(), 4u);
+    ASSERT_NO_FATAL_FAILURE(restart());
     pool->restart();  // again, while the first replacement starts
     settle();
     tick_after(100ms);
-    EXPECT_LE(pool->workers().size(), 4u);
-    EXPECT_EQ(count(WorkerState::ready), 3u);
+    expect_within_the_surge();
 }
 
 // A retiring worker that crashes before its replacement is ready: its replacement simply
 // takes the slot, and the pair ends.
 TEST_F(SitePoolRollTest, ARetiringWorkerThatCrashesLeavesItsReplacementTheSlot) {
-    pool->restart();
-    settle();
-    ASSERT_EQ(host.started(), 4u);
+    ASSERT_NO_FATAL_FAILURE(restart());
     FakeProcess& replacement = host.process(3);
     crash(*first_generation[0]);
     EXPECT_EQ(worker_of(replacement)->replaces(), 0) << "the pair ended with the crash";
     say_ready(replacement);
     EXPECT_TRUE(commands_sent_to(*first_generation[1]).empty()) << "no other worker drains for it";
     tick_after(1s);
-    EXPECT_LE(pool->workers().size(), 4u);
-    EXPECT_EQ(count(WorkerState::ready), 3u);
+    expect_within_the_surge();
 }
 
 TEST_F(SitePoolRollTest, AReplacementThatFailsStopsTheRollAndItsWorkerKeepsServing) {
-    pool->restart();
-    settle();
-    ASSERT_EQ(host.started(), 4u);
+    ASSERT_NO_FATAL_FAILURE(restart());
     crash(host.process(3));
     EXPECT_EQ(worker_of(*first_generation[0])->state(), WorkerState::ready) << "it keeps serving";
     EXPECT_TRUE(commands_sent_to(*first_generation[0]).empty());
