@@ -144,6 +144,21 @@ struct Task {
     bool operator==(const Task&) const = default;
 };
 
+// Which worker slot a site's connections go to, so that a client keeps reaching the process
+// that holds its session. `none`: the least busy worker. `client`: a stable hash of the
+// client's address (the one a trusted PROXY header names). `cookie`: a hash of that cookie's
+// value, read from the request head; a connection without it goes to the least busy worker.
+struct Affinity {
+    enum class By { none, client, cookie };
+    By by = By::none;
+    std::string cookie;  // the cookie's name, with By::cookie
+
+    bool operator==(const Affinity&) const = default;
+};
+
+// The most workers one site may have (workers, max_workers).
+inline constexpr unsigned max_pool_size = 256;
+
 struct Site {
     std::string name;
     std::vector<std::string> hosts;        // lower-case; "*.suffix" for wildcards
@@ -170,6 +185,7 @@ struct Site {
     // Workers replaced at a time (rotation, restart, reload): a pool of N never runs more
     // than N + max_surge worker processes, draining ones included.
     unsigned max_surge = 1;
+    Affinity affinity;
     Duration start_timeout = std::chrono::seconds(30);  // no ready message within this = a failed start
     Duration heartbeat_timeout = std::chrono::seconds(10);
     Duration drain_timeout = std::chrono::seconds(30);

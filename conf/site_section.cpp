@@ -51,7 +51,7 @@ KeyReader<SiteDraft> pool_key(const toml::key* PoolKeys::*key, std::optional<uns
                              const std::string& path, SiteDraft& into) {
         into.pool.*key = &written;
         if (key == &PoolKeys::min_workers) into.pool.min_value = &value;
-        if (unsigned number = 0; reader.read_integer(value, path, min, 256, number)) into.pool.*count = number;
+        if (unsigned number = 0; reader.read_integer(value, path, min, max_pool_size, number)) into.pool.*count = number;
     };
 }
 
@@ -158,6 +158,11 @@ KeyTable<SiteDraft> site_keys() {
         .integer("max_requests", &Site::max_requests, 0, std::int64_t{1} << 62,
                  "rotate a worker after this many requests; 0: no limit")
         .integer("max_surge", &Site::max_surge, 1, 256, "workers replaced at a time")
+        .custom("affinity", "\"none\", \"client\" or table { cookie = \"NAME\" }", "\"none\"", true,
+                "which worker slot a client's connections go to",
+                [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
+                   SiteDraft& into) { read_affinity(reader, value, path, into.affinity); },
+                affinity_key_docs())
         .table("restart_limit", &Site::restart_limit, restart_limit_keys(defaults.restart_limit),
                "too many failures within a window quarantine the site")
         .table("restart_backoff", &Site::restart_backoff, restart_backoff_keys(defaults.restart_backoff),

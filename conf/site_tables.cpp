@@ -1,7 +1,9 @@
 #include "conf/site_tables.hpp"
 
 #include "conf/certificate_check.hpp"
+#include "http/ascii.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 namespace vhostd::conf {
@@ -175,6 +177,50 @@ void read_certificates(ValueReader& reader, const toml::node& node, const std::s
 
 std::vector<KeyDoc> certificate_key_docs() {
     return built_once<certificate_keys>().docs();
+}
+
+namespace {
+
+KeyTable<Affinity> affinity_keys() {
+    KeyTable<Affinity> table;
+    table.nonempty_string("cookie", &Affinity::cookie, "the cookie whose value picks the worker").required();
+    return table;
+}
+
+}  // namespace
+
+void read_affinity(ValueReader& reader, const toml::node& node, const std::string& path, Affinity& into) {
+    constexpr const char* expected = "must be \"none\", \"client\" or { cookie = \"NAME\" }";
+    if (const auto* word = node.as_string()) {
+        if (word->get() == "none") {
+            into = {};
+        } else if (word->get() == "client") {
+            into = {.by = Affinity::By::client, .cookie = {}};
+        } else if (word->get() == "cookie") {
+            reader.report(node, path, "names no cookie: write affinity = { cookie = \"NAME\" }");
+        } else {
+            reader.report(node, path, expected);
+        }
+        return;
+    }
+    const auto* table = node.as_table();
+    if (!table) {
+        reader.report(node, path, expected);
+        return;
+    }
+    Affinity affinity{.by = Affinity::By::cookie, .cookie = {}};
+    built_once<affinity_keys>().read(reader, *table, path, affinity);
+    if (affinity.cookie.empty()) return;  // reported
+    if (!std::all_of(affinity.cookie.begin(), affinity.cookie.end(), http::is_token_char)) {
+        reader.report(*table->get("cookie"), child(path, "cookie"),
+                      "must be a cookie name (letters, digits and !#$%&'*+-.^_`|~)");
+        return;
+    }
+    into = std::move(affinity);
+}
+
+std::vector<KeyDoc> affinity_key_docs() {
+    return built_once<affinity_keys>().docs();
 }
 
 }  // namespace vhostd::conf

@@ -1,5 +1,5 @@
-// The tables inside a [sites.NAME]: restart_limit, restart_backoff, limits, singleton, tasks
-// and tls, each with its key table, plus the runtime rule both a site and its singleton use.
+// The tables inside a [sites.NAME]: restart_limit, restart_backoff, limits, singleton, tasks,
+// tls and affinity, each with its key table, plus the runtime rule both a site and its singleton use.
 #pragma once
 
 #include "conf/key_table.hpp"
@@ -35,5 +35,9 @@ std::vector<KeyDoc> task_key_docs();
 void read_certificates(ValueReader& reader, const toml::node& node, const std::string& path,
                        std::vector<Certificate>& into);
 std::vector<KeyDoc> certificate_key_docs();
+
+// `affinity = "none" | "client" | { cookie = "NAME" }`.
+void read_affinity(ValueReader& reader, const toml::node& node, const std::string& path, Affinity& into);
+std::vector<KeyDoc> affinity_key_docs();
 
 }  // namespace vhostd::conf

@@ -1,5 +1,5 @@
 // The tables inside [sites.NAME] (conf/site_tables.cpp): restart_limit, restart_backoff,
-// limits, tls, singleton and tasks.
+// limits, tls, singleton, tasks and affinity.
 #include "tests/unit/conf/load_helpers.hpp"
 
 #include <gtest/gtest.h>
@@ -206,6 +206,71 @@ to = "singleton"
                   "13:8: sites.a.tasks[1].cron: bad minute (0-59) field",
                   "14:6: sites.a.tasks[1].to: must be \"worker\" or \"singleton\"",
                   "18:1: sites.b.tasks[0].to: names the singleton, but the site has no [singleton]",
+              }));
+}
+
+TEST(LoadConfig, ReadsAffinity) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.chat]
+hosts = ["chat.example"]
+command = ["./chat"]
+affinity = { cookie = "io" }
+[sites.shop]
+hosts = ["shop.example"]
+command = ["./shop"]
+affinity = "client"
+[sites.wiki]
+hosts = ["wiki.example"]
+command = ["./wiki"]
+affinity = "none"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)");
+    ASSERT_EQ(config.sites.size(), 4u);
+    EXPECT_EQ(config.sites[0].affinity, (Affinity{.by = Affinity::By::cookie, .cookie = "io"}));
+    EXPECT_EQ(config.sites[1].affinity, (Affinity{.by = Affinity::By::client, .cookie = {}}));
+    EXPECT_EQ(config.sites[2].affinity, Affinity{});
+    EXPECT_EQ(config.sites[3].affinity, Affinity{});
+}
+
+TEST(LoadConfig, ReportsBadAffinity) {
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.a]
+hosts = ["a.example"]
+command = ["./a"]
+affinity = "cookie"
+[sites.b]
+hosts = ["b.example"]
+command = ["./b"]
+affinity = "ip_hash"
+[sites.c]
+hosts = ["c.example"]
+command = ["./c"]
+affinity = true
+[sites.d]
+hosts = ["d.example"]
+command = ["./d"]
+affinity = { cookie = "session id" }
+[sites.e]
+hosts = ["e.example"]
+command = ["./e"]
+affinity = { name = "io" }
+[sites.f]
+hosts = ["f.example"]
+command = ["./f"]
+affinity = { cookie = "" }
+)"),
+              (std::vector<std::string>{
+                  "6:12: sites.a.affinity: names no cookie: write affinity = { cookie = \"NAME\" }",
+                  "10:12: sites.b.affinity: must be \"none\", \"client\" or { cookie = \"NAME\" }",
+                  "14:12: sites.c.affinity: must be \"none\", \"client\" or { cookie = \"NAME\" }",
+                  "18:23: sites.d.affinity.cookie: must be a cookie name (letters, digits and !#$%&'*+-.^_`|~)",
+                  "22:12: sites.e.affinity.cookie: is required",
+                  "22:14: sites.e.affinity.name: unknown key",
+                  "26:23: sites.f.affinity.cookie: must not be empty",
               }));
 }
 
