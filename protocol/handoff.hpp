@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace vhostd::protocol {
@@ -20,6 +21,8 @@ struct PendingConnection {
     bool handed_before = false;         // a worker died before reading it: counted already
     unsigned refusals = 0;              // workers that said its fd did not reach them
     int refused_by = 0;                 // the pid of the last of them
+    // Set by a site with affinity: the key of the worker slot it must go to (supervisor/affinity.hpp).
+    std::optional<std::uint64_t> affinity_key;
     // Called when no worker can take the connection (queue full, queue timeout, site down):
     // the front answers 503 with Retry-After and closes. May be called from any thread.
     std::function<void(FileDescriptor socket, int retry_after_seconds, const char* why)> reject;

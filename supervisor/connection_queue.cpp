@@ -29,10 +29,12 @@ void ConnectionQueue::push_front(protocol::PendingConnection connection, Clock::
     waiting_.push_front({std::move(connection), deadline, now});
 }
 
-ConnectionQueue::Waiting ConnectionQueue::pop_front() {
-    Waiting first = std::move(waiting_.front());
-    waiting_.pop_front();
-    return first;
+ConnectionQueue::Waiting ConnectionQueue::pop_front() { return take(0); }
+
+ConnectionQueue::Waiting ConnectionQueue::take(std::size_t index) {
+    Waiting taken = std::move(waiting_[index]);
+    waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(index));
+    return taken;
 }
 
 std::optional<ConnectionQueue::Waiting> ConnectionQueue::pop_expired(Clock::time_point now) {

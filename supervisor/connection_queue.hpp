@@ -41,6 +41,9 @@ public:
     bool empty() const { return waiting_.empty(); }
     std::size_t size() const { return waiting_.size(); }
     Waiting& front() { return waiting_.front(); }
+    Waiting& at(std::size_t index) { return waiting_[index]; }
+    auto begin() const { return waiting_.begin(); }
+    auto end() const { return waiting_.end(); }
 
     // A new connection, last in line, due at now + timeout.
     void push_back(protocol::PendingConnection connection, Clock::time_point now, Clock::duration timeout);
@@ -48,6 +51,8 @@ public:
     // before, whichever comes first.
     void push_front(protocol::PendingConnection connection, Clock::time_point now, Clock::duration timeout);
     Waiting pop_front();
+    // Taking one out of the middle keeps the order of deadlines.
+    Waiting take(std::size_t index);
     // The front's, if it is due at `now`.
     std::optional<Waiting> pop_expired(Clock::time_point now);
     // When the front is due; nullopt when nothing waits.

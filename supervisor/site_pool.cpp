@@ -58,13 +58,26 @@ bool SitePool::has_live_worker() const {
 
 // A slot is taken while a worker in it serves, retiring or not: a retiring worker's slot is
 // kept for its replacement.
+bool SitePool::slot_taken(unsigned slot) const {
+    return std::any_of(workers_.begin(), workers_.end(), [slot](const auto& w) { return w->live() && w->slot() == slot; });
+}
+
 unsigned SitePool::free_slot() const {
-    for (unsigned slot = 0;; ++slot) {
-        const bool taken = std::any_of(workers_.begin(), workers_.end(), [slot](const auto& w) {
-            return w->live() && w->slot() == slot;
-        });
-        if (!taken) return slot;
+    unsigned slot = 0;
+    while (slot_taken(slot)) ++slot;
+    return slot;
+}
+
+std::optional<unsigned> SitePool::slot_wanted_without_worker() const {
+    if (site_.affinity.by == conf::Affinity::By::none) return std::nullopt;
+    for (const ConnectionQueue::Waiting& waiting : waiting_) {
+        if (const auto slot = slot_of(waiting.connection); slot && !slot_taken(*slot)) return slot;
     }
+    return std::nullopt;
+}
+
+unsigned SitePool::slot_to_fill() const {
+    return slot_wanted_without_worker().value_or(free_slot());
 }
 
 // Brings the pool to its size: spawns what is missing unless backing off or quarantined,
@@ -78,7 +91,9 @@ void SitePool::reconcile(Clock::time_point now) {
         spdlog::info("site {}: quarantine over; starting workers again", site_.name);
     }
     const bool anyone_starting = std::any_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->state() == WorkerState::starting; });
-    if (!waiting_.empty() && !anyone_starting && target_ < site_.max_workers) ++target_;
+    // An on-demand pool grows while connections wait: by one at a time, or for the slot a
+    // connection waits for (affinity) at once.
+    if (!waiting_.empty() && (!anyone_starting || slot_wanted_without_worker()) && target_ < site_.max_workers) ++target_;
     target_ = std::clamp(target_, site_.min_workers, site_.max_workers);
 
     std::size_t serving = serving_count();
@@ -88,12 +103,12 @@ void SitePool::reconcile(Clock::time_point now) {
     const auto room = [&] { return workers_.size() < target_ + site_.max_surge; };
     // Slots without a worker (a crash, a growing pool) get one first...
     std::size_t missing = target_ > serving + awaiting.size() ? target_ - serving - awaiting.size() : 0;
-    for (; missing > 0 && room() && !(backing_off = !restart_policy_.may_start(now)); --missing, ++serving) spawn(now, free_slot());
+    for (; missing > 0 && room() && !(backing_off = !restart_policy_.may_start(now)); --missing, ++serving) spawn(now, slot_to_fill());
     // ...then retiring workers their replacements, in their own slots.
     for (Worker* retiring : awaiting) {
         if (backing_off || serving >= target_ || !room()) break;
         if ((backing_off = !restart_policy_.may_start(now))) break;
-        spawn(now, retiring->slot() < target_ ? retiring->slot() : free_slot(), retiring->pid());
+        spawn(now, retiring->slot() < site_.max_workers ? retiring->slot() : slot_to_fill(), retiring->pid());
         ++serving;
     }
     if (backing_off && !restart_policy_.quarantined()) {
@@ -200,11 +215,16 @@ void SitePool::update(conf::Site site, bool replace_workers, RestartReason count
         }
         spdlog::info("site {}: rolling its workers to generation {}, {} at a time", site_.name, generation_, site_.max_surge);
     }
-    // Fewer workers allowed than run: the newest go first.
-    for (auto it = workers_.rbegin(); it != workers_.rend() && serving_count() > site_.max_workers; ++it) {
-        if (!(*it)->serving()) continue;
-        (*it)->mark_retiring("max_workers lowered");
-        apply(**it, WorkerEvent::retire, now);
+    // Fewer workers allowed than run: the highest slots go first, so that the slots stay
+    // 0 … N-1 (affinity hashes onto those).
+    std::vector<Worker*> by_slot;
+    for (const auto& worker : workers_) {
+        if (worker->serving()) by_slot.push_back(worker.get());
+    }
+    std::sort(by_slot.begin(), by_slot.end(), [](const Worker* a, const Worker* b) { return a->slot() > b->slot(); });
+    for (std::size_t surplus = by_slot.size() > site_.max_workers ? by_slot.size() - site_.max_workers : 0, i = 0; i < surplus; ++i) {
+        by_slot[i]->mark_retiring("max_workers lowered");
+        apply(*by_slot[i], WorkerEvent::retire, now);
     }
     reconcile(now);
 }

@@ -80,7 +80,12 @@ private:
     BusMembers bus_members() const;
     void run_due_tasks(Clock::time_point now);
     void watch_files();
+    bool slot_taken(unsigned slot) const;
     unsigned free_slot() const;
+    // Where the next worker starts: the slot of the oldest connection waiting for a slot that
+    // has no worker (affinity), else the lowest free one.
+    unsigned slot_to_fill() const;
+    std::optional<unsigned> slot_wanted_without_worker() const;
     // Rolling replacement (site_pool_rotation.cpp).
     void retire_for_replacement(Worker& worker, const char* why, RestartReason counted_as);
     // Retiring workers still serving whose replacement has not started (or has failed),
@@ -104,6 +109,8 @@ private:
     boost::asio::awaitable<void> watch_exit(std::shared_ptr<Worker> worker);
     void on_exit(const std::shared_ptr<Worker>& worker, int wait_status);
 
+    // The worker slot the connection must go to, when the site has affinity and it a key.
+    std::optional<unsigned> slot_of(const protocol::PendingConnection& connection) const;
     bool try_hand(protocol::PendingConnection& connection);
     void on_refused(const Worker& worker, protocol::PendingConnection connection, Clock::time_point now);
     void hand_waiting();

@@ -1,11 +1,15 @@
-// The pool's connections: handing each to a worker (worker_choice.hpp), waiting in the
-// queue (connection_queue.hpp) while none can take it, handing again what a worker refused,
-// and the 503 when none will.
+// The pool's connections: handing each to a worker (worker_choice.hpp), or to its slot's
+// worker when the site has affinity (affinity.hpp); waiting in the queue
+// (connection_queue.hpp) while none can take it, handing again what a worker refused, and
+// the 503 when none will.
 #include "accesslog/access_log.hpp"
+#include "supervisor/affinity.hpp"
 #include "supervisor/site_pool.hpp"
 #include "supervisor/worker_choice.hpp"
 
 #include <spdlog/spdlog.h>
+
+#include <bitset>
 
 namespace vhostd::supervisor {
 
@@ -19,14 +23,21 @@ constexpr unsigned max_refusals = 3;
 
 }  // namespace
 
+std::optional<unsigned> SitePool::slot_of(const PendingConnection& connection) const {
+    if (!connection.affinity_key) return std::nullopt;
+    return affinity_slot(*connection.affinity_key, site_.max_workers);
+}
+
 bool SitePool::try_hand(PendingConnection& connection) {
     const auto now = host_.now();
+    const std::optional<unsigned> slot = slot_of(connection);
     std::vector<bool> failed;  // allocated only when a send fails
     for (std::size_t attempt = 0; attempt < workers_.size(); ++attempt) {
         const std::size_t best = choose_worker(workers_.size(), round_robin_, [&](std::size_t i) {
             const Worker& candidate = *workers_[i];
             return WorkerCandidate{
-                .usable = candidate.available(site_.max_in_flight) && (failed.empty() || !failed[i]),
+                .usable = candidate.available(site_.max_in_flight) && (!slot || candidate.slot() == *slot) &&
+                          (failed.empty() || !failed[i]),
                 .refused_it = candidate.pid() == connection.refused_by,
                 .load = candidate.load(),
             };
@@ -80,7 +91,16 @@ void SitePool::dispatch(PendingConnection connection) {
         reject(std::move(connection), 1, stopping_ ? RejectReason::stopping : RejectReason::paused);
         return;
     }
-    if (waiting_.empty() && try_hand(connection)) return;
+    const bool affinity = site_.affinity.by != conf::Affinity::By::none;
+    if (affinity) {
+        // A passthrough connection's head is a ClientHello: no cookie to read in it.
+        const bool http_head = !(connection.info.tls && connection.info.tls->passthrough);
+        connection.affinity_key = affinity_key(site_.affinity, connection.info.remote_address,
+                                               http_head ? std::string_view(connection.head) : std::string_view());
+    }
+    // With affinity those waiting wait for their slots' workers, which are busy (or they
+    // would have been handed), so a connection may go ahead of them if its worker is free.
+    if ((waiting_.empty() || affinity) && try_hand(connection)) return;
     const auto now = host_.now();
     if (restart_policy_.quarantined() && !has_live_worker()) {
         reject(std::move(connection), restart_policy_.retry_after_seconds(now), RejectReason::quarantined);
@@ -95,9 +115,19 @@ void SitePool::dispatch(PendingConnection connection) {
     reconcile(now);  // an on-demand site may start a worker for it
 }
 
+// Oldest first. One that waits for its slot's busy worker must not hold up those behind it;
+// one any worker could take, and none did, ends the pass.
 void SitePool::hand_waiting() {
-    while (!waiting_.empty() && try_hand(waiting_.front().connection)) {
-        queue_wait_.record(host_.now() - waiting_.pop_front().since);
+    std::bitset<conf::max_pool_size> busy_slots;
+    for (std::size_t i = 0; i < waiting_.size();) {
+        const std::optional<unsigned> slot = slot_of(waiting_.at(i).connection);
+        if (!(slot && busy_slots[*slot]) && try_hand(waiting_.at(i).connection)) {
+            queue_wait_.record(host_.now() - waiting_.take(i).since);
+            continue;
+        }
+        if (!slot) break;
+        busy_slots[*slot] = true;
+        ++i;
     }
     reject_waiting_if_down();
     arm_queue_timer();

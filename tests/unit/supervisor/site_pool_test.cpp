@@ -5,6 +5,7 @@
 #include "fake_process_host.hpp"
 
 #include "protocol/message.hpp"
+#include "supervisor/affinity.hpp"
 #include "supervisor/connection_queue.hpp"
 #include "supervisor/site_pool.hpp"
 
@@ -147,7 +148,7 @@ protected:
         });
     }
 
-    void dispatch_connection() {
+    void dispatch_connection(std::string head = {}, std::string client_address = "192.0.2.1") {
         int pair[2];
         ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
         client_ends.emplace_back(pair[1]);
@@ -156,6 +157,8 @@ protected:
         connection.info.id = client_ends.size();
         connection.info.site = site.name;
         connection.info.host = "fake.test";
+        connection.info.remote_address = std::move(client_address);
+        connection.head = std::move(head);
         connection.accepted_at = host.now();
         connection.reject = [this](FileDescriptor, int retry_after, const char* why) { rejections.push_back({retry_after, why}); };
         pool->dispatch(std::move(connection));
@@ -464,6 +467,171 @@ TEST_F(SitePoolRollTest, AReplacementThatFailsStopsTheRollAndItsWorkerKeepsServi
     say_ready(again);
     EXPECT_TRUE(await_command(*first_generation[0], protocol::command::drain));
     EXPECT_TRUE(pool->snapshot().roll_problem.empty()) << "a replacement took over: the problem is gone";
+}
+
+}  // namespace
+}  // namespace vhostd::supervisor
+
+namespace vhostd::supervisor {
+namespace {
+
+// affinity = { cookie = "sid" }: each session's connections reach its slot's worker.
+class SitePoolAffinityTest : public SitePoolTest {
+protected:
+    void SetUp() override {
+        site.affinity = {.by = conf::Affinity::By::cookie, .cookie = "sid"};
+        site.min_workers = site.max_workers = 3;
+    }
+
+    // The head of a request of the `nth` session (of those) whose cookie's slot is `slot`.
+    std::string head_in_slot(unsigned slot, int nth = 0) const {
+        const conf::Affinity by_cookie{.by = conf::Affinity::By::cookie, .cookie = "sid"};
+        for (int i = 0; i < 10'000; ++i) {
+            const std::string head = "GET / HTTP/1.1\r\nHost: fake.test\r\nCookie: sid=s" + std::to_string(i) + "\r\n\r\n";
+            if (affinity_slot(*affinity_key(by_cookie, "", head), site.max_workers) == slot && nth-- == 0) return head;
+        }
+        ADD_FAILURE() << "no session found for slot " << slot;
+        return {};
+    }
+
+    FakeProcess& in_slot(unsigned slot) {
+        for (std::size_t i = 0; i < host.started(); ++i) {
+            const Worker* worker = worker_of(host.process(i));
+            if (worker && worker->live() && !worker->retiring() && worker->slot() == slot) return host.process(i);
+        }
+        ADD_FAILURE() << "no worker in slot " << slot;
+        return host.process(0);
+    }
+
+    std::size_t handoffs_to(FakeProcess& process) {
+        const auto commands = commands_sent_to(process);
+        return static_cast<std::size_t>(std::count(commands.begin(), commands.end(), protocol::command::handle));
+    }
+
+    void start_ready_pool() {
+        start_pool();
+        ASSERT_EQ(host.started(), site.max_workers);
+        for (std::size_t i = 0; i < host.started(); ++i) say_ready(host.process(i));
+    }
+};
+
+TEST_F(SitePoolAffinityTest, EveryConnectionOfASessionGoesToItsSlotsWorker) {
+    ASSERT_NO_FATAL_FAILURE(start_ready_pool());
+    for (unsigned slot = 0; slot < 3; ++slot) {
+        // Without affinity these three would go to three workers: the least loaded first.
+        for (int connection = 0; connection < 3; ++connection) dispatch_connection(head_in_slot(slot, connection % 2));
+        for (unsigned other = 0; other < 3; ++other) {
+            EXPECT_EQ(handoffs_to(in_slot(other)), other == slot ? 3u : 0u) << "sessions of slot " << slot;
+        }
+    }
+    EXPECT_TRUE(rejections.empty());
+}
+
+TEST_F(SitePoolAffinityTest, WithoutTheCookieTheLeastBusyWorkerGetsIt) {
+    ASSERT_NO_FATAL_FAILURE(start_ready_pool());
+    protocol::Heartbeat busy;
+    busy.active_connections = 5;
+    say(in_slot(0), protocol::encode_heartbeat(busy));
+    say(in_slot(2), protocol::encode_heartbeat(busy));
+    ASSERT_TRUE(run_until([&] { return worker_of(in_slot(2))->load() == 5 && worker_of(in_slot(0))->load() == 5; }));
+    dispatch_connection("GET / HTTP/1.1\r\nHost: fake.test\r\nCookie: other=1\r\n\r\n");
+    EXPECT_EQ(handoffs_to(in_slot(1)), 1u);
+}
+
+TEST_F(SitePoolAffinityTest, ByClientTheAddressPicksTheSlot) {
+    site.affinity = {.by = conf::Affinity::By::client, .cookie = {}};
+    ASSERT_NO_FATAL_FAILURE(start_ready_pool());
+    const unsigned slot = affinity_slot(*affinity_key(site.affinity, "198.51.100.7", ""), 3);
+    for (int connection = 0; connection < 4; ++connection) dispatch_connection(head_in_slot(connection % 3), "198.51.100.7");
+    EXPECT_EQ(handoffs_to(in_slot(slot)), 4u) << "the cookie plays no part";
+}
+
+// Slots, not pids: the worker that replaces slot 1's gets slot 1's sessions.
+TEST_F(SitePoolAffinityTest, TheReplacementOfASlotGetsItsSessions) {
+    ASSERT_NO_FATAL_FAILURE(start_ready_pool());
+    FakeProcess& old_worker = in_slot(1);
+    pool->restart();
+    settle();
+    // One at a time, in slot order of age: run the roll until slot 1's replacement serves.
+    for (std::size_t started = 3; started < 6; ++started) {
+        ASSERT_EQ(host.started(), started + 1);
+        FakeProcess& replacement = host.process(started);
+        const pid_t replaced = worker_of(replacement)->replaces();
+        say_ready(replacement);
+        for (std::size_t i = 0; i < started; ++i) {
+            if (host.process(i).pid != replaced) continue;
+            ASSERT_TRUE(await_command(host.process(i), protocol::command::drain));
+            host.exit(host.process(i), 0);
+            ASSERT_TRUE(run_until([&] { return host.process(i).reaped; }));
+        }
+        settle();
+        if (old_worker.reaped) break;
+    }
+    FakeProcess& new_worker = in_slot(1);
+    ASSERT_NE(new_worker.pid, old_worker.pid);
+    dispatch_connection(head_in_slot(1));
+    dispatch_connection(head_in_slot(1, 1));
+    EXPECT_EQ(handoffs_to(new_worker), 2u);
+}
+
+// max_in_flight = 1: a connection whose slot's worker is full waits, and those for other
+// slots go ahead of it, arriving or already waiting.
+TEST_F(SitePoolAffinityTest, AConnectionWaitingForItsSlotHoldsUpNoOther) {
+    site.max_in_flight = 1;
+    ASSERT_NO_FATAL_FAILURE(start_ready_pool());
+    dispatch_connection(head_in_slot(0));
+    dispatch_connection(head_in_slot(1));
+    ASSERT_EQ(handoffs_to(in_slot(0)), 1u);
+    ASSERT_EQ(handoffs_to(in_slot(1)), 1u);
+    dispatch_connection(head_in_slot(0, 1));  // waits: slot 0 is full
+    dispatch_connection(head_in_slot(2));     // goes ahead of it
+    EXPECT_EQ(handoffs_to(in_slot(2)), 1u);
+    dispatch_connection(head_in_slot(1, 1));  // waits behind the one of slot 0
+    EXPECT_EQ(pool->snapshot().queue_length, 2u);
+
+    say(in_slot(1), protocol::encode_command(protocol::command::handle_ack));
+    ASSERT_TRUE(run_until([&] { return pool->snapshot().queue_length == 1u; })) << "slot 1's went past slot 0's";
+    EXPECT_EQ(handoffs_to(in_slot(1)), 1u);
+    EXPECT_EQ(handoffs_to(in_slot(0)), 0u);
+    say(in_slot(0), protocol::encode_command(protocol::command::handle_ack));
+    ASSERT_TRUE(run_until([&] { return pool->snapshot().queue_length == 0u; }));
+    EXPECT_EQ(handoffs_to(in_slot(0)), 1u);
+    EXPECT_TRUE(rejections.empty());
+}
+
+// A fixed pool: the sessions of a crashed worker's slot wait for its replacement rather
+// than going to another worker that does not know them.
+TEST_F(SitePoolAffinityTest, TheSessionsOfACrashedSlotWaitForItsNewWorker) {
+    ASSERT_NO_FATAL_FAILURE(start_ready_pool());
+    crash(in_slot(2));
+    dispatch_connection(head_in_slot(2));
+    EXPECT_EQ(pool->snapshot().queue_length, 1u);
+    EXPECT_EQ(handoffs_to(in_slot(0)) + handoffs_to(in_slot(1)), 0u);
+    tick_after(1s);  // the restart backoff
+    ASSERT_EQ(host.started(), 4u);
+    EXPECT_EQ(worker_of(host.process(3))->slot(), 2u);
+    say_ready(host.process(3));
+    EXPECT_EQ(handoffs_to(host.process(3)), 1u);
+    EXPECT_TRUE(rejections.empty());
+}
+
+// An on-demand pool starts the worker of the slot a connection waits for.
+TEST_F(SitePoolAffinityTest, AnOnDemandPoolStartsTheSlotAConnectionWaitsFor) {
+    site.min_workers = 0;
+    start_pool();
+    ASSERT_EQ(host.started(), 0u);
+    dispatch_connection(head_in_slot(2));
+    ASSERT_EQ(host.started(), 1u);
+    EXPECT_EQ(worker_of(host.process(0))->slot(), 2u);
+    dispatch_connection(head_in_slot(0));  // while slot 2's still starts
+    ASSERT_EQ(host.started(), 2u);
+    EXPECT_EQ(worker_of(host.process(1))->slot(), 0u);
+    say_ready(host.process(1));
+    EXPECT_EQ(handoffs_to(host.process(1)), 1u);
+    say_ready(host.process(0));
+    EXPECT_EQ(handoffs_to(host.process(0)), 1u);
+    EXPECT_EQ(host.started(), 2u) << "slot 1 is not wanted";
+    EXPECT_TRUE(rejections.empty());
 }
 
 }  // namespace
