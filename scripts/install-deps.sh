@@ -50,7 +50,17 @@ if [ "$mode" = test ]; then
     command -v "${package%@*}" > /dev/null || missing_npm+=("$package")
   done
 fi
-[ ${#missing[@]} -eq 0 ] && [ ${#missing_npm[@]} -eq 0 ] && exit 0
+# Test dependencies of the project's own folders, pinned by each one's package-lock.json
+# (tests/affinity: socket.io and its client). Installed again when the lock file is newer
+# than the install.
+npm_folders=()
+if [ "$mode" = test ]; then
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  for folder in tests/affinity; do
+    [ "$root/$folder/node_modules/.package-lock.json" -nt "$root/$folder/package-lock.json" ] || npm_folders+=("$root/$folder")
+  done
+fi
+[ ${#missing[@]} -eq 0 ] && [ ${#missing_npm[@]} -eq 0 ] && [ ${#npm_folders[@]} -eq 0 ] && exit 0
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -64,3 +74,7 @@ if [ ${#missing_npm[@]} -gt 0 ]; then
   echo "installing from npm: ${missing_npm[*]}"
   $sudo npm install --global --no-fund --no-audit "${missing_npm[@]}"
 fi
+for folder in "${npm_folders[@]}"; do
+  echo "installing from npm into $folder (its package-lock.json)"
+  (cd "$folder" && npm ci --no-fund --no-audit --loglevel=error)
+done
