@@ -18,17 +18,16 @@ are killed by pid on the way out.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from harness import Failure, expect, free_ports, run_cases, tap_log_tail, wait_until  # noqa: E402
+from harness import Failure, expect, free_ports, run_cases, tap_log_tail  # noqa: E402
+from vhostd_process import VhostdProcess  # noqa: E402
 
 CLIENTS = 20
 MESSAGES = 10
@@ -39,42 +38,20 @@ class Site:
 
     def __init__(self, vhostd, node, directory, workers, affinity):
         self.node = node
-        self.port, self.admin = free_ports(2)
+        self.port, admin = free_ports(2)
         self.workers = workers
-        self.log_path = os.path.join(directory, "vhostd.log")
         config_path = os.path.join(directory, "vhostd.toml")
         affinity_line = f"affinity = {affinity}\n" if affinity else ""
         with open(config_path, "w") as f:
             f.write(f'[[listen]]\naddress = "127.0.0.1:{self.port}"\n\n'
-                    f'[admin]\nlisten = "127.0.0.1:{self.admin}"\n\n'
+                    f'[admin]\nlisten = "127.0.0.1:{admin}"\n\n'
                     f'[sites.chat]\ndefault = true\nhosts = []\n'
                     f'command = {json.dumps([node, os.path.join(HERE, "chat_worker.js")])}\nruntime = "node"\n'
                     f'workers = {workers}\n{affinity_line}drain_timeout = "1s"\nkill_timeout = "1s"\n')
-        self.pids = set()
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen([vhostd, "-c", config_path], stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=subprocess.STDOUT)
-
-    def log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def ready_workers(self):
-        if self.process.poll() is not None:
-            raise Failure(f"vhostd exited with status {self.process.returncode}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", self.admin, timeout=5)
-            connection.request("GET", "/status")
-            site = next(s for s in json.load(connection.getresponse())["sites"] if s["name"] == "chat")
-        except OSError:
-            return 0
-        finally:
-            connection.close()
-        self.pids.update(w["pid"] for w in site["workers"])
-        return site["workers_by_state"].get("ready", 0)
+        self.vhostd = VhostdProcess(vhostd, config_path, admin)
 
     def run_clients(self, transports, *extra):
-        wait_until(lambda: self.ready_workers() == self.workers, 20, f"{self.workers} ready workers")
+        self.vhostd.wait_ready("chat", self.workers)
         command = [self.node, os.path.join(HERE, "chat_clients.js"), "--port", str(self.port), "--clients",
                    str(CLIENTS), "--messages", str(MESSAGES), "--transports", transports, *extra]
         run = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=40)
@@ -82,20 +59,6 @@ class Site:
         if run.returncode != 0 or not lines:
             raise Failure(f"chat_clients.js exited {run.returncode}: {run.stdout.strip()} {run.stderr.strip()[-500:]}")
         return json.loads(lines[-1])
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        for pid in self.pids:   # each worker leads its own process group
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 def expect_all_delivered(result, workers):
@@ -160,11 +123,11 @@ def main():
                 return case(s)
             finally:
                 if s.current:
-                    s.current.stop()
+                    s.current.vhostd.stop()
 
     def after_case(_case, error):
         if error is not None and suite.current:
-            tap_log_tail("vhostd's log", suite.current.log())
+            tap_log_tail("vhostd's log", suite.current.vhostd.log())
         suite.current = None
 
     return 1 if run_cases(cases, suite, args.time_limit, run_case=run_case, after_case=after_case) else 0
