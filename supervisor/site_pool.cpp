@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <bitset>
 #include <csignal>
 
 namespace vhostd::supervisor {
@@ -68,16 +69,27 @@ unsigned SitePool::free_slot() const {
     return slot;
 }
 
-std::optional<unsigned> SitePool::slot_wanted_without_worker() const {
-    if (site_.affinity.by == conf::Affinity::By::none) return std::nullopt;
-    for (const ConnectionQueue::Waiting& waiting : waiting_) {
-        if (const auto slot = slot_of(waiting.connection); slot && !slot_taken(*slot)) return slot;
+SitePool::QueueNeeds SitePool::queue_needs() const {
+    if (site_.affinity.by == conf::Affinity::By::none) return {.slot_without_worker = std::nullopt, .keyless = !waiting_.empty()};
+    std::bitset<conf::max_pool_size> taken;
+    for (const auto& worker : workers_) {
+        if (worker->live() && worker->slot() < taken.size()) taken[worker->slot()] = true;
     }
-    return std::nullopt;
+    QueueNeeds needs;
+    for (const ConnectionQueue::Waiting& waiting : waiting_) {
+        const std::optional<unsigned> slot = slot_of(waiting.connection);
+        if (!slot) {
+            needs.keyless = true;
+        } else if (!taken[*slot] && !needs.slot_without_worker) {
+            needs.slot_without_worker = slot;
+        }
+        if (needs.keyless && needs.slot_without_worker) break;
+    }
+    return needs;
 }
 
 unsigned SitePool::slot_to_fill() const {
-    return slot_wanted_without_worker().value_or(free_slot());
+    return queue_needs().slot_without_worker.value_or(free_slot());
 }
 
 // Brings the pool to its size: spawns what is missing unless backing off or quarantined,
@@ -91,13 +103,17 @@ void SitePool::reconcile(Clock::time_point now) {
         spdlog::info("site {}: quarantine over; starting workers again", site_.name);
     }
     const bool anyone_starting = std::any_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->state() == WorkerState::starting; });
-    // An on-demand pool grows while connections wait: by one at a time, or for the slot a
-    // connection waits for (affinity) at once.
-    if (!waiting_.empty() && (!anyone_starting || slot_wanted_without_worker()) && target_ < site_.max_workers) ++target_;
+    // An on-demand pool grows while connections wait: one worker at a time for those any
+    // worker may take, and at once for a slot that a connection waits for and that has no
+    // worker (affinity). One waiting for its slot's busy worker gains nothing from another.
+    const QueueNeeds needs = queue_needs();
+    if ((needs.slot_without_worker || (needs.keyless && !anyone_starting)) && target_ < site_.max_workers) ++target_;
     target_ = std::clamp(target_, site_.min_workers, site_.max_workers);
 
     std::size_t serving = serving_count();
-    const std::vector<Worker*> awaiting = awaiting_replacement();
+    std::vector<Worker*> awaiting = awaiting_replacement();
+    // Lowest slots first: after a reload to fewer workers, 0 … N-1 are the slots filled.
+    std::stable_sort(awaiting.begin(), awaiting.end(), [](const Worker* a, const Worker* b) { return a->slot() < b->slot(); });
     bool backing_off = false;
     // A pool of N never runs more than N + max_surge processes, draining ones included.
     const auto room = [&] { return workers_.size() < target_ + site_.max_surge; };
@@ -108,7 +124,9 @@ void SitePool::reconcile(Clock::time_point now) {
     for (Worker* retiring : awaiting) {
         if (backing_off || serving >= target_ || !room()) break;
         if ((backing_off = !restart_policy_.may_start(now))) break;
-        spawn(now, retiring->slot() < site_.max_workers ? retiring->slot() : slot_to_fill(), retiring->pid());
+        const unsigned slot = retiring->slot() < site_.max_workers ? retiring->slot() : slot_to_fill();
+        if (slot >= site_.max_workers) break;  // surplus: drain_surplus_retiring() drains it
+        spawn(now, slot, retiring->pid());
         ++serving;
     }
     if (backing_off && !restart_policy_.quarantined()) {
@@ -215,18 +233,23 @@ void SitePool::update(conf::Site site, bool replace_workers, RestartReason count
         }
         spdlog::info("site {}: rolling its workers to generation {}, {} at a time", site_.name, generation_, site_.max_surge);
     }
-    // Fewer workers allowed than run: the highest slots go first, so that the slots stay
-    // 0 … N-1 (affinity hashes onto those).
+    // Fewer workers allowed than run, or in slots past max_workers (an on-demand pool's slots
+    // may have gaps): the highest slots go, so that the slots are 0 … N-1, which affinity
+    // hashes onto; reconcile() fills a gap left below.
     std::vector<Worker*> by_slot;
     for (const auto& worker : workers_) {
         if (worker->serving()) by_slot.push_back(worker.get());
     }
     std::sort(by_slot.begin(), by_slot.end(), [](const Worker* a, const Worker* b) { return a->slot() > b->slot(); });
-    for (std::size_t surplus = by_slot.size() > site_.max_workers ? by_slot.size() - site_.max_workers : 0, i = 0; i < surplus; ++i) {
-        by_slot[i]->mark_retiring("max_workers lowered");
-        apply(*by_slot[i], WorkerEvent::retire, now);
+    std::size_t serving = by_slot.size();
+    for (Worker* worker : by_slot) {
+        if (worker->slot() < site_.max_workers && serving <= site_.max_workers) break;
+        worker->mark_retiring("max_workers lowered");
+        apply(*worker, WorkerEvent::retire, now);
+        --serving;
     }
     reconcile(now);
+    if (!waiting_.empty()) hand_waiting();  // the slots or the limits they wait for may have changed
 }
 
 void SitePool::pause() {

@@ -82,10 +82,15 @@ private:
     void watch_files();
     bool slot_taken(unsigned slot) const;
     unsigned free_slot() const;
-    // Where the next worker starts: the slot of the oldest connection waiting for a slot that
-    // has no worker (affinity), else the lowest free one.
+    // What the waiting connections need (affinity): the slot of the oldest one that waits
+    // for a slot without a worker, and whether any may go to any worker.
+    struct QueueNeeds {
+        std::optional<unsigned> slot_without_worker;
+        bool keyless = false;
+    };
+    QueueNeeds queue_needs() const;
+    // Where the next worker starts: that slot, else the lowest free one.
     unsigned slot_to_fill() const;
-    std::optional<unsigned> slot_wanted_without_worker() const;
     // Rolling replacement (site_pool_rotation.cpp).
     void retire_for_replacement(Worker& worker, const char* why, RestartReason counted_as);
     // Retiring workers still serving whose replacement has not started (or has failed),

@@ -24,7 +24,8 @@ constexpr unsigned max_refusals = 3;
 }  // namespace
 
 std::optional<unsigned> SitePool::slot_of(const PendingConnection& connection) const {
-    if (!connection.affinity_key) return std::nullopt;
+    // A key from before a reload that turned affinity off counts no more.
+    if (!connection.affinity_key || site_.affinity.by == conf::Affinity::By::none) return std::nullopt;
     return affinity_slot(*connection.affinity_key, site_.max_workers);
 }
 

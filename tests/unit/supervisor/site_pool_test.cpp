@@ -487,7 +487,7 @@ protected:
     std::string head_in_slot(unsigned slot, int nth = 0) const {
         const conf::Affinity by_cookie{.by = conf::Affinity::By::cookie, .cookie = "sid"};
         for (int i = 0; i < 10'000; ++i) {
-            const std::string head = "GET / HTTP/1.1\r\nHost: fake.test\r\nCookie: sid=s" + std::to_string(i) + "\r\n\r\n";
+            const std::string head = "GET / HTTP/1.1\r\nHost: fake.test\r\nCookie: sid=session" + std::to_string(i) + "\r\n\r\n";
             if (affinity_slot(*affinity_key(by_cookie, "", head), site.max_workers) == slot && nth-- == 0) return head;
         }
         ADD_FAILURE() << "no session found for slot " << slot;
@@ -632,6 +632,70 @@ TEST_F(SitePoolAffinityTest, AnOnDemandPoolStartsTheSlotAConnectionWaitsFor) {
     EXPECT_EQ(handoffs_to(host.process(0)), 1u);
     EXPECT_EQ(host.started(), 2u) << "slot 1 is not wanted";
     EXPECT_TRUE(rejections.empty());
+}
+
+class SitePoolAffinityReloadTest : public SitePoolAffinityTest {
+protected:
+    // Plays the workers for a while, ticking between rounds: each starting one says ready,
+    // each draining one exits.
+    void play_until_settled() {
+        for (int round = 0; round < 12; ++round) {
+            for (std::size_t i = 0; i < host.started(); ++i) {
+                FakeProcess& process = host.process(i);
+                const Worker* worker = worker_of(process);
+                if (worker && worker->state() == WorkerState::starting) {
+                    say_ready(process);
+                } else if (worker && worker->state() == WorkerState::draining) {
+                    host.exit(process, 0);
+                    ASSERT_TRUE(run_until([&] { return process.reaped; }));
+                }
+            }
+            tick_after(100ms);
+        }
+    }
+
+    std::vector<unsigned> serving_slots() const {
+        std::vector<unsigned> slots;
+        for (const auto& worker : pool->workers()) {
+            if (worker->serving()) slots.push_back(worker->slot());
+        }
+        std::sort(slots.begin(), slots.end());
+        return slots;
+    }
+};
+
+// An on-demand pool's slots may have gaps ({0, 1, 3}); lowering max_workers to 3 must not
+// leave slot 2 without a worker, or its clients would wait in vain.
+TEST_F(SitePoolAffinityReloadTest, LoweringMaxWorkersLeavesNoSlotBelowItEmpty) {
+    site.min_workers = 0;
+    site.max_workers = 4;
+    start_pool();
+    for (const unsigned slot : {0u, 1u, 3u}) dispatch_connection(head_in_slot(slot));
+    ASSERT_NO_FATAL_FAILURE(play_until_settled());
+    ASSERT_EQ(serving_slots(), (std::vector<unsigned>{0, 1, 3}));
+    site.max_workers = 3;
+    pool->update(site, false);
+    ASSERT_NO_FATAL_FAILURE(play_until_settled());
+    EXPECT_EQ(serving_slots(), (std::vector<unsigned>{0, 1, 2}));
+}
+
+// A reload that rolls the pool and lowers its size, with the workers out of slot order (a
+// crash put slot 0's worker last) and room to start several replacements at once: the
+// slots that stay are 0 … N-1.
+TEST_F(SitePoolAffinityReloadTest, ARollToFewerWorkersKeepsTheLowestSlots) {
+    site.min_workers = site.max_workers = 4;
+    site.max_surge = 4;
+    ASSERT_NO_FATAL_FAILURE(start_ready_pool());
+    crash(in_slot(0));
+    tick_after(1s);
+    ASSERT_NO_FATAL_FAILURE(play_until_settled());
+    ASSERT_EQ(pool->workers().back()->slot(), 0u);
+    site.min_workers = site.max_workers = 2;
+    site.env["RELEASE"] = "2";
+    pool->update(site, true);
+    ASSERT_NO_FATAL_FAILURE(play_until_settled());
+    EXPECT_EQ(serving_slots(), (std::vector<unsigned>{0, 1}));
+    for (const auto& worker : pool->workers()) EXPECT_EQ(worker->generation(), 2u) << "slot " << worker->slot();
 }
 
 }  // namespace
