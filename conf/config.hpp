@@ -185,6 +185,8 @@ struct Site {
     // Workers replaced at a time (rotation, restart, reload): a pool of N never runs more
     // than N + max_surge worker processes, draining ones included.
     unsigned max_surge = 1;
+    // Roll the workers at these cron times (PM2's cron_restart), as `vhostctl restart` does.
+    std::optional<CronSchedule> cron_restart;
     Affinity affinity;
     Duration start_timeout = std::chrono::seconds(30);  // no ready message within this = a failed start
     Duration heartbeat_timeout = std::chrono::seconds(10);

@@ -158,6 +158,9 @@ KeyTable<SiteDraft> site_keys() {
         .integer("max_requests", &Site::max_requests, 0, std::int64_t{1} << 62,
                  "rotate a worker after this many requests; 0: no limit")
         .integer("max_surge", &Site::max_surge, 1, 256, "workers replaced at a time")
+        .custom("cron_restart", cron_type, "none", false, "roll the workers at these cron times",
+                [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
+                   SiteDraft& into) { read_cron(reader, value, path, into.cron_restart); })
         .custom("affinity", "\"none\", \"client\" or table { cookie = \"NAME\" }", "\"none\"", true,
                 "which worker slot a client's connections go to",
                 [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,

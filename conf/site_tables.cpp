@@ -37,20 +37,26 @@ KeyTable<SingletonDraft> singleton_keys() {
     return table;
 }
 
+}  // namespace
+
+void read_cron(ValueReader& reader, const toml::node& node, const std::string& path, std::optional<CronSchedule>& into) {
+    std::string text, problem;
+    if (!reader.read_string(node, path, text)) return;
+    into = CronSchedule::parse(text, problem);
+    if (!into) reader.report(node, path, problem);
+}
+
+namespace {
+
 KeyTable<Task> task_keys() {
     KeyTable<Task> table;
     table.nonempty_string("name", &Task::name, "the name the message carries")
         .required()
         .duration("every", &Task::every, Zero::rejected, "runs at this interval")
         .default_is("none", false)
-        .custom("cron", "string \"m h dom mon dow\"", "none", false, "runs at these cron times",
+        .custom("cron", cron_type, "none", false, "runs at these cron times",
                 [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
-                   Task& into) {
-                    std::string text, problem;
-                    if (!reader.read_string(value, path, text)) return;
-                    into.cron = CronSchedule::parse(text, problem);
-                    if (!into.cron) reader.report(value, path, problem);
-                })
+                   Task& into) { read_cron(reader, value, path, into.cron); })
         .choice("to", &Task::to, {{"worker", Task::Target::worker}, {"singleton", Task::Target::singleton}},
                 "who gets the message: one ready worker, or the singleton")
         .checked_by([](ValueReader& reader, const toml::table& table, const std::string& path, Task&) {

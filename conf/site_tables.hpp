@@ -36,6 +36,10 @@ void read_certificates(ValueReader& reader, const toml::node& node, const std::s
                        std::vector<Certificate>& into);
 std::vector<KeyDoc> certificate_key_docs();
 
+// A cron expression (a task's `cron`, a site's `cron_restart`), reported where it is wrong.
+void read_cron(ValueReader& reader, const toml::node& node, const std::string& path, std::optional<CronSchedule>& into);
+inline constexpr const char* cron_type = "string \"m h dom mon dow\"";
+
 // `affinity = "none" | "client" | { cookie = "NAME" }`.
 void read_affinity(ValueReader& reader, const toml::node& node, const std::string& path, Affinity& into);
 std::vector<KeyDoc> affinity_key_docs();

@@ -39,6 +39,7 @@ std::string SitePool::describe(const Worker& worker) const {
 void SitePool::start() {
     const auto now = host_.now();
     task_schedule_.reset(site_.tasks, now, std::chrono::system_clock::now());
+    schedule_cron_restart(now);
     watch_files();
     if (site_.singleton) spawn_singleton(now);
     reconcile(now);
@@ -191,6 +192,7 @@ void SitePool::tick(Clock::time_point now, bool sample_memory) {
     if (const auto singleton = singleton_) check_timeouts(*singleton, now, false);
     bus_.expire(now);
     run_due_tasks(now);
+    run_cron_restart(now);
     expire_waiting();
     reconcile(now);
     drain_surplus_retiring(now);
@@ -205,8 +207,10 @@ void SitePool::update(conf::Site site, bool replace_workers, RestartReason count
     const bool new_singleton = site.singleton != site_.singleton || replace_workers;
     const bool new_tasks = site.tasks != site_.tasks;
     const bool new_watch = site.watch != site_.watch || site.watch_debounce != site_.watch_debounce;
+    const bool new_cron_restart = site.cron_restart != site_.cron_restart;
     site_ = std::move(site);
     if (new_tasks) task_schedule_.reset(site_.tasks, now, std::chrono::system_clock::now());
+    if (new_cron_restart) schedule_cron_restart(now);
     if (new_watch) watch_files();
     if (!site_.singleton) bus_.fail_waiting_calls("the site has no singleton running");
     if (new_singleton) {
@@ -227,6 +231,7 @@ void SitePool::update(conf::Site site, bool replace_workers, RestartReason count
         ++generation_;
         const char* why = counted_as == RestartReason::admin   ? "restarted by the admin endpoint"
                           : counted_as == RestartReason::watch ? "watched files changed"
+                          : counted_as == RestartReason::cron  ? "cron_restart"
                                                                : "configuration changed";
         for (const auto& worker : workers_) {
             if (worker->serving()) retire_for_replacement(*worker, why, counted_as);

@@ -79,6 +79,9 @@ private:
     void check_timeouts(Worker& process, Clock::time_point now, bool sample_memory);
     BusMembers bus_members() const;
     void run_due_tasks(Clock::time_point now);
+    // cron_restart (site_pool_rotation.cpp): a TaskSchedule of its one cron expression.
+    void schedule_cron_restart(Clock::time_point now);
+    void run_cron_restart(Clock::time_point now);
     void watch_files();
     bool slot_taken(unsigned slot) const;
     unsigned free_slot() const;
@@ -162,6 +165,8 @@ private:
     SiteBus bus_;
     std::unique_ptr<FileWatcher> watcher_;          // when the site has `watch`
     TaskSchedule task_schedule_;  // per task of site_.tasks, when it runs next
+    std::vector<conf::Task> cron_restart_;  // site_.cron_restart as a task, or none
+    TaskSchedule cron_restart_schedule_;
     std::uint64_t tasks_run_ = 0;
     std::uint64_t tasks_skipped_ = 0;
 

@@ -164,4 +164,19 @@ void SitePool::finish_roll_if_done() {
     roll_problem_.clear();
 }
 
+void SitePool::schedule_cron_restart(Clock::time_point now) {
+    cron_restart_.clear();
+    if (site_.cron_restart) cron_restart_.push_back({.name = "cron_restart", .every = {}, .cron = site_.cron_restart, .to = {}});
+    cron_restart_schedule_.reset(cron_restart_, now, std::chrono::system_clock::now());
+}
+
+// PM2's cron_restart, done as vhostctl restart does it: a roll, max_surge at a time.
+void SitePool::run_cron_restart(Clock::time_point now) {
+    if (cron_restart_.empty() || !cron_restart_schedule_.is_due(0, now)) return;
+    cron_restart_schedule_.advance(0, cron_restart_.front(), now, std::chrono::system_clock::now());
+    if (stopping_ || paused_) return;
+    spdlog::info("site {}: cron_restart \"{}\" is due", site_.name, site_.cron_restart->text());
+    update(site_, true, RestartReason::cron);
+}
+
 }  // namespace vhostd::supervisor

@@ -209,6 +209,34 @@ to = "singleton"
               }));
 }
 
+TEST(LoadConfig, ReadsCronRestart) {
+    const Config config = load_valid(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.api]
+hosts = ["api.example"]
+command = ["./api"]
+cron_restart = "0 3 * * *"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+)");
+    ASSERT_EQ(config.sites.size(), 2u);
+    ASSERT_TRUE(config.sites[0].cron_restart);
+    EXPECT_EQ(config.sites[0].cron_restart->text(), "0 3 * * *");
+    EXPECT_FALSE(config.sites[1].cron_restart);
+    EXPECT_EQ(load_errors(R"([[listen]]
+address = "127.0.0.1:8080"
+[sites.api]
+hosts = ["api.example"]
+command = ["./api"]
+cron_restart = "0 25 * * *"
+[sites.blog]
+hosts = ["blog.example"]
+command = ["./blog"]
+cron_restart = 3
+)").size(), 2u);
+}
+
 TEST(LoadConfig, ReadsAffinity) {
     const Config config = load_valid(R"([[listen]]
 address = "127.0.0.1:8080"

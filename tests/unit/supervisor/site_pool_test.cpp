@@ -428,6 +428,20 @@ TEST_F(SitePoolRollTest, AReloadToFewerWorkersKeepsTheSlotsFromZero) {
     EXPECT_EQ(worker_of(host.process(4))->slot(), 1u);
 }
 
+// cron_restart rolls the pool as a restart does: one replacement at a time, counted as cron.
+TEST_F(SitePoolRollTest, CronRestartRollsThePoolAtItsTime) {
+    std::string problem;
+    site.cron_restart = conf::CronSchedule::parse("* * * * *", problem);
+    pool->update(site, false);
+    settle();
+    EXPECT_EQ(host.started(), 3u) << "not before its minute";
+    tick_after(61s);
+    EXPECT_EQ(host.started(), 4u) << "one replacement at a time";
+    EXPECT_EQ(pool->snapshot().roll_of, 3u);
+    EXPECT_EQ(pool->snapshot().restarts.at("cron"), 3u);
+    expect_within_the_surge();
+}
+
 // Workers still starting when a restart comes are replaced like the others, not all at once.
 TEST_F(SitePoolRollTest, ARestartWhileWorkersStartStaysWithinTheSurge) {
     ASSERT_NO_FATAL_FAILURE(restart());
