@@ -3,10 +3,11 @@
 // what went wrong for the others, and which worker pids answered each one.
 //
 //   node chat_clients.js --port PORT --clients 20 --messages 10 --transports polling|default
-//                        [--cookie NAME] [--addresses]
+//                        [--cookie NAME] [--addresses] [--credentials]
 //
 // --cookie sends each client its own session cookie, as a browser sends the one its page set;
-// --addresses gives each client its own loopback source address (127.0.0.2, …).
+// --addresses gives each client its own loopback source address (127.0.0.2, …);
+// --credentials keeps the cookies the server sets and sends them back, as a browser does.
 'use strict';
 
 const http = require('node:http');
@@ -21,6 +22,7 @@ const { values: args } = parseArgs({
         transports: { type: 'string', default: 'default' },
         cookie: { type: 'string' },
         addresses: { type: 'boolean', default: false },
+        credentials: { type: 'boolean', default: false },
         'timeout-ms': { type: 'string', default: '20000' },
     },
 });
@@ -32,6 +34,7 @@ function runClient(index) {
     const options = { forceNew: true, reconnection: false, timeout: 5000 };
     if (args.transports === 'polling') options.transports = ['polling'];
     if (args.cookie) options.extraHeaders = { cookie: `${args.cookie}=client-${index}` };
+    if (args.credentials) options.withCredentials = true;
     if (args.addresses) {
         const localAddress = `127.0.0.${2 + index}`;
         options.localAddress = localAddress;                   // the WebSocket

@@ -7,8 +7,9 @@ The real socket.io server (chat_worker.js, on the Node SDK) runs as a site's wor
 real socket.io client (chat_clients.js) connects 20 clients, each sending 10 messages that
 must all come back. socket.io keeps each session in one process: every polling request of a
 session must reach the worker that holds it. Cases: 2 and 3 workers, polling-only and the
-default transports (polling, then the upgrade to WebSocket), by cookie and by client
-address; and the same clients without affinity, which must fail, or the test proves nothing.
+default transports (polling, then the upgrade to WebSocket); by a cookie the client brings,
+by a cookie the worker that makes the session sets to its slot, and by client address; and
+the same clients without affinity, which must fail, or the test proves nothing.
 
 The packages come from tests/affinity/package.json (pinned; scripts/install-deps.sh installs
 them). Prints TAP and exits 1 if a case fails. Every wait is bounded; vhostd and its workers
@@ -36,12 +37,12 @@ MESSAGES = 10
 class Site:
     """vhostd with one default site of socket.io workers."""
 
-    def __init__(self, vhostd, node, directory, workers, affinity):
+    def __init__(self, vhostd, node, directory, workers, affinity, env=""):
         self.node = node
         self.port, admin = free_ports(2)
         self.workers = workers
         config_path = os.path.join(directory, "vhostd.toml")
-        affinity_line = f"affinity = {affinity}\n" if affinity else ""
+        affinity_line = (f"affinity = {affinity}\n" if affinity else "") + (f"env = {env}\n" if env else "")
         with open(config_path, "w") as f:
             f.write(f'[[listen]]\naddress = "127.0.0.1:{self.port}"\n\n'
                     f'[admin]\nlisten = "127.0.0.1:{admin}"\n\n'
@@ -71,12 +72,20 @@ def expect_all_delivered(result, workers):
     return f"{CLIENTS} clients x {MESSAGES} messages, sessions on {len(used)} of {workers} workers"
 
 
+AFFINITIES = {
+    # The client brings the cookie (its page set it).
+    "cookie": ('{ cookie = "sid" }', "", ["--cookie", "sid"]),
+    # The worker that makes the session names its slot in a cookie; the client keeps it.
+    "slot cookie": ('{ cookie = "vhostd_slot" }', '{ SLOT_COOKIE = "vhostd_slot" }', ["--credentials"]),
+    "client": ('"client"', "", ["--addresses"]),
+}
+
+
 def affinity_case(workers, transports, by):
-    affinity, flags = {"cookie": ('{ cookie = "sid" }', ["--cookie", "sid"]),
-                       "client": ('"client"', ["--addresses"])}[by]
+    affinity, env, flags = AFFINITIES[by]
 
     def case(suite):
-        site = suite.site(workers, affinity)
+        site = suite.site(workers, affinity, env)
         return expect_all_delivered(site.run_clients(transports, *flags), workers)
     case.__doc__ = f"{workers} workers, {transports} transports, affinity by {by}: every message delivered"
     return case
@@ -98,8 +107,8 @@ class Suite:
         self.current = None
         self.directory = None
 
-    def site(self, workers, affinity):
-        self.current = Site(self.vhostd, self.node, self.directory, workers, affinity)
+    def site(self, workers, affinity, env=""):
+        self.current = Site(self.vhostd, self.node, self.directory, workers, affinity, env)
         return self.current
 
 
@@ -114,6 +123,7 @@ def main():
         return 1
     suite = Suite(os.path.abspath(args.vhostd), args.node)
     cases = [affinity_case(workers, transports, "cookie") for workers in (2, 3) for transports in ("polling", "default")]
+    cases += [affinity_case(3, transports, "slot cookie") for transports in ("polling", "default")]
     cases += [affinity_case(3, "polling", "client"), affinity_case(2, "default", "client"), case_without_affinity]
 
     def run_case(case, s):

@@ -26,6 +26,8 @@ TEST(AffinityKey, TheClientAddressAloneDecides) {
     ASSERT_TRUE(key);
     EXPECT_EQ(affinity_key(by_client, "192.0.2.1", ""), key) << "the head plays no part";
     EXPECT_NE(affinity_key(by_client, "192.0.2.2", ""), key);
+    EXPECT_EQ(affinity_key(by_client, "::ffff:192.0.2.1", ""), key) << "over IPv4 to a dual-stack listener";
+    EXPECT_NE(affinity_key(by_client, "::ffff:c000:201", ""), std::nullopt);
 }
 
 TEST(AffinityKey, TheCookieValueAloneDecides) {
@@ -42,16 +44,29 @@ TEST(AffinityKey, NoneWithoutTheCookieOrWithoutAnHttpHead) {
 
 // The same client reaches the same slot in every run and version of vhostd: the values are
 // fixed here, so a change of the hash shows up as a failing test, not as moved sessions.
+// A worker that makes a session sets the cookie to its own slot; the client comes back to it.
+TEST(AffinityKey, ACookieThatIsASlotNumberNamesThatSlot) {
+    EXPECT_EQ(affinity_key(by_cookie, "", head_with_cookie("2")), (protocol::AffinityKey{.value = 2, .names_slot = true}));
+    EXPECT_EQ(affinity_slot(*affinity_key(by_cookie, "", head_with_cookie("2")), 3), 2u);
+    EXPECT_EQ(affinity_slot(*affinity_key(by_cookie, "", head_with_cookie("0")), 3), 0u);
+    EXPECT_EQ(affinity_slot(*affinity_key(by_cookie, "", head_with_cookie("255")), 256), 255u);
+    const unsigned past_the_end = affinity_slot(*affinity_key(by_cookie, "", head_with_cookie("7")), 3);
+    EXPECT_LT(past_the_end, 3u) << "a slot the pool no longer has: hashed onto one it has";
+    for (const char* not_a_slot : {"256", "1000", "-1", "1a", " 1x"}) {
+        EXPECT_FALSE(affinity_key(by_cookie, "", head_with_cookie(not_a_slot))->names_slot) << not_a_slot;
+    }
+}
+
 TEST(AffinitySlot, IsTheSameInEveryRun) {
     const auto client_key = affinity_key(by_client, "192.0.2.1", "");
-    EXPECT_EQ(client_key, 0xc8c12fea835ef2e1u);
+    EXPECT_EQ(client_key, (protocol::AffinityKey{.value = 0xc8c12fea835ef2e1u, .names_slot = false}));
     EXPECT_EQ(affinity_slot(*client_key, 4), 1u);
     EXPECT_EQ(affinity_slot(*client_key, 10), 1u);
     const auto cookie_key = affinity_key(by_cookie, "", "GET / HTTP/1.1\r\nHost: a\r\nCookie: io=abc\r\n\r\n");
-    EXPECT_EQ(cookie_key, 0xf120aee01df30dabu);
+    EXPECT_EQ(cookie_key, (protocol::AffinityKey{.value = 0xf120aee01df30dabu, .names_slot = false}));
     EXPECT_EQ(affinity_slot(*cookie_key, 3), 1u);
-    EXPECT_EQ(affinity_slot(0x0123456789abcdefu, 10), 0u);
-    EXPECT_EQ(affinity_slot(0x0123456789abcdefu, 1), 0u) << "one slot takes every key";
+    EXPECT_EQ(affinity_slot({.value = 0x0123456789abcdefu, .names_slot = false}, 10), 0u);
+    EXPECT_EQ(affinity_slot({.value = 0x0123456789abcdefu, .names_slot = false}, 1), 0u) << "one slot takes every key";
 }
 
 TEST(AffinitySlot, SpreadsClientsEvenly) {
@@ -76,7 +91,7 @@ TEST(AffinitySlot, GrowingByOneMovesOnlyTheKeysOfTheNewSlot) {
     constexpr int sessions = 2000;
     int moved = 0;
     for (int i = 0; i < sessions; ++i) {
-        const std::uint64_t key = *affinity_key(by_cookie, "", head_with_cookie("session-" + std::to_string(i)));
+        const protocol::AffinityKey key = *affinity_key(by_cookie, "", head_with_cookie("session-" + std::to_string(i)));
         const unsigned before = affinity_slot(key, 3);
         const unsigned after = affinity_slot(key, 4);
         if (after != before) {
