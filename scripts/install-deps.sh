@@ -31,6 +31,8 @@ if [ "$mode" = test ]; then
     # tests/docker builds the image and runs it (image_test.py): podman builds, buildah
     # runs, debootstrap makes the debian:12 base when no registry is reachable
     podman buildah debootstrap
+    # the ACME client's tests run against Debian's test CA
+    pebble
   )
   # Debian has no Dockerfile linter: this one comes from npm, installed globally, pinned.
   npm_packages=(dockerfile-utils@0.16.3)

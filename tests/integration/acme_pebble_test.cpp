@@ -1,0 +1,160 @@
+// The ACME client's session against Debian's pebble, on loopback, started by the test with
+// a certificate of the test's own PKI: the directory, an account (created, then found again
+// by its key), an order and its authorizations, with pebble refusing nonces at random so
+// that the badNonce retry is taken. Nothing is validated or issued yet: that needs the
+// challenges answered by the front.
+#include "support/http_client.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_pki.hpp"
+#include "support/vhostd_process.hpp"
+
+#include "acme/session.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <memory>
+
+namespace vhostd::test {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+bool accepts_connections(std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    return connected;
+}
+
+class AcmePebble : public ::testing::Test {
+protected:
+    TempDir dir;
+    TestPki pki{dir.path()};
+    std::uint16_t port = free_port();
+    std::unique_ptr<BackgroundProcess> pebble;
+
+    // pebble refuses `nonce_reject_percent` % of nonces (its default is 5).
+    void start_pebble(int nonce_reject_percent) {
+        const TestPki::Issued issued = pki.issue("pebble", {"localhost"});
+        const auto config = dir.write("pebble.json", R"({"pebble": {"listenAddress": "127.0.0.1:)" + std::to_string(port) +
+                                                         R"(", "managementListenAddress": "127.0.0.1:)" + std::to_string(free_port()) +
+                                                         R"(", "certificate": ")" + issued.cert + R"(", "privateKey": ")" + issued.key +
+                                                         R"(", "httpPort": )" + std::to_string(free_port()) +
+                                                         R"(, "tlsPort": )" + std::to_string(free_port()) +
+                                                         R"(, "ocspResponderURL": "", "externalAccountBindingRequired": false}})");
+        pebble = std::make_unique<BackgroundProcess>(
+            std::vector<std::string>{"/usr/bin/env", "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=" + std::to_string(nonce_reject_percent), "pebble",
+                                     "-config", config.string()},
+            (dir.path() / "pebble.log").string());
+        ASSERT_TRUE(wait_until([&] { return accepts_connections(port); }, 10s)) << "pebble did not listen: " << log();
+    }
+
+    std::string directory_url() const { return "https://localhost:" + std::to_string(port) + "/dir"; }
+
+    std::string log() const {
+        std::ifstream in(dir.path() / "pebble.log");
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+
+    // Runs `body` to its end on an io_context of its own; rethrows what it threw.
+    template <class Body>
+    void run(Body body) {
+        asio::io_context io;
+        auto done = asio::co_spawn(io, body(io.get_executor()), asio::use_future);
+        io.run_for(60s);
+        ASSERT_EQ(done.wait_for(0s), std::future_status::ready) << "the session did not finish";
+        done.get();
+    }
+};
+
+TEST_F(AcmePebble, AnAccountAndAnOrderThroughBadNonces) {
+    ASSERT_NO_FATAL_FAILURE(start_pebble(30));
+    asio::ssl::context tls = acme::client_context(pki.ca());
+    const acme::EcKey account_key = acme::EcKey::generate();
+    std::uint64_t retries = 0;
+    ASSERT_NO_THROW(run([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+        acme::Session session(executor, tls, directory_url(), account_key, 10s);
+        co_await session.open();
+        EXPECT_TRUE(session.directory().new_order.starts_with("https://localhost:"));
+
+        // Arguments of co_await are named first: GCC 12 cannot keep a literal in a coroutine frame.
+        const std::vector<std::string> contact{"mailto:admin@example.test"};
+        const std::vector<std::string> no_contact;
+        const std::vector<std::string> names{"shop.test", "www.shop.test"};
+        const std::string account = co_await session.account(contact);
+        EXPECT_TRUE(account.starts_with("https://localhost:")) << account;
+        const std::string again = co_await session.account(no_contact);
+        EXPECT_EQ(again, account) << "the same key finds the same account";
+
+        // Enough signed requests that a 30% rejection rate is sure to be met.
+        for (int i = 0; i < 6; ++i) {
+            const acme::Session::Placed placed = co_await session.new_order(names);
+            EXPECT_EQ(placed.order.status, acme::Status::pending);
+            EXPECT_EQ(placed.order.identifiers.size(), 2u);
+            EXPECT_EQ(placed.order.authorizations.size(), 2u);
+            const acme::Order read_again = co_await session.order(placed.url);
+            EXPECT_EQ(read_again.finalize, placed.order.finalize);
+            const acme::Authorization authorization = co_await session.authorization(placed.order.authorizations.front());
+            EXPECT_EQ(authorization.status, acme::Status::pending);
+            const auto offers = [&](const std::string& type) {
+                return std::any_of(authorization.challenges.begin(), authorization.challenges.end(),
+                                   [&](const acme::Challenge& c) { return c.type == type && !c.token.empty(); });
+            };
+            for (const std::string& type : {std::string("http-01"), std::string("tls-alpn-01")}) EXPECT_TRUE(offers(type)) << type;
+        }
+        retries = session.bad_nonce_retries();
+    })) << log();
+    EXPECT_GT(retries, 0u) << "pebble refused no nonce: the retry was not exercised";
+}
+
+TEST_F(AcmePebble, AnUntrustedServerIsAClearError) {
+    ASSERT_NO_FATAL_FAILURE(start_pebble(0));
+    TempDir other;
+    TestPki stranger(other.path());
+    asio::ssl::context tls = acme::client_context(stranger.ca());
+    const acme::EcKey account_key = acme::EcKey::generate();
+    try {
+        run([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+            acme::Session session(executor, tls, directory_url(), account_key, 10s);
+            co_await session.open();
+        });
+        FAIL() << "a server whose chain is not trusted was accepted";
+    } catch (const acme::Error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("the ACME directory https://localhost:"), std::string::npos) << what;
+        EXPECT_NE(what.find("certificate verify failed"), std::string::npos) << what;
+    }
+}
+
+TEST_F(AcmePebble, NothingListeningIsAClearError) {
+    asio::ssl::context tls = acme::client_context(pki.ca());
+    const acme::EcKey account_key = acme::EcKey::generate();
+    try {
+        run([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+            acme::Session session(executor, tls, directory_url(), account_key, 5s);
+            co_await session.open();
+        });
+        FAIL() << "no server, and no error";
+    } catch (const acme::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("localhost:" + std::to_string(port)), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace vhostd::test
