@@ -16,11 +16,6 @@
 
 #include <gtest/gtest.h>
 
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <fstream>
 #include <memory>
@@ -32,14 +27,12 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 bool accepts_connections(std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    ::close(fd);
-    return connected;
+    try {
+        Connection connection(port);
+        return true;
+    } catch (const std::runtime_error&) {
+        return false;
+    }
 }
 
 class AcmePebble : public ::testing::Test {
