@@ -1,5 +1,6 @@
 #include "acme/session.hpp"
 
+#include "acme/base64url.hpp"
 #include "acme/jws.hpp"
 
 #include <boost/json/array.hpp>
@@ -71,6 +72,7 @@ asio::awaitable<HttpsResponse> Session::post(const std::string& url, const std::
             throw Error(std::string(step) + ": " + e.what());
         }
         nonce_ = response.replay_nonce;  // the next request's, if the server gave one
+        retry_after_ = response.retry_after;
         if (response.status < 400) co_return response;
         const Decoded<Problem> problem = decode_problem(response.body);
         if (problem.value && problem.value->bad_nonce() && attempt < max_nonce_retries) {
@@ -120,6 +122,29 @@ asio::awaitable<Authorization> Session::authorization(const std::string& url) {
     const char* const step = "reading an authorization";
     const HttpsResponse response = co_await post(url, std::string(), step);
     co_return decoded_or_throw(decode_authorization(response.body), step);
+}
+
+asio::awaitable<void> Session::respond(const std::string& challenge_url) {
+    const std::string payload = "{}";  // an empty object, not POST-as-GET's empty payload
+    const char* const step = "answering a challenge";
+    co_await post(challenge_url, payload, step);
+}
+
+asio::awaitable<Order> Session::finalize(const std::string& finalize_url, const std::string& csr_der) {
+    const std::string payload = boost::json::serialize(boost::json::object{{"csr", base64url(csr_der)}});
+    const char* const step = "finalizing the order";
+    const HttpsResponse response = co_await post(finalize_url, payload, step);
+    co_return decoded_or_throw(decode_order(response.body), step);
+}
+
+asio::awaitable<std::string> Session::download_chain(const std::string& certificate_url) {
+    const char* const step = "downloading the certificate";
+    const HttpsResponse response = co_await post(certificate_url, std::string(), step);
+    if (response.body.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+        throw Error(std::string(step) + ": the answer (" + (response.content_type.empty() ? "no type" : response.content_type) +
+                    ") holds no PEM certificate");
+    }
+    co_return response.body;
 }
 
 }  // namespace vhostd::acme

@@ -50,6 +50,15 @@ public:
     boost::asio::awaitable<Order> order(const std::string& url);
     boost::asio::awaitable<Authorization> authorization(const std::string& url);
 
+    // Tells the server to check a challenge now (RFC 8555 §7.5.1).
+    boost::asio::awaitable<void> respond(const std::string& challenge_url);
+    // Sends the CSR (DER) to the order's finalize URL; returns the order as it then is.
+    boost::asio::awaitable<Order> finalize(const std::string& finalize_url, const std::string& csr_der);
+    // The chain (PEM, leaf first) from a valid order's certificate URL.
+    boost::asio::awaitable<std::string> download_chain(const std::string& certificate_url);
+    // Retry-After of the last answer, as sent (empty: none): how long to wait before polling.
+    const std::string& last_retry_after() const { return retry_after_; }
+
     // A signed POST of `payload` (empty: POST-as-GET); a problem answer throws Error.
     boost::asio::awaitable<HttpsResponse> post(const std::string& url, const std::string& payload, const char* step);
 
@@ -67,6 +76,7 @@ private:
     Directory directory_;
     std::string account_url_;
     std::string nonce_;
+    std::string retry_after_;
     std::uint64_t bad_nonce_retries_ = 0;
 };
 
