@@ -78,6 +78,24 @@ struct AdminSettings {
     bool operator==(const AdminSettings&) const = default;
 };
 
+// How an ACME server may check that vhostd answers for a name (RFC 8555 §8.3, RFC 8737).
+enum class AcmeChallenge { http01, tls_alpn01 };
+
+// [acme]: where certificates for `tls = "auto"` sites come from, and where they are kept.
+struct AcmeSettings {
+    std::string directory = "https://acme-v02.api.letsencrypt.org/directory";
+    std::string email;                     // the account's contact; empty: none
+    std::string state_dir = "/var/lib/vhostd/acme";  // absolute
+    std::string ca_bundle;                 // absolute; empty: the system's roots
+    std::vector<AcmeChallenge> challenges = {AcmeChallenge::http01, AcmeChallenge::tls_alpn01};  // in preference order
+    unsigned renew_percent_left = 33;      // renew when this much of the lifetime is left
+    Duration retry_initial = std::chrono::minutes(1);  // after a failed attempt; doubles
+    Duration retry_max = std::chrono::hours(24);
+    Duration order_timeout = std::chrono::minutes(5);  // one attempt, order to chain
+
+    bool operator==(const AcmeSettings&) const = default;
+};
+
 // `count` failed starts or crashes within `window` quarantine the site for `cooldown`.
 struct RestartLimit {
     unsigned count = 10;
@@ -201,6 +219,7 @@ struct Site {
     Duration queue_timeout = std::chrono::seconds(5);
     // Chosen by SNI on `tls = true` listeners; several (RSA and ECDSA) may serve one site.
     std::vector<Certificate> certificates;
+    bool acme = false;                     // tls = "auto": one certificate per host, from [acme]
     TlsMode tls_mode = TlsMode::terminate;
     bool https_redirect = false;           // plain-HTTP requests get 308 to the https URL
     std::optional<Singleton> singleton;
@@ -217,6 +236,7 @@ struct Config {
     std::vector<Listener> listeners;
     ServerSettings server;
     std::optional<AdminSettings> admin;
+    AcmeSettings acme;
     std::vector<Site> sites;               // in file order
 
     bool operator==(const Config&) const = default;

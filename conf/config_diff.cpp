@@ -15,7 +15,7 @@ namespace {
 // whom it runs, its environment (the heartbeat interval is passed there, and a passthrough
 // site's certificate paths) and its rlimits.
 bool starts_the_same(const Site& a, const Site& b) {
-    const bool same_tls = a.tls_mode == b.tls_mode && (a.tls_mode == TlsMode::terminate || a.certificates == b.certificates);
+    const bool same_tls = a.tls_mode == b.tls_mode && (a.tls_mode == TlsMode::terminate || (a.certificates == b.certificates && a.acme == b.acme));
     return a.command == b.command && a.runtime == b.runtime && a.cwd == b.cwd && a.env == b.env && a.user == b.user &&
            a.group == b.group && a.limits == b.limits && a.heartbeat_timeout == b.heartbeat_timeout && same_tls;
 }
@@ -66,7 +66,8 @@ std::map<std::string_view, const Site*> by_name(const std::vector<Site>& sites) 
 
 bool ConfigDiff::empty() const {
     return added_sites.empty() && removed_sites.empty() && restarted_sites.empty() && updated_sites.empty() &&
-           added_listeners.empty() && removed_listeners.empty() && !server_changed && !admin_changed;
+           added_listeners.empty() && removed_listeners.empty() && !server_changed && !admin_changed &&
+           !acme_changed;
 }
 
 ConfigDiff diff_configs(const Config& before, const Config& after) {
@@ -92,6 +93,7 @@ ConfigDiff diff_configs(const Config& before, const Config& after) {
     diff.removed_listeners = unmatched(before.listeners, after.listeners);
     diff.server_changed = !(before.server == after.server);
     diff.admin_changed = !(before.admin == after.admin);
+    diff.acme_changed = !(before.acme == after.acme);
     return diff;
 }
 

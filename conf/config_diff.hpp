@@ -26,6 +26,7 @@ struct ConfigDiff {
     std::vector<Listener> removed_listeners;
     bool server_changed = false;  // [server] differs
     bool admin_changed = false;   // [admin] differs, appeared or went away
+    bool acme_changed = false;    // [acme] differs
 
     // Nothing changed at all. The order of sites or listeners, and the file's path, are not
     // changes on their own.

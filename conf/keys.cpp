@@ -5,7 +5,7 @@
 namespace vhostd::conf {
 
 std::vector<SectionDoc> config_sections() {
-    return {listen_section(), server_section(), admin_section(), sites_section()};
+    return {listen_section(), server_section(), admin_section(), acme_section(), sites_section()};
 }
 
 }  // namespace vhostd::conf

@@ -55,6 +55,8 @@ Config read_document(ValueReader& reader, const toml::table& root, std::string a
             read_server(reader, node, config.server);
         } else if (path == "admin") {
             read_admin(reader, node, config.admin);
+        } else if (path == "acme") {
+            read_acme(reader, node, config.acme);
         } else if (path == "sites") {
             read_sites(reader, node, config.sites, https_redirects);
         } else {
@@ -69,6 +71,7 @@ Config read_document(ValueReader& reader, const toml::table& root, std::string a
     }
     check_admin_is_not_public(reader, root, config);
     check_redirects_have_https(reader, config, https_redirects);
+    check_auto_tls(reader, root, config);
     return config;
 }
 

@@ -26,6 +26,12 @@ void read_admin(ValueReader& reader, const toml::node& node, std::optional<Admin
 void check_admin_is_not_public(ValueReader& reader, const toml::table& root, const Config& config);
 SectionDoc admin_section();
 
+// [acme]: conf/acme_section.cpp. check_auto_tls() holds `tls = "auto"` sites to what ACME
+// can do (exact names, a tls listener, a challenge some listener can answer).
+void read_acme(ValueReader& reader, const toml::node& node, AcmeSettings& into);
+void check_auto_tls(ValueReader& reader, const toml::table& root, const Config& config);
+SectionDoc acme_section();
+
 // [sites.NAME]: conf/site_section.cpp. Sites with https_redirect = true are added to
 // `https_redirects`, to be checked once every listener is known.
 void read_sites(ValueReader& reader, const toml::node& node, std::vector<Site>& into,

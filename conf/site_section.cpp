@@ -89,6 +89,27 @@ void read_static_root(ValueReader& reader, const toml::key&, const toml::node& v
     into.command = {"vhostd-static", "--root", root};
 }
 
+// `tls`: "auto" (or { acme = true }) for certificates vhostd obtains, else the site's files.
+void read_tls(ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path, SiteDraft& into) {
+    if (const auto* word = value.as_string()) {
+        if (word->get() == "auto") {
+            into.acme = true;
+        } else {
+            reader.report(value, path, "must be \"auto\", a table { cert = \"…\", key = \"…\" } or an array of them");
+        }
+        return;
+    }
+    if (const auto* table = value.as_table(); table && table->contains("acme")) {
+        if (table->size() != 1) {
+            reader.report(value, path, "{ acme = true } takes no other keys: certificates come from [acme] or from cert and key");
+        } else {
+            reader.read_bool(*table->get("acme"), child(path, "acme"), into.acme);
+        }
+        return;
+    }
+    read_certificates(reader, value, path, into.certificates);
+}
+
 KeyTable<SiteDraft> site_keys() {
     KeyTable<SiteDraft> table;
     const Site& defaults = table.defaults();
@@ -170,11 +191,9 @@ KeyTable<SiteDraft> site_keys() {
                "too many failures within a window quarantine the site")
         .table("restart_backoff", &Site::restart_backoff, restart_backoff_keys(defaults.restart_backoff),
                "the delay before the next worker start after a failure")
-        .custom("tls", "table { cert, key }, or an array of them", "none", false,
-                "the site's certificate chain and private key, for tls = true listeners",
-                [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
-                   SiteDraft& into) { read_certificates(reader, value, path, into.certificates); },
-                certificate_key_docs())
+        .custom("tls", "\"auto\", or table { cert, key }, or an array of them", "none", false,
+                "certificates from [acme] for every host (\"auto\", or { acme = true }), or the site's own chain and key",
+                read_tls, certificate_key_docs())
         .choice("tls_mode", &Site::tls_mode, {{"terminate", TlsMode::terminate}, {"passthrough", TlsMode::passthrough}},
                 "vhostd terminates TLS, or the worker gets the raw connection")
         .custom("https_redirect", "boolean", defaults.https_redirect ? "true" : "false", true,
@@ -296,6 +315,9 @@ void read_site(ValueReader& reader, SiteClaims& claims, std::string_view name, c
     built_once<site_keys>().read(reader, table, path, site);
     if (site.default_place) claim_default(reader, claims, *site.default_place);
     if (site.https_redirect_place) https_redirects.push_back(*site.https_redirect_place);
+    // Certificates vhostd obtains are there to be used: plain HTTP goes to https unless the
+    // site says otherwise (check_auto_tls reports a missing tls listener).
+    if (site.acme && !table.contains("https_redirect")) site.https_redirect = true;
     settle_program(reader, table, path, site);
     if (site.tasks_value) {
         read_tasks(reader, *site.tasks_value, child(path, "tasks"), site.singleton.has_value(), site.tasks);
