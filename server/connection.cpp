@@ -2,6 +2,7 @@
 
 #include "http/host.hpp"
 #include "server/arrival.hpp"
+#include "server/auto_tls.hpp"
 #include "server/client_hello.hpp"
 #include "server/error_reply.hpp"
 #include "server/error_response.hpp"
@@ -137,13 +138,25 @@ struct PlainHttp {
             answer(arrival, std::move(fd), parsed.http_status);
             return;
         }
+        const bool acme_path = parsed.head.target.starts_with(acme_challenge_path);
+        if (acme_path && (parsed.head.method == "GET" || parsed.head.method == "HEAD")) {
+            // The ACME server checks a name vhostd asked a certificate for: answered before
+            // routing. A token vhostd does not know goes on to the site (its own ACME client).
+            const std::string_view token = std::string_view(parsed.head.target).substr(acme_challenge_path.size());
+            if (const auto key_authorization = arrival.front.auto_tls().http01(token)) {
+                spdlog::info("{}: 200, the ACME HTTP-01 challenge for '{}'", describe(arrival.remote), parsed.head.host);
+                note_answer(arrival, 200, parsed.head.host);
+                answer_with(arrival, std::move(fd), acme_challenge_response(*key_authorization));
+                return;
+            }
+        }
         const std::optional<std::size_t> site = routing.table.lookup(parsed.head.host);
         if (!site) {
             spdlog::info("{}: 404, no site for host '{}'", describe(arrival.remote), parsed.head.host);
             answer(arrival, std::move(fd), 404, parsed.head.host);
             return;
         }
-        if (routing.sites[*site].https_redirect) {
+        if (routing.sites[*site].https_redirect && !acme_path) {
             if (std::string location = https_location(routing, parsed.head); !location.empty()) {
                 note_answer(arrival, 308, parsed.head.host);
                 answer_with(arrival, std::move(fd), redirect_response(location));
@@ -194,6 +207,12 @@ struct TlsHello {
         // Without SNI only the default site can match, as for a request without Host.
         const std::optional<std::size_t> site = routing.table.lookup(hello.server_name);
         prepare_for_worker(fd.get(), slow);
+        if (std::find(hello.alpn.begin(), hello.alpn.end(), acme::acme_tls_alpn) != hello.alpn.end()) {
+            if (auto challenge = arrival.front.auto_tls().tls_alpn01(hello.server_name)) {
+                answer_tls_alpn01(arrival, std::move(fd), std::move(hello), std::move(challenge));
+                return;
+            }
+        }
         if (site && routing.sites[*site].tls_mode == conf::TlsMode::passthrough) {
             // The worker terminates TLS itself: it gets the TCP connection with every byte
             // of the ClientHello still unread, and vhostd stays out of the data path. The
@@ -206,6 +225,19 @@ struct TlsHello {
             info.tls->passthrough = true;
             info.tls->server_name = hello.server_name;
             hand_over(arrival, std::move(fd), std::move(info), std::string(bytes.substr(0, hello.length)));
+            return;
+        }
+        if (site && routing.sites[*site].acme) {
+            const std::shared_ptr<SSL_CTX> certificate = arrival.front.auto_tls().certificate(hello.server_name);
+            if (!certificate) {
+                // Not obtained yet (or failing: vhostctl certs says why), or a name that is
+                // not one of the site's own (SNI that only the default site matched).
+                spdlog::info("{}: TLS closed, no certificate for '{}' (site {} has tls = \"auto\")", describe(arrival.remote),
+                             hello.server_name, routing.sites[*site].name);
+                arrival.thread.stats.tls_handshake_failed();
+                return;
+            }
+            terminate_tls(arrival, std::move(fd), std::move(hello), site, certificate.get());
             return;
         }
         const TlsContexts::Choice certificate = routing.tls.choose(site);

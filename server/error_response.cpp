@@ -24,4 +24,9 @@ std::string redirect_response(std::string_view location) {
            "\r\n\r\n" + body;
 }
 
+std::string acme_challenge_response(std::string_view key_authorization) {
+    return "HTTP/1.1 200 OK\r\nServer: vhostd\r\nContent-Type: application/octet-stream\r\nConnection: close\r\nContent-Length: " +
+           std::to_string(key_authorization.size()) + "\r\n\r\n" + std::string(key_authorization);
+}
+
 }  // namespace vhostd::server

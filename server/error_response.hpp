@@ -14,4 +14,7 @@ std::string error_response(int status, int retry_after_seconds = 0);
 // unlike 301, the client repeats the same method and body there.
 std::string redirect_response(std::string_view location);
 
+// 200 with an HTTP-01 key authorization as the body (RFC 8555 §8.3).
+std::string acme_challenge_response(std::string_view key_authorization);
+
 }  // namespace vhostd::server

@@ -5,6 +5,7 @@
 #include "conf/config.hpp"
 #include "protocol/handoff.hpp"
 #include "router/site_table.hpp"
+#include "server/auto_tls.hpp"
 #include "server/client_counts.hpp"
 #include "server/front_thread.hpp"
 #include "http/request_head.hpp"
@@ -29,6 +30,7 @@ struct SiteRoute {
     std::string name;
     conf::TlsMode tls_mode = conf::TlsMode::terminate;
     bool https_redirect = false;
+    bool acme = false;  // tls = "auto": its certificates are in Front::auto_tls(), by name
 };
 
 // What a connection needs from the configuration, swapped whole on reload so that each
@@ -95,6 +97,8 @@ public:
     std::shared_ptr<const Routing> routing() const { return routing_.load(std::memory_order_acquire); }
     protocol::ConnectionDispatcher& dispatcher() { return dispatcher_; }
     ClientCounts& clients() { return clients_; }
+    // The certificates and challenge answers of tls = "auto" sites (the manager fills them).
+    AutoTls& auto_tls() { return auto_tls_; }
     std::uint64_t next_connection_id() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
     // One more in a counter for as long as it lives, on every path out of a scope.
@@ -133,6 +137,7 @@ private:
     std::atomic<std::size_t> in_front_{0};
     std::atomic<std::size_t> relays_{0};
     ClientCounts clients_;
+    AutoTls auto_tls_;
     unsigned backlog_;
     bool stopped_accepting_ = false;
     std::atomic<std::size_t> next_adopting_thread_{0};

@@ -278,7 +278,27 @@ asio::awaitable<void> serve_tls(Arrival arrival, TlsStream tls, ClientHello hell
     co_await relay(tls, ours);
 }
 
+asio::awaitable<void> serve_challenge(Arrival arrival, TlsStream tls, ClientHello hello) {
+    Front::Presence in_front(arrival.front);
+    HeadDeadlines::Entry deadline(arrival.thread.deadlines, tls.socket(), arrival.accepted_at + arrival.routing->head_timeout);
+    if (!co_await handshake(arrival, tls, hello)) co_return;
+    spdlog::info("{}: answered the ACME TLS-ALPN-01 challenge for '{}'", describe(arrival.remote), hello.server_name);
+    tls.close_notify();
+    co_await linger_before_close(tls.socket());
+}
+
 }  // namespace
+
+void answer_tls_alpn01(Arrival arrival, protocol::FileDescriptor fd, ClientHello hello, std::shared_ptr<SSL_CTX> challenge) {
+    tcp::socket socket(arrival.thread.io);
+    boost::system::error_code ec;
+    socket.assign(arrival.transport, fd.get(), ec);
+    if (ec) return;
+    fd.release();
+    asio::io_context& io = arrival.thread.io;
+    // The SSL object holds its own reference to the context: a withdrawn challenge stays valid here.
+    asio::co_spawn(io, serve_challenge(std::move(arrival), TlsStream(std::move(socket), challenge.get()), std::move(hello)), log_if_failed);
+}
 
 void terminate_tls(Arrival arrival, protocol::FileDescriptor fd, ClientHello hello, std::optional<std::size_t> certificate_site,
                    SSL_CTX* context) {

@@ -10,6 +10,7 @@
 
 #include <openssl/ssl.h>
 
+#include <memory>
 #include <optional>
 
 namespace vhostd::server {
@@ -18,5 +19,10 @@ namespace vhostd::server {
 // routes to another site gets 421.
 void terminate_tls(Arrival arrival, protocol::FileDescriptor fd, ClientHello hello, std::optional<std::size_t> certificate_site,
                    SSL_CTX* context);
+
+// A validation server's handshake for a name whose TLS-ALPN-01 challenge is pending
+// (RFC 8737): `challenge` presents the challenge certificate; the connection ends with the
+// handshake, as the server expects.
+void answer_tls_alpn01(Arrival arrival, protocol::FileDescriptor fd, ClientHello hello, std::shared_ptr<SSL_CTX> challenge);
 
 }  // namespace vhostd::server

@@ -10,8 +10,6 @@
 
 namespace vhostd::server {
 
-namespace {
-
 std::string openssl_error() {
     const unsigned long code = ERR_get_error();
     ERR_clear_error();
@@ -21,12 +19,16 @@ std::string openssl_error() {
     return text;
 }
 
+namespace {
+
 int refuse_unknown_name(SSL*, int* alert, void*) {
     *alert = SSL_AD_UNRECOGNIZED_NAME;
     return SSL_CLIENT_HELLO_ERROR;
 }
 
-std::shared_ptr<SSL_CTX> new_context() {
+}  // namespace
+
+std::shared_ptr<SSL_CTX> new_server_context() {
     std::shared_ptr<SSL_CTX> context(SSL_CTX_new(TLS_server_method()), &SSL_CTX_free);
     if (!context) throw std::runtime_error("cannot create a TLS context: " + openssl_error());
     SSL_CTX* ctx = context.get();
@@ -44,8 +46,10 @@ std::shared_ptr<SSL_CTX> new_context() {
     return context;
 }
 
+namespace {
+
 std::shared_ptr<SSL_CTX> site_context(const conf::Site& site) {
-    auto context = new_context();
+    auto context = new_server_context();
     for (const conf::Certificate& certificate : site.certificates) {
         // One chain and key per key type (RSA, ECDSA): OpenSSL picks what the client supports.
         if (SSL_CTX_use_certificate_chain_file(context.get(), certificate.cert.c_str()) != 1) {
@@ -68,7 +72,7 @@ TlsContexts::TlsContexts(const std::vector<conf::Site>& sites, std::optional<std
         fallback_ = by_site_[*default_site];
         fallback_site_ = default_site;
     } else {
-        fallback_ = new_context();
+        fallback_ = new_server_context();
         SSL_CTX_set_client_hello_cb(fallback_.get(), refuse_unknown_name, nullptr);
     }
 }

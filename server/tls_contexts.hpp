@@ -11,9 +11,17 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace vhostd::server {
+
+// A server context with the front's settings (protocols, ciphers, ALPN) and no certificate;
+// throws std::runtime_error when OpenSSL cannot make one.
+std::shared_ptr<SSL_CTX> new_server_context();
+
+// OpenSSL's last error as text, cleared; "unknown error" when it has none.
+std::string openssl_error();
 
 class TlsContexts {
 public:

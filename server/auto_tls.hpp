@@ -1,0 +1,48 @@
+// What the front serves for `tls = "auto"` sites: each name's TLS context, made from the
+// chain and key the certificate manager obtained, and the answers to the ACME server's
+// challenges while it checks a name. The manager writes from the main loop; the front threads
+// read, at a handshake (certificates, TLS-ALPN-01) or at a request under
+// /.well-known/acme-challenge/ (HTTP-01). A replaced context lives on in the handshakes
+// that took it, so a renewal drops nothing.
+#pragma once
+
+#include "acme/publisher.hpp"
+
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace vhostd::server {
+
+class AutoTls final : public acme::Publisher {
+public:
+    void serve_certificate(const std::string& name, const std::string& chain_pem, const std::string& key_pem) override;
+    void drop_certificate(const std::string& name) override;
+    void offer_http01(const std::string& token, const std::string& key_authorization) override;
+    void withdraw_http01(const std::string& token) override;
+    void offer_tls_alpn01(const std::string& name, const acme::ChallengeCertificate& certificate) override;
+    void withdraw_tls_alpn01(const std::string& name) override;
+
+    // Null when `name` has no certificate (yet) or no pending TLS-ALPN-01 challenge.
+    std::shared_ptr<SSL_CTX> certificate(const std::string& name) const;
+    std::shared_ptr<SSL_CTX> tls_alpn01(const std::string& name) const;
+    // The key authorization for a pending HTTP-01 token.
+    std::optional<std::string> http01(std::string_view token) const;
+
+private:
+    using Context = std::shared_ptr<SSL_CTX>;
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, Context> certificates_;
+    std::unordered_map<std::string, Context> tls_alpn01_;
+    std::unordered_map<std::string, std::string> http01_;
+};
+
+// The path an HTTP-01 validation asks for, before the token.
+inline constexpr std::string_view acme_challenge_path = "/.well-known/acme-challenge/";
+
+}  // namespace vhostd::server
