@@ -70,7 +70,8 @@ void per_site(Exposition& out, const std::string& name, const char* type, const 
 
 }  // namespace
 
-std::string render_metrics(const ServerInfo& server, const server::FrontTotals& front, const std::vector<supervisor::SiteSnapshot>& sites) {
+std::string render_metrics(const ServerInfo& server, const server::FrontTotals& front, const std::vector<supervisor::SiteSnapshot>& sites,
+                           const CertificateReport& certificates) {
     Exposition out;
     out.family("vhostd_info", "gauge", "vhostd's version, as a label.");
     out.sample("vhostd_info", {{"version", server.version}}, 1);
@@ -156,6 +157,25 @@ std::string render_metrics(const ServerInfo& server, const server::FrontTotals& 
     per_worker("vhostd_worker_requests_total", "counter", "Requests the worker served (from heartbeats).", [](const auto& w) { return w.requests; });
     per_worker("vhostd_worker_active_connections", "gauge", "Connections open in the worker (from heartbeats).",
                [](const auto& w) { return w.active_connections; });
+
+    out.family("vhostd_certificate_expiry_seconds", "gauge",
+               "Seconds until the served certificate of a tls = \"auto\" name expires (negative: expired).");
+    for (const auto& entry : certificates.certificates) {
+        if (!entry.certificate) continue;
+        out.sample("vhostd_certificate_expiry_seconds", {{"name", entry.name}, {"site", entry.site}},
+                   std::chrono::duration<double>(entry.certificate->not_after - certificates.now).count());
+    }
+    out.family("vhostd_certificate_failures", "gauge", "Failed attempts in a row for a tls = \"auto\" name (0: the last one succeeded).");
+    for (const auto& entry : certificates.certificates) {
+        out.sample("vhostd_certificate_failures", {{"name", entry.name}, {"site", entry.site}}, entry.failures);
+    }
+    const acme::CertificateCounters& counters = certificates.counters;
+    out.family("vhostd_acme_certificates_total", "counter", "Attempts to obtain (issue) or renew (renewal) a certificate, by outcome.");
+    out.sample("vhostd_acme_certificates_total", {{"kind", "issue"}, {"outcome", "success"}}, static_cast<double>(counters.issued));
+    out.sample("vhostd_acme_certificates_total", {{"kind", "issue"}, {"outcome", "failure"}}, static_cast<double>(counters.issue_failures));
+    out.sample("vhostd_acme_certificates_total", {{"kind", "renewal"}, {"outcome", "success"}}, static_cast<double>(counters.renewed));
+    out.sample("vhostd_acme_certificates_total", {{"kind", "renewal"}, {"outcome", "failure"}}, static_cast<double>(counters.renewal_failures));
+    out.single("vhostd_acme_orders_total", "counter", "Orders the ACME server accepted.", static_cast<double>(counters.orders));
     return out.text();
 }
 

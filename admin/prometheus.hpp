@@ -9,6 +9,6 @@
 namespace vhostd::admin {
 
 std::string render_metrics(const ServerInfo& server, const server::FrontTotals& front,
-                           const std::vector<supervisor::SiteSnapshot>& sites);
+                           const std::vector<supervisor::SiteSnapshot>& sites, const CertificateReport& certificates = {});
 
 }  // namespace vhostd::admin

@@ -80,9 +80,47 @@ json::object render_site(const supervisor::SiteSnapshot& site, const server::Sit
     };
 }
 
+double unix_seconds(acme::Clock::time_point time) { return std::chrono::duration<double>(time.time_since_epoch()).count(); }
+
+json::object render_certificate(const acme::CertificateStatus& entry, acme::Clock::time_point now) {
+    json::value certificate = nullptr;
+    if (entry.certificate) {
+        json::array names;
+        for (const auto& name : entry.certificate->names) names.emplace_back(name);
+        certificate = json::object{{"issuer", entry.certificate->issuer},
+                                   {"serial", entry.certificate->serial},
+                                   {"names", std::move(names)},
+                                   {"not_before", unix_seconds(entry.certificate->not_before)},
+                                   {"not_after", unix_seconds(entry.certificate->not_after)},
+                                   {"expires_in_seconds", std::chrono::duration<double>(entry.certificate->not_after - now).count()}};
+    }
+    return {
+        {"name", entry.name},
+        {"site", entry.site},
+        {"state", certificate_state(entry, now)},
+        {"certificate", std::move(certificate)},
+        {"next_attempt", unix_seconds(entry.next_attempt)},
+        {"last_attempt", entry.last_attempt ? json::value(unix_seconds(*entry.last_attempt)) : json::value(nullptr)},
+        {"last_error", entry.last_error.empty() ? json::value(nullptr) : json::value(entry.last_error)},
+        {"failures", entry.failures},
+    };
+}
+
 }  // namespace
 
-json::object render_status(const ServerInfo& server, const server::FrontTotals& front, const std::vector<supervisor::SiteSnapshot>& sites) {
+std::string certificate_state(const acme::CertificateStatus& certificate, acme::Clock::time_point now) {
+    const bool served = certificate.certificate && certificate.certificate->not_after > now;
+    if (certificate.attempting) return served ? "renewing" : "obtaining";
+    if (certificate.failures > 0) return "retrying";
+    if (served) return "valid";
+    return certificate.certificate ? "expired" : "pending";
+}
+
+json::object render_status(const ServerInfo& server, const server::FrontTotals& front, const std::vector<supervisor::SiteSnapshot>& sites,
+                           const CertificateReport& certificates) {
+    json::array certificate_list;
+    for (const auto& certificate : certificates.certificates) certificate_list.push_back(render_certificate(certificate, certificates.now));
+    const acme::CertificateCounters& counters = certificates.counters;
     json::object answered;
     for (const auto& [status, count] : front.answered) answered[std::to_string(status)] = count;
     json::array site_list;
@@ -108,6 +146,12 @@ json::object render_status(const ServerInfo& server, const server::FrontTotals& 
                                {"tls_relays", server.tls_relays},
                                {"answered", std::move(answered)}}},
         {"sites", std::move(site_list)},
+        {"certificates", std::move(certificate_list)},
+        {"acme", json::object{{"orders", counters.orders},
+                              {"issued", counters.issued},
+                              {"issue_failures", counters.issue_failures},
+                              {"renewed", counters.renewed},
+                              {"renewal_failures", counters.renewal_failures}}},
     };
 }
 

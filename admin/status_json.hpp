@@ -2,6 +2,7 @@
 // (docs/status.md). Pure: snapshots in, JSON out.
 #pragma once
 
+#include "acme/certificate_manager.hpp"
 #include "server/front_stats.hpp"
 #include "supervisor/site_snapshot.hpp"
 
@@ -24,7 +25,18 @@ struct ServerInfo {
     std::string upgrade;         // the last upgrade of this process: "", "starting pid N", "failed: …"
 };
 
+// The certificates of tls = "auto" sites, as the manager reports them, at `now`.
+struct CertificateReport {
+    std::vector<acme::CertificateStatus> certificates;
+    acme::CertificateCounters counters;
+    acme::Clock::time_point now = acme::Clock::now();
+};
+
+// One word for a certificate: "valid", "renewing", "obtaining", "retrying" (the last attempt
+// failed; one is still served if not_after says so), "expired", "pending" (none yet).
+std::string certificate_state(const acme::CertificateStatus& certificate, acme::Clock::time_point now);
+
 boost::json::object render_status(const ServerInfo& server, const server::FrontTotals& front,
-                                  const std::vector<supervisor::SiteSnapshot>& sites);
+                                  const std::vector<supervisor::SiteSnapshot>& sites, const CertificateReport& certificates = {});
 
 }  // namespace vhostd::admin

@@ -36,6 +36,7 @@ constexpr const char* usage_text =
     "usage: vhostctl [-c FILE | --admin HOST:PORT] [--token-file FILE] COMMAND\n"
     "commands:\n"
     "  status [--json]        sites and workers as a table, or the raw JSON\n"
+    "  certs                  the certificates of tls = \"auto\" sites: state, expiry, next attempt, last error\n"
     "  top [--iterations N]   the status table redrawn every second, until Ctrl-C (or N redraws)\n"
     "  reload                 reload vhostd's configuration file\n"
     "  upgrade                start vhostd's binary anew and hand it the sockets and waiting\n"
@@ -113,7 +114,7 @@ Options parse_options(int argc, char** argv) {
     if (options.words.empty()) throw UsageError("no command");
     const std::string& command = options.words[0];
     const bool site_command = command == "restart" || command == "stop" || command == "start";
-    if (command != "status" && command != "top" && command != "reload" && command != "upgrade" && command != "health" && !site_command) {
+    if (command != "status" && command != "certs" && command != "top" && command != "reload" && command != "upgrade" && command != "health" && !site_command) {
         throw UsageError("unknown command \"" + command + "\"");
     }
     const std::size_t wanted = site_command ? 2 : 1;
@@ -231,6 +232,16 @@ int status(const ctl::AdminClient& client, bool raw) {
     const ctl::AdminResponse response = client.get("/status");
     if (!ok(response)) return refused(client, response);
     std::cout << (raw ? with_newline(response.body) : table_from(response.body));
+    return 0;
+}
+
+int certificates(const ctl::AdminClient& client) {
+    const ctl::AdminResponse response = client.get("/status");
+    if (!ok(response)) return refused(client, response);
+    boost::system::error_code error;
+    const json::value status = json::parse(response.body, error);
+    if (error || !status.is_object()) throw Failure("the admin endpoint's /status is not a JSON object");
+    std::cout << ctl::render_certificates_table(status, static_cast<double>(std::time(nullptr)));
     return 0;
 }
 
@@ -363,6 +374,7 @@ int run(const Options& options) {
     const ctl::AdminClient client = make_client(options);
     const std::string& command = options.words[0];
     if (command == "status") return status(client, options.json);
+    if (command == "certs") return certificates(client);
     if (command == "top") return top(client, options.iterations);
     if (command == "reload") return reload(client);
     if (command == "upgrade") return upgrade(client);

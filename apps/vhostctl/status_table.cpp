@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <initializer_list>
 #include <optional>
 #include <stdexcept>
@@ -245,6 +246,59 @@ std::string render_status_table(const json::value& status) {
     for (std::size_t s = 0; s < sites.size(); ++s) {
         add_row(site_rows[s + 1]);
         for (const json::value* worker : workers_of_site[s]) out += worker_line(worker_rows[next_worker++], *worker);
+    }
+    return out;
+}
+
+namespace {
+
+std::string utc_date(const json::value* value) {
+    const std::optional<double> seconds = number(value);
+    if (!seconds) return std::string(missing);
+    const auto time = static_cast<std::time_t>(*seconds);
+    std::tm parts{};
+    gmtime_r(&time, &parts);
+    char out[32];
+    std::strftime(out, sizeof out, "%Y-%m-%d %H:%M", &parts);
+    return out;
+}
+
+// "in 3d04h", "now": when the next attempt is due.
+std::string from_now(const json::value* value, double now_unix) {
+    const std::optional<double> at = number(value);
+    if (!at) return std::string(missing);
+    if (*at <= now_unix) return "now";
+    const json::value left(*at - now_unix);
+    return "in " + duration(&left);
+}
+
+}  // namespace
+
+std::string render_certificates_table(const json::value& status, double now_unix) {
+    if (!status.is_object()) throw std::invalid_argument("the status document is not a JSON object");
+    std::vector<std::vector<std::string>> rows{{"NAME", "SITE", "STATE", "ISSUER", "NOT AFTER (UTC)", "NEXT", "FAILURES", "LAST ERROR"}};
+    if (const json::value* list = find(status, {"certificates"}); list && list->is_array()) {
+        for (const json::value& entry : list->get_array()) {
+            const json::value* certificate = find(entry, {"certificate"});
+            const bool held = certificate && certificate->is_object();
+            const std::optional<double> failures = number(find(entry, {"failures"}));
+            rows.push_back({text(find(entry, {"name"})), text(find(entry, {"site"})), text(find(entry, {"state"})),
+                            held ? text(find(*certificate, {"issuer"})) : std::string(missing),
+                            held ? utc_date(find(*certificate, {"not_after"})) : std::string(missing),
+                            from_now(find(entry, {"next_attempt"}), now_unix),
+                            failures ? std::to_string(static_cast<long long>(*failures)) : std::string(missing),
+                            text(find(entry, {"last_error"}))});
+        }
+    }
+    if (rows.size() == 1) return "no certificates: no site has tls = \"auto\"\n";
+    // The error is last and left unpadded: it may be long.
+    align(rows, {false, false, false, false, false, false, true, false});
+    std::string out;
+    for (const auto& row : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size(); ++i) line += (i == 0 ? "" : "  ") + row[i];
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        out += line + "\n";
     }
     return out;
 }

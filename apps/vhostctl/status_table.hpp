@@ -14,4 +14,9 @@ namespace vhostd::ctl {
 // Throws std::invalid_argument when `status` is not a JSON object.
 std::string render_status_table(const boost::json::value& status);
 
+// `vhostctl certs`: one line per certificate of a tls = "auto" name: its state, issuer,
+// expiry (UTC), the next attempt (from `now_unix`, seconds since 1970) and the last error.
+// Throws std::invalid_argument when `status` is not a JSON object.
+std::string render_certificates_table(const boost::json::value& status, double now_unix);
+
 }  // namespace vhostd::ctl

@@ -41,7 +41,7 @@ void when_idle(asio::io_context& io, std::function<std::size_t()> busy, std::chr
 // SIGHUP and POST /reload: build the whole new configuration first; if anything is wrong the
 // running one keeps serving untouched (as nginx and HAProxy do).
 admin::ReloadOutcome reload(const std::string& path, bool dev, conf::Config& running, server::Front& front,
-                            supervisor::Supervisor& supervisor) {
+                            supervisor::Supervisor& supervisor, acme::CertificateManager& certificates) {
     admin::ReloadOutcome outcome;
     auto loaded = conf::load_config_file(path);
     if (auto* errors = std::get_if<std::vector<conf::ConfigError>>(&loaded)) {
@@ -63,6 +63,8 @@ admin::ReloadOutcome reload(const std::string& path, bool dev, conf::Config& run
     // changed config or not, so that renewed ones take effect (as with nginx -s reload).
     try {
         front.bind_for(next);
+        // Names that auto sites gain are loaded or ordered, those they lose are dropped.
+        certificates.configure(next);
     } catch (const std::exception& e) {
         spdlog::error("reload: {}; keeping the running configuration", e.what());
         return {false, {}, {e.what()}};
@@ -110,9 +112,10 @@ bool open_access_log(const conf::ServerSettings& server) {
 }
 
 Daemon::Daemon(asio::io_context& io, std::string config_path, bool dev, conf::Config& config, server::Front& front,
-               supervisor::Supervisor& supervisor, service::ServiceNotifier& notifier, std::vector<std::string> arguments)
+               supervisor::Supervisor& supervisor, acme::CertificateManager& certificates, service::ServiceNotifier& notifier,
+               std::vector<std::string> arguments)
     : io_(io), config_path_(std::move(config_path)), dev_(dev), config_(config), front_(front), supervisor_(supervisor),
-      notifier_(notifier), arguments_(std::move(arguments)), started_(std::chrono::steady_clock::now()), watchdog_timer_(io) {
+      certificates_(certificates), notifier_(notifier), arguments_(std::move(arguments)), started_(std::chrono::steady_clock::now()), watchdog_timer_(io) {
     std::error_code ec;
     binary_ = std::filesystem::read_symlink("/proc/self/exe", ec).string();
 }
@@ -132,8 +135,8 @@ admin::AdminHooks Daemon::admin_hooks() {
         };
     };
     return {
-        .status = [this, info] { return admin::render_status(info(), front_.totals(), supervisor_.snapshot()); },
-        .metrics = [this, info] { return admin::render_metrics(info(), front_.totals(), supervisor_.snapshot()); },
+        .status = [this, info] { return admin::render_status(info(), front_.totals(), supervisor_.snapshot(), certificate_report()); },
+        .metrics = [this, info] { return admin::render_metrics(info(), front_.totals(), supervisor_.snapshot(), certificate_report()); },
         .ready = [this] { return front_.listening() && supervisor_.ready(); },
         .reload = [this] {
             if (stopping_) return admin::ReloadOutcome{false, {}, {"vhostd is shutting down"}};
@@ -198,13 +201,17 @@ void Daemon::keep_watchdog_fed() {
     });
 }
 
+admin::CertificateReport Daemon::certificate_report() const {
+    return {certificates_.status(), certificates_.counters(), acme::Clock::now()};
+}
+
 std::string Daemon::status_line(std::string_view state) const {
     return "STATUS=" + std::string(state) + ": " + std::to_string(config_.sites.size()) + " sites";
 }
 
 admin::ReloadOutcome Daemon::reload_now() {
     notifier_.notify("RELOADING=1\n" + service::monotonic_usec() + "\nSTATUS=reloading " + config_.path);
-    admin::ReloadOutcome outcome = reload(config_path_, dev_, config_, front_, supervisor_);
+    admin::ReloadOutcome outcome = reload(config_path_, dev_, config_, front_, supervisor_, certificates_);
     notifier_.notify("READY=1\n" + status_line(outcome.ok ? "serving" : "serving; the last reload failed"));
     return outcome;
 }

@@ -2,7 +2,9 @@
 // (reload, stop, upgrade, readiness, watchdog), on the main loop.
 #pragma once
 
+#include "acme/certificate_manager.hpp"
 #include "admin/admin_server.hpp"
+#include "admin/status_json.hpp"
 #include "conf/config.hpp"
 #include "server/front.hpp"
 #include "service/predecessor.hpp"
@@ -32,7 +34,8 @@ class Daemon {
 public:
     // `arguments` are vhostd's own (without argv[0]): an upgrade starts the binary with them.
     Daemon(boost::asio::io_context& io, std::string config_path, bool dev, conf::Config& config, server::Front& front,
-           supervisor::Supervisor& supervisor, service::ServiceNotifier& notifier, std::vector<std::string> arguments);
+           supervisor::Supervisor& supervisor, acme::CertificateManager& certificates, service::ServiceNotifier& notifier,
+           std::vector<std::string> arguments);
 
     void set_admin(admin::AdminServer* admin) { admin_ = admin; }
     admin::AdminHooks admin_hooks();
@@ -52,6 +55,7 @@ private:
     static constexpr std::chrono::seconds upgrade_timeout{90};
 
     std::string status_line(std::string_view state) const;
+    admin::CertificateReport certificate_report() const;
     admin::ReloadOutcome reload_now();
     // Stop accepting, let connections still in the front finish their head (or time out),
     // drain the workers, let the last 503s and the TLS relays' last bytes go out, exit.
@@ -71,6 +75,7 @@ private:
     conf::Config& config_;
     server::Front& front_;
     supervisor::Supervisor& supervisor_;
+    acme::CertificateManager& certificates_;
     service::ServiceNotifier& notifier_;
     admin::AdminServer* admin_ = nullptr;
     std::vector<std::string> arguments_;

@@ -1,5 +1,6 @@
 // vhostd: wiring only. Config -> supervisor (worker pools) + front (listeners), one io_context.
 #include "accesslog/access_log.hpp"
+#include "acme/certificate_manager.hpp"
 #include "admin/admin_server.hpp"
 #include "apps/build_info.hpp"
 #include "apps/vhostd/daemon.hpp"
@@ -118,7 +119,8 @@ int main(int argc, char** argv) {
     }
     vhostd::supervisor::Supervisor supervisor(io, config);
     vhostd::server::Front front(config, supervisor, io);
-    vhostd::apps::Daemon daemon(io, options->config_path, options->dev, config, front, supervisor, notifier,
+    vhostd::acme::CertificateManager certificates(io, front.auto_tls());
+    vhostd::apps::Daemon daemon(io, options->config_path, options->dev, config, front, supervisor, certificates, notifier,
                                 std::vector<std::string>(argv + 1, argv + argc));
     std::optional<vhostd::admin::AdminServer> admin;
     try {
@@ -142,6 +144,13 @@ int main(int argc, char** argv) {
             spdlog::error("{}", e.what());
             return 1;
         }
+    }
+    try {
+        // As the [server] user: the state directory's files are its own.
+        certificates.configure(config);
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 1;
     }
     supervisor.start();
     daemon.announce_when_ready(predecessor.get());

@@ -4,6 +4,7 @@
 // that the badNonce retry is taken. Nothing is validated or issued yet: that needs the
 // challenges answered by the front.
 #include "support/http_client.hpp"
+#include "support/pebble.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_pki.hpp"
 #include "support/vhostd_process.hpp"
@@ -26,44 +27,21 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-bool accepts_connections(std::uint16_t port) {
-    try {
-        Connection connection(port);
-        return true;
-    } catch (const std::runtime_error&) {
-        return false;
-    }
-}
-
 class AcmePebble : public ::testing::Test {
 protected:
     TempDir dir;
     TestPki pki{dir.path()};
-    std::uint16_t port = free_port();
-    std::unique_ptr<BackgroundProcess> pebble;
+    std::unique_ptr<Pebble> pebble;
 
     // pebble refuses `nonce_reject_percent` % of nonces (its default is 5).
     void start_pebble(int nonce_reject_percent) {
-        const TestPki::Issued issued = pki.issue("pebble", {"localhost"});
-        const auto config = dir.write("pebble.json", R"({"pebble": {"listenAddress": "127.0.0.1:)" + std::to_string(port) +
-                                                         R"(", "managementListenAddress": "127.0.0.1:)" + std::to_string(free_port()) +
-                                                         R"(", "certificate": ")" + issued.cert + R"(", "privateKey": ")" + issued.key +
-                                                         R"(", "httpPort": )" + std::to_string(free_port()) +
-                                                         R"(, "tlsPort": )" + std::to_string(free_port()) +
-                                                         R"(, "ocspResponderURL": "", "externalAccountBindingRequired": false}})");
-        pebble = std::make_unique<BackgroundProcess>(
-            std::vector<std::string>{"/usr/bin/env", "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=" + std::to_string(nonce_reject_percent), "pebble",
-                                     "-config", config.string()},
-            (dir.path() / "pebble.log").string());
-        ASSERT_TRUE(wait_until([&] { return accepts_connections(port); }, 10s)) << "pebble did not listen: " << log();
+        pebble = std::make_unique<Pebble>(dir, pki, PebbleOptions{.http_port = free_port(), .tls_port = free_port(),
+                                                                  .nonce_reject_percent = nonce_reject_percent, .validity_seconds = 0});
+        ASSERT_TRUE(pebble->start()) << "pebble did not listen: " << log();
     }
 
-    std::string directory_url() const { return "https://localhost:" + std::to_string(port) + "/dir"; }
-
-    std::string log() const {
-        std::ifstream in(dir.path() / "pebble.log");
-        return std::string(std::istreambuf_iterator<char>(in), {});
-    }
+    std::string directory_url() const { return pebble->directory_url(); }
+    std::string log() const { return pebble ? pebble->log() : std::string(); }
 
     // Runs `body` to its end on an io_context of its own; rethrows what it threw.
     template <class Body>
@@ -138,9 +116,11 @@ TEST_F(AcmePebble, AnUntrustedServerIsAClearError) {
 TEST_F(AcmePebble, NothingListeningIsAClearError) {
     asio::ssl::context tls = acme::client_context(pki.ca());
     const acme::EcKey account_key = acme::EcKey::generate();
+    const std::uint16_t port = free_port();
+    const std::string url = "https://localhost:" + std::to_string(port) + "/dir";
     try {
         run([&](asio::any_io_executor executor) -> asio::awaitable<void> {
-            acme::Session session(executor, tls, directory_url(), account_key, 5s);
+            acme::Session session(executor, tls, url, account_key, 5s);
             co_await session.open();
         });
         FAIL() << "no server, and no error";

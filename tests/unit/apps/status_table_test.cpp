@@ -124,5 +124,28 @@ TEST(StatusTable, RejectsWhatIsNotAnObject) {
     EXPECT_THROW(render_status_table(boost::json::parse("[1, 2]")), std::invalid_argument);
 }
 
+TEST(CertificatesTable, OneLinePerNameWithItsStateAndError) {
+    const boost::json::value status = boost::json::parse(R"({"certificates": [
+      {"name": "shop.example", "site": "shop", "state": "valid", "failures": 0, "last_error": null,
+       "next_attempt": 1000086400, "last_attempt": 999990000,
+       "certificate": {"issuer": "Pebble Intermediate CA", "not_after": 1002592000, "names": ["shop.example"]}},
+      {"name": "new.example", "site": "shop", "state": "retrying", "failures": 3, "certificate": null,
+       "next_attempt": 999999990, "last_error": "newOrder: urn:ietf:params:acme:error:rateLimited"}]})");
+    const std::vector<std::string> lines = lines_of(render_certificates_table(status, 1'000'000'000));
+    ASSERT_EQ(lines.size(), 3u);
+    EXPECT_EQ(lines[0].rfind("NAME", 0), 0u);
+    EXPECT_NE(lines[1].find("shop.example  shop  valid"), std::string::npos) << lines[1];
+    EXPECT_NE(lines[1].find("Pebble Intermediate CA  2001-10-09 01:46  in 1d00h"), std::string::npos) << lines[1];
+    EXPECT_NE(lines[2].find("new.example"), std::string::npos) << lines[2];
+    EXPECT_NE(lines[2].find("retrying"), std::string::npos) << lines[2];
+    EXPECT_NE(lines[2].find("now"), std::string::npos) << lines[2];
+    EXPECT_NE(lines[2].find("3  newOrder: urn:ietf:params:acme:error:rateLimited"), std::string::npos) << lines[2];
+}
+
+TEST(CertificatesTable, NoAutoSitesSaysSo) {
+    EXPECT_EQ(render_certificates_table(boost::json::parse(R"({"sites": []})"), 0), "no certificates: no site has tls = \"auto\"\n");
+    EXPECT_THROW(render_certificates_table(boost::json::parse("[]"), 0), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace vhostd::ctl

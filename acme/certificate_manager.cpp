@@ -1,0 +1,382 @@
+#include "acme/certificate_manager.hpp"
+
+#include "acme/csr.hpp"
+#include "acme/jws.hpp"
+#include "acme/session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <random>
+
+namespace vhostd::acme {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto token = asio::as_tuple(asio::use_awaitable);
+constexpr milliseconds poll_fallback = 1s;  // between polls when the server gives no Retry-After
+constexpr milliseconds poll_cap = 30s;
+
+double random_fraction() {
+    thread_local std::mt19937_64 generator{std::random_device{}()};
+    return std::uniform_real_distribution<double>(0.0, 1.0)(generator);
+}
+
+std::string challenge_name(conf::AcmeChallenge challenge) {
+    return challenge == conf::AcmeChallenge::http01 ? "http-01" : "tls-alpn-01";
+}
+
+std::string host_of(const std::string& url) {
+    const auto parsed = parse_https_url(url);
+    return parsed ? parsed->host : url;
+}
+
+std::string format_time(Clock::time_point time) {
+    const std::time_t seconds = Clock::to_time_t(time);
+    std::tm parts{};
+    ::gmtime_r(&seconds, &parts);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &parts);
+    return text;
+}
+
+asio::awaitable<void> pause(milliseconds delay) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+    co_await timer.async_wait(token);
+}
+
+// Keeps a challenge answered for as long as it lives, across the awaits of one authorization.
+class ChallengeOffer {
+public:
+    ChallengeOffer(Publisher& publisher, conf::AcmeChallenge type, std::string name, std::string challenge_token,
+                   const std::string& key_authorization)
+        : publisher_(publisher), type_(type), name_(std::move(name)), token_(std::move(challenge_token)) {
+        if (type_ == conf::AcmeChallenge::http01) {
+            publisher_.offer_http01(token_, key_authorization);
+        } else {
+            publisher_.offer_tls_alpn01(name_, tls_alpn_certificate(name_, key_authorization));
+        }
+    }
+    ~ChallengeOffer() {
+        if (type_ == conf::AcmeChallenge::http01) {
+            publisher_.withdraw_http01(token_);
+        } else {
+            publisher_.withdraw_tls_alpn01(name_);
+        }
+    }
+    ChallengeOffer(const ChallengeOffer&) = delete;
+    ChallengeOffer& operator=(const ChallengeOffer&) = delete;
+
+private:
+    Publisher& publisher_;
+    conf::AcmeChallenge type_;
+    std::string name_;
+    std::string token_;
+};
+
+}  // namespace
+
+struct CertificateManager::Entry {
+    Entry(asio::io_context& io, std::string name_, std::string site_) : name(std::move(name_)), site(std::move(site_)), timer(io) {}
+
+    std::string name;
+    std::string site;
+    asio::steady_timer timer;
+    std::optional<CertificateFacts> certificate;
+    Clock::time_point due;
+    std::optional<Clock::time_point> last_attempt;
+    std::string last_error;
+    unsigned failures = 0;
+    bool attempting = false;
+    bool removed = false;
+};
+
+// One attempt's time limit ([acme] order_timeout), checked before each wait.
+struct CertificateManager::Deadline {
+    std::chrono::steady_clock::time_point at;
+    milliseconds limit;
+
+    void check(const std::string& name, const std::string& waiting_for) const {
+        if (std::chrono::steady_clock::now() < at) return;
+        throw Error("gave up on " + name + " after order_timeout (" + std::to_string(limit.count() / 1000) + " s): " + waiting_for);
+    }
+};
+
+CertificateManager::CertificateManager(asio::io_context& io, Publisher& publisher) : io_(io), publisher_(publisher) {}
+
+CertificateManager::~CertificateManager() {
+    for (auto& [name, entry] : entries_) {
+        entry->removed = true;
+        entry->timer.cancel();
+    }
+}
+
+void CertificateManager::configure(const conf::Config& config) {
+    std::map<std::string, std::string> wanted;  // name -> site
+    for (const conf::Site& site : config.sites) {
+        if (!site.acme) continue;
+        for (const std::string& host : site.hosts) wanted.emplace(host, site.name);
+    }
+    if (wanted.empty() && entries_.empty()) return;
+    if (!lock_) {
+        std::string problem;
+        std::optional<StateLock> acquired = StateLock::acquire(config.acme.state_dir, problem);
+        if (!acquired) throw std::runtime_error("[acme] state_dir: " + problem);
+        lock_.emplace(std::move(*acquired));
+        state_dir_ = config.acme.state_dir;
+        const fs::path key_path = state_dir_ / "account.key";
+        if (const auto stored = read_private_file(key_path)) {
+            account_key_ = EcKey::from_pem(*stored, problem);
+            if (!account_key_) throw std::runtime_error("the ACME account key " + key_path.string() + ": " + problem);
+        } else {
+            account_key_ = EcKey::generate();
+            write_private_file(key_path, account_key_->private_pem());
+            spdlog::info("ACME: created the account key {}", key_path.string());
+        }
+    } else if (config.acme.state_dir != state_dir_.string()) {
+        spdlog::warn("reload: [acme] state_dir takes effect at the next start; still using {}", state_dir_.string());
+    }
+    if (!client_tls_ || config.acme.ca_bundle != settings_.ca_bundle) {
+        try {
+            client_tls_ = std::make_shared<asio::ssl::context>(client_context(config.acme.ca_bundle));
+        } catch (const std::exception& e) {
+            throw std::runtime_error("[acme] ca_bundle: " + std::string(e.what()));
+        }
+    }
+    settings_ = config.acme;
+    usable_challenges_.clear();
+    for (const conf::AcmeChallenge challenge : settings_.challenges) {
+        const bool tls = challenge == conf::AcmeChallenge::tls_alpn01;
+        if (std::any_of(config.listeners.begin(), config.listeners.end(), [tls](const conf::Listener& l) { return l.tls == tls; })) {
+            usable_challenges_.push_back(challenge);
+        }
+    }
+
+    for (auto it = entries_.begin(); it != entries_.end();) {
+        if (wanted.contains(it->first)) {
+            it->second->site = wanted[it->first];
+            ++it;
+            continue;
+        }
+        spdlog::info("ACME: no site has {} any more: its certificate is no longer served", it->first);
+        it->second->removed = true;
+        it->second->timer.cancel();
+        publisher_.drop_certificate(it->first);
+        it = entries_.erase(it);
+    }
+    for (const auto& [name, site] : wanted) {
+        if (!entries_.contains(name)) start_managing(name, site);
+    }
+}
+
+void CertificateManager::start_managing(const std::string& name, const std::string& site) {
+    auto entry = std::make_shared<Entry>(io_, name, site);
+    entry->due = Clock::now();
+    if (load_stored(*entry)) {
+        entry->due = renewal_time(entry->certificate->not_before, entry->certificate->not_after, settings_.renew_percent_left, random_fraction());
+        spdlog::info("ACME: serving the stored certificate for {} (valid until {}; renewal from {})", name,
+                     format_time(entry->certificate->not_after), format_time(entry->due));
+    }
+    entries_.emplace(name, entry);
+    asio::co_spawn(io_, keep(entry), asio::detached);
+}
+
+fs::path CertificateManager::certificate_directory(const std::string& name) const {
+    return state_dir_ / "certificates" / name;
+}
+
+bool CertificateManager::load_stored(Entry& entry) {
+    const fs::path directory = certificate_directory(entry.name);
+    std::optional<std::string> chain, key;
+    try {
+        chain = read_private_file(directory / "chain.pem");
+        key = read_private_file(directory / "key.pem");
+    } catch (const std::exception& e) {
+        spdlog::warn("ACME: cannot read the stored certificate for {}: {}; ordering a new one", entry.name, e.what());
+        return false;
+    }
+    if (!chain || !key) return false;
+    std::string problem = check_certificate_pair(*chain, *key, entry.name);
+    std::optional<CertificateFacts> facts = problem.empty() ? read_certificate_facts(*chain, problem) : std::nullopt;
+    if (facts && facts->not_after <= Clock::now()) problem = "it expired at " + format_time(facts->not_after);
+    if (problem.empty()) {
+        try {
+            publisher_.serve_certificate(entry.name, *chain, *key);
+        } catch (const std::exception& e) {
+            problem = e.what();
+        }
+    }
+    if (!problem.empty()) {
+        spdlog::warn("ACME: the stored certificate for {} in {} is not used: {}; ordering a new one", entry.name, directory.string(), problem);
+        return false;
+    }
+    entry.certificate = std::move(facts);
+    return true;
+}
+
+asio::awaitable<void> CertificateManager::keep(std::shared_ptr<Entry> entry) {
+    for (;;) {
+        const auto wait = std::max(std::chrono::duration_cast<milliseconds>(entry->due - Clock::now()), milliseconds::zero());
+        entry->timer.expires_after(wait);
+        co_await entry->timer.async_wait(token);
+        if (entry->removed) co_return;
+        if (Clock::now() < entry->due) continue;  // woken early: the clock moved
+        const bool renewal = entry->certificate.has_value();
+        entry->attempting = true;
+        entry->last_attempt = Clock::now();
+        std::string error;
+        try {
+            co_await attempt(*entry);
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        entry->attempting = false;
+        if (entry->removed) co_return;
+        if (error.empty()) {
+            entry->failures = 0;
+            entry->last_error.clear();
+            ++(renewal ? counters_.renewed : counters_.issued);
+            entry->due = renewal_time(entry->certificate->not_before, entry->certificate->not_after, settings_.renew_percent_left, random_fraction());
+            spdlog::info("ACME: {} the certificate for {} from {} (valid until {}; renewal from {})", renewal ? "renewed" : "obtained",
+                         entry->name, host_of(settings_.directory), format_time(entry->certificate->not_after), format_time(entry->due));
+            continue;
+        }
+        ++entry->failures;
+        ++(renewal ? counters_.renewal_failures : counters_.issue_failures);
+        entry->last_error = error;
+        const milliseconds delay = retry_delay(entry->failures, settings_.retry_initial, settings_.retry_max);
+        entry->due = Clock::now() + delay;
+        // A certificate still served is kept; the next attempt may still renew it in time.
+        spdlog::error("ACME: {} the certificate for {} failed ({} in a row): {}; {}next attempt in {} s", renewal ? "renewing" : "obtaining",
+                      entry->name, entry->failures, error, renewal ? "the current one is still served; " : "", delay.count() / 1000);
+    }
+}
+
+asio::awaitable<void> CertificateManager::attempt(Entry& entry) {
+    const Deadline deadline{std::chrono::steady_clock::now() + settings_.order_timeout,
+                            std::chrono::duration_cast<milliseconds>(settings_.order_timeout)};
+    const std::shared_ptr<asio::ssl::context> tls = client_tls_;
+    Session session(io_.get_executor(), *tls, settings_.directory, *account_key_);
+    co_await session.open();
+    std::vector<std::string> contact;
+    if (!settings_.email.empty()) contact.push_back("mailto:" + settings_.email);
+    co_await session.account(contact);
+    const std::vector<std::string> names{entry.name};
+    const Session::Placed placed = co_await session.new_order(names);
+    ++counters_.orders;
+    for (const std::string& url : placed.order.authorizations) co_await authorize(session, url, entry.name, deadline);
+
+    Order order = placed.order;
+    for (;;) {
+        if (order.status == Status::ready || order.status == Status::valid) break;
+        if (order.status != Status::pending && order.status != Status::processing) {
+            throw Error("the order for " + entry.name + " is " + std::string(to_string(order.status)) +
+                        (order.error ? ": " + describe(*order.error) : std::string()));
+        }
+        deadline.check(entry.name, "the order was still " + std::string(to_string(order.status)));
+        co_await pause(retry_after(session.last_retry_after(), Clock::now(), poll_fallback, poll_cap));
+        order = co_await session.order(placed.url);
+    }
+    const EcKey key = EcKey::generate();
+    if (order.status == Status::ready) {
+        const std::string csr = certificate_request(key, names);
+        order = co_await session.finalize(order.finalize, csr);
+    }
+    while (order.status == Status::processing || order.status == Status::ready) {
+        deadline.check(entry.name, "the CA was still issuing the certificate");
+        co_await pause(retry_after(session.last_retry_after(), Clock::now(), poll_fallback, poll_cap));
+        order = co_await session.order(placed.url);
+    }
+    if (order.status != Status::valid) {
+        throw Error("the order for " + entry.name + " is " + std::string(to_string(order.status)) + " after finalizing" +
+                    (order.error ? ": " + describe(*order.error) : std::string()));
+    }
+    const std::string chain = co_await session.download_chain(order.certificate);
+    if (entry.removed) co_return;
+    store_and_serve(entry, chain, key);
+}
+
+asio::awaitable<void> CertificateManager::authorize(Session& session, const std::string& url, const std::string& name,
+                                                    const Deadline& deadline) {
+    Authorization authorization = co_await session.authorization(url);
+    if (authorization.status == Status::valid) co_return;  // validated before, and still valid
+    if (authorization.status != Status::pending) {
+        throw Error("the authorization for " + name + " is " + std::string(to_string(authorization.status)));
+    }
+    const Challenge* chosen = nullptr;
+    conf::AcmeChallenge type{};
+    for (const conf::AcmeChallenge usable : usable_challenges_) {
+        const auto offered = std::find_if(authorization.challenges.begin(), authorization.challenges.end(),
+                                          [&](const Challenge& c) { return c.type == challenge_name(usable); });
+        if (offered != authorization.challenges.end()) {
+            chosen = &*offered;
+            type = usable;
+            break;
+        }
+    }
+    if (chosen == nullptr) {
+        std::string offered;
+        for (const Challenge& c : authorization.challenges) offered += (offered.empty() ? "" : ", ") + c.type;
+        throw Error("the CA offers no challenge for " + name + " that a listener can answer (it offers " + offered + ")");
+    }
+    const std::string challenge_url = chosen->url;
+    const ChallengeOffer offer(publisher_, type, name, chosen->token, key_authorization(chosen->token, *account_key_));
+    co_await session.respond(challenge_url);
+    for (;;) {
+        authorization = co_await session.authorization(url);
+        if (authorization.status != Status::pending) break;
+        deadline.check(name, "the CA had not checked the " + challenge_name(type) + " challenge");
+        co_await pause(retry_after(session.last_retry_after(), Clock::now(), poll_fallback, poll_cap));
+    }
+    if (authorization.status == Status::valid) co_return;
+    std::string why = "no reason given";
+    for (const Challenge& c : authorization.challenges) {
+        if (c.url == challenge_url && c.error) why = describe(*c.error);
+    }
+    throw Error("the CA could not validate " + name + " by " + challenge_name(type) + ": " + why);
+}
+
+void CertificateManager::store_and_serve(Entry& entry, const std::string& chain, const EcKey& key) {
+    const std::string key_pem = key.private_pem();
+    if (std::string problem = check_certificate_pair(chain, key_pem, entry.name); !problem.empty()) {
+        throw Error("the chain the CA sent for " + entry.name + " is not usable: " + problem);
+    }
+    std::string problem;
+    std::optional<CertificateFacts> facts = read_certificate_facts(chain, problem);
+    if (!facts) throw Error("the chain the CA sent for " + entry.name + " is not usable: " + problem);
+    // The key first: a crash between the two leaves a pair that does not fit, which the next
+    // start finds (and orders anew), never a chain served with the wrong key.
+    const fs::path directory = certificate_directory(entry.name);
+    std::error_code error;
+    fs::create_directories(directory, error);
+    if (error) throw Error("cannot create " + directory.string() + ": " + error.message());
+    fs::permissions(directory.parent_path(), fs::perms::owner_all, error);
+    fs::permissions(directory, fs::perms::owner_all, error);
+    write_private_file(directory / "key.pem", key_pem);
+    write_private_file(directory / "chain.pem", chain);
+    publisher_.serve_certificate(entry.name, chain, key_pem);
+    entry.certificate = std::move(facts);
+}
+
+std::vector<CertificateStatus> CertificateManager::status() const {
+    std::vector<CertificateStatus> all;
+    all.reserve(entries_.size());
+    for (const auto& [name, entry] : entries_) {
+        all.push_back({entry->name, entry->site, entry->certificate, entry->attempting, entry->due, entry->last_attempt,
+                       entry->last_error, entry->failures});
+    }
+    return all;
+}
+
+}  // namespace vhostd::acme

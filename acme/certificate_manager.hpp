@@ -1,0 +1,97 @@
+// The certificates of `tls = "auto"` sites, one per host name: loaded from the state
+// directory at start, obtained from the ACME server when missing, renewed when a third of
+// the lifetime is left (renew_percent_left), retried with a doubling wait after a failure,
+// and handed to the front (acme::Publisher) as each is ready. The certificate being served
+// stays until a new one replaces it: a failure never removes it.
+//
+// Runs on vhostd's main loop: one coroutine per name, each with its own session (the
+// conversation with the server is one request at a time per session).
+#pragma once
+
+#include "acme/certificate_facts.hpp"
+#include "acme/ec_key.hpp"
+#include "acme/publisher.hpp"
+#include "acme/renewal.hpp"
+#include "acme/state_directory.hpp"
+#include "conf/config.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vhostd::acme {
+
+class Session;
+struct Authorization;
+
+// One name's certificate as /status, /metrics and `vhostctl certs` show it. No key, ever.
+struct CertificateStatus {
+    std::string name;
+    std::string site;
+    std::optional<CertificateFacts> certificate;  // the one served; nullopt: none yet
+    bool attempting = false;                      // an order is under way
+    Clock::time_point next_attempt;               // the renewal time, or the retry after a failure
+    std::optional<Clock::time_point> last_attempt;
+    std::string last_error;                       // of the last attempt; empty when it succeeded
+    unsigned failures = 0;                        // in a row
+};
+
+struct CertificateCounters {
+    std::uint64_t issued = 0;            // first certificates for a name
+    std::uint64_t issue_failures = 0;
+    std::uint64_t renewed = 0;
+    std::uint64_t renewal_failures = 0;
+    std::uint64_t orders = 0;            // newOrder requests the server accepted
+};
+
+class CertificateManager {
+public:
+    CertificateManager(boost::asio::io_context& io, Publisher& publisher);
+    ~CertificateManager();
+    CertificateManager(const CertificateManager&) = delete;
+    CertificateManager& operator=(const CertificateManager&) = delete;
+
+    // At start and at every reload: starts managing the names that auto sites gained and
+    // stops (and drops) those they lost. The first time any site needs it, takes the state
+    // directory's lock and reads (or creates) the account key; throws std::runtime_error
+    // when that fails or the CA bundle cannot be read. [acme] state_dir is read at start only.
+    void configure(const conf::Config& config);
+
+    std::vector<CertificateStatus> status() const;
+    const CertificateCounters& counters() const { return counters_; }
+
+private:
+    struct Entry;
+    struct Deadline;
+
+    void start_managing(const std::string& name, const std::string& site);
+    // A stored chain and key for the entry's name, served if they are fit; false otherwise.
+    bool load_stored(Entry& entry);
+    boost::asio::awaitable<void> keep(std::shared_ptr<Entry> entry);
+    // One attempt, order to served certificate; throws on every failure.
+    boost::asio::awaitable<void> attempt(Entry& entry);
+    boost::asio::awaitable<void> authorize(Session& session, const std::string& url, const std::string& name,
+                                           const Deadline& deadline);
+    void store_and_serve(Entry& entry, const std::string& chain, const EcKey& key);
+    std::filesystem::path certificate_directory(const std::string& name) const;
+
+    boost::asio::io_context& io_;
+    Publisher& publisher_;
+    conf::AcmeSettings settings_;
+    std::vector<conf::AcmeChallenge> usable_challenges_;  // settings_.challenges that a listener can answer
+    std::optional<StateLock> lock_;
+    std::filesystem::path state_dir_;
+    std::optional<EcKey> account_key_;
+    std::shared_ptr<boost::asio::ssl::context> client_tls_;  // attempts hold it across a reload
+    std::map<std::string, std::shared_ptr<Entry>> entries_;
+    CertificateCounters counters_;
+};
+
+}  // namespace vhostd::acme

@@ -1,0 +1,203 @@
+// tls = "auto" against Debian's pebble on loopback, as a new user would try it: vhostd
+// obtains a certificate by HTTP-01 or TLS-ALPN-01 (answered by its own front), serves it to
+// curl that trusts only pebble's root, keeps it across a restart without a new order, renews
+// short-lived ones while a client keeps asking, and keeps serving while pebble is away.
+#include "support/configs.hpp"
+#include "support/http_client.hpp"
+#include "support/pebble.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_pki.hpp"
+#include "support/vhostd_process.hpp"
+
+#include <boost/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <memory>
+
+namespace vhostd::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+
+class AutoTls : public ::testing::Test {
+protected:
+    TempDir dir;
+    TestPki pki{dir.path()};
+    std::uint16_t plain_port = free_port();
+    std::uint16_t tls_port = free_port();
+    std::uint16_t admin_port = free_port();
+    std::unique_ptr<Pebble> pebble;
+    std::unique_ptr<VhostdProcess> vhostd;
+
+    void start_pebble(PebbleOptions options = {}) {
+        options.http_port = plain_port;
+        options.tls_port = tls_port;
+        pebble = std::make_unique<Pebble>(dir, pki, options);
+        ASSERT_TRUE(pebble->start()) << pebble->log();
+    }
+
+    // A config with one auto site (hello-worker) for `hosts`, and `acme` more [acme] lines.
+    std::string config(const std::string& hosts, const std::string& acme, const std::string& site_extra = "") const {
+        return listen_on(plain_port) + "[[listen]]\naddress = \"127.0.0.1:" + std::to_string(tls_port) + "\"\ntls = true\n\n" +
+               "[admin]\nlisten = \"127.0.0.1:" + std::to_string(admin_port) + "\"\n\n" + "[acme]\ndirectory = \"" +
+               pebble->directory_url() + "\"\nca_bundle = \"" + pki.ca() + "\"\nstate_dir = \"" + (dir.path() / "acme").string() +
+               "\"\nemail = \"ops@example.test\"\nretry_initial = \"1s\"\n" + acme + "\n" +
+               hello_site("shop", hosts, 1, "tls = \"auto\"\n" + site_extra);
+    }
+
+    std::string root_file() const {
+        const auto path = dir.write("pebble-root.pem", pebble->root_pem());
+        return path.string();
+    }
+
+    // curl over https to HOST on the tls listener, trusting only pebble's root: "CODE" or curl's error.
+    std::string https_status(const std::string& host, const std::string& root, const std::string& path = "/") const {
+        const auto [exit_status, output] = run_command({"/usr/bin/curl", "-sS", "--max-time", "10", "--cacert", root, "--resolve",
+                                                        host + ":" + std::to_string(tls_port) + ":127.0.0.1", "-o", "/dev/null", "-w",
+                                                        "%{http_code}", "https://" + host + ":" + std::to_string(tls_port) + path});
+        return output;
+    }
+
+    // The serial of the certificate served for `host`, from openssl s_client.
+    std::string served_serial(const std::string& host) const {
+        const auto [status, output] = run_command(
+            {"/bin/sh", "-c", "openssl s_client -connect 127.0.0.1:" + std::to_string(tls_port) + " -servername " + host +
+                                  " </dev/null 2>/dev/null | openssl x509 -noout -serial"});
+        return status == 0 ? output : std::string();
+    }
+
+    boost::json::object status() const {
+        const Exchange answer = get(admin_port, "127.0.0.1", "/status");
+        return boost::json::parse(answer.body()).as_object();
+    }
+
+    // The /status entry for `name`.
+    boost::json::object certificate(const std::string& name) const {
+        const boost::json::object all = status();
+        for (const auto& entry : all.at("certificates").as_array()) {
+            if (entry.at("name").as_string() == name) return entry.as_object();
+        }
+        return {};
+    }
+};
+
+TEST_F(AutoTls, Http01CertificateIsServedAndPlainHttpRedirects) {
+    ASSERT_NO_FATAL_FAILURE(start_pebble());
+    vhostd = std::make_unique<VhostdProcess>(dir, config("[\"shop.test\", \"www.shop.test\"]", "challenges = [\"http-01\"]"));
+    ASSERT_TRUE(vhostd->wait_for_log("obtained the certificate for shop.test", 60s)) << vhostd->log() << pebble->log();
+    ASSERT_TRUE(vhostd->wait_for_log("obtained the certificate for www.shop.test", 60s)) << vhostd->log();
+    EXPECT_TRUE(vhostd->wait_for_log("the ACME HTTP-01 challenge for 'shop.test'"));
+    const std::string root = root_file();
+    EXPECT_EQ(https_status("shop.test", root), "200");
+    EXPECT_EQ(https_status("www.shop.test", root), "200");
+
+    // Plain HTTP goes to https by default; a challenge path vhostd does not know goes to the site.
+    const Exchange redirect = get(plain_port, "shop.test", "/cart?x=1");
+    EXPECT_EQ(redirect.status(), 308);
+    EXPECT_TRUE(contains(redirect.response, "Location: https://shop.test:" + std::to_string(tls_port) + "/cart?x=1")) << redirect.response;
+    EXPECT_EQ(get(plain_port, "shop.test", "/.well-known/acme-challenge/unknown-token-0123456789").status(), 200);
+
+    const boost::json::object entry = certificate("shop.test");
+    ASSERT_FALSE(entry.empty()) << boost::json::serialize(status());
+    EXPECT_EQ(entry.at("state").as_string(), "valid");
+    EXPECT_EQ(entry.at("site").as_string(), "shop");
+    EXPECT_TRUE(entry.at("last_error").is_null());
+    EXPECT_GT(entry.at("certificate").at("expires_in_seconds").as_double(), 86400.0);
+    const std::string metrics = get(admin_port, "127.0.0.1", "/metrics").body();
+    EXPECT_TRUE(contains(metrics, "vhostd_certificate_expiry_seconds{name=\"shop.test\",site=\"shop\"}")) << metrics;
+    EXPECT_TRUE(contains(metrics, "vhostd_acme_certificates_total{kind=\"issue\",outcome=\"success\"} 2")) << metrics;
+
+    // The state directory holds the files with mode 0600, and the log never a key.
+    const auto key = dir.path() / "acme" / "certificates" / "shop.test" / "key.pem";
+    EXPECT_EQ(std::filesystem::status(key).permissions(), std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    EXPECT_FALSE(contains(vhostd->log(), "PRIVATE KEY"));
+}
+
+TEST_F(AutoTls, TlsAlpn01CertificateIsServed) {
+    ASSERT_NO_FATAL_FAILURE(start_pebble());
+    vhostd = std::make_unique<VhostdProcess>(dir, config("[\"alpn.test\"]", "challenges = [\"tls-alpn-01\"]"));
+    ASSERT_TRUE(vhostd->wait_for_log("obtained the certificate for alpn.test", 60s)) << vhostd->log() << pebble->log();
+    EXPECT_TRUE(vhostd->wait_for_log("answered the ACME TLS-ALPN-01 challenge for 'alpn.test'"));
+    EXPECT_EQ(https_status("alpn.test", root_file()), "200");
+}
+
+TEST_F(AutoTls, RestartReusesTheStoredCertificateWithoutANewOrder) {
+    ASSERT_NO_FATAL_FAILURE(start_pebble());
+    const std::string text = config("[\"keep.test\"]", "");
+    vhostd = std::make_unique<VhostdProcess>(dir, text);
+    ASSERT_TRUE(vhostd->wait_for_log("obtained the certificate for keep.test", 60s)) << vhostd->log();
+    const std::string serial = served_serial("keep.test");
+    ASSERT_FALSE(serial.empty());
+    const std::size_t orders = pebble->orders();
+    EXPECT_EQ(orders, 1u) << pebble->log();
+    vhostd.reset();
+
+    vhostd = std::make_unique<VhostdProcess>(dir, text);
+    ASSERT_TRUE(vhostd->wait_for_log("serving the stored certificate for keep.test")) << vhostd->log();
+    EXPECT_EQ(https_status("keep.test", root_file()), "200");
+    EXPECT_EQ(served_serial("keep.test"), serial);
+    EXPECT_EQ(pebble->orders(), orders) << "a restart placed an order";
+}
+
+TEST_F(AutoTls, ShortLivedCertificatesRenewWhileClientsKeepAsking) {
+    ASSERT_NO_FATAL_FAILURE(start_pebble({.validity_seconds = 12}));
+    vhostd = std::make_unique<VhostdProcess>(dir, config("[\"renew.test\"]", "renew_percent_left = 50"));
+    ASSERT_TRUE(vhostd->wait_for_log("obtained the certificate for renew.test", 60s)) << vhostd->log();
+    const std::string root = root_file();
+    const std::string first = served_serial("renew.test");
+    int requests = 0, failures = 0;
+    const auto until = std::chrono::steady_clock::now() + 40s;
+    while (vhostd->count_in_log("renewed the certificate for renew.test") < 2 && std::chrono::steady_clock::now() < until) {
+        ++requests;
+        if (const std::string code = https_status("renew.test", root); code != "200") {
+            ++failures;
+            ADD_FAILURE() << "request " << requests << ": " << code;
+        }
+    }
+    EXPECT_GE(vhostd->count_in_log("renewed the certificate for renew.test"), 2u) << vhostd->log();
+    EXPECT_EQ(failures, 0) << "of " << requests;
+    EXPECT_GT(requests, 10);
+    EXPECT_NE(served_serial("renew.test"), first);
+}
+
+TEST_F(AutoTls, PebbleAwayKeepsTheCertificateAndBacksOffThenRenews) {
+    ASSERT_NO_FATAL_FAILURE(start_pebble({.validity_seconds = 20}));
+    vhostd = std::make_unique<VhostdProcess>(dir, config("[\"away.test\"]", "renew_percent_left = 75"));
+    ASSERT_TRUE(vhostd->wait_for_log("obtained the certificate for away.test", 60s)) << vhostd->log();
+    const std::string root = root_file();
+    pebble->stop();
+    // Renewal from about 5 s in; retries after 1 s, 2 s, 4 s...
+    ASSERT_TRUE(vhostd->wait_for_log("renewing the certificate for away.test failed (2 in a row)", 30s)) << vhostd->log();
+    EXPECT_EQ(https_status("away.test", root), "200") << "the current certificate stays while renewal fails";
+    const boost::json::object entry = certificate("away.test");
+    EXPECT_EQ(entry.at("state").as_string(), "retrying");
+    EXPECT_TRUE(contains(std::string(entry.at("last_error").as_string()), "localhost:")) << boost::json::serialize(entry);
+    const auto [ctl_status, table] = run_command({vhostctl_binary, "--admin", "127.0.0.1:" + std::to_string(admin_port), "certs"});
+    EXPECT_EQ(ctl_status, 0) << table;
+    EXPECT_TRUE(contains(table, "away.test")) << table;
+    EXPECT_TRUE(contains(table, "retrying")) << table;
+
+    ASSERT_TRUE(pebble->start());
+    ASSERT_TRUE(vhostd->wait_for_log("renewed the certificate for away.test", 40s)) << vhostd->log();
+    EXPECT_EQ(certificate("away.test").at("state").as_string(), "valid");
+    EXPECT_EQ(https_status("away.test", root_file()), "200") << "served by the new pebble's chain";
+}
+
+TEST_F(AutoTls, ADirectoryThatIsNotJsonIsAClearErrorAndNoCrash) {
+    ASSERT_NO_FATAL_FAILURE(start_pebble());
+    std::string text = config("[\"bad.test\"]", "");
+    const std::string good = "directory = \"" + pebble->directory_url() + "\"";
+    text.replace(text.find(good), good.size(), "directory = \"" + pebble->not_a_directory_url() + "\"");
+    vhostd = std::make_unique<VhostdProcess>(dir, text);
+    ASSERT_TRUE(vhostd->wait_for_log("obtaining the certificate for bad.test failed (1 in a row): reading the directory:", 20s))
+        << vhostd->log();
+    EXPECT_EQ(get(admin_port, "127.0.0.1", "/status").status(), 200) << "vhostd is still there";
+    EXPECT_EQ(certificate("bad.test").at("state").as_string(), "retrying");
+}
+
+}  // namespace
+}  // namespace vhostd::test
