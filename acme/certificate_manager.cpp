@@ -88,10 +88,10 @@ private:
 }  // namespace
 
 struct CertificateManager::Entry {
-    Entry(asio::io_context& io, std::string name_, std::string site_) : name(std::move(name_)), site(std::move(site_)), timer(io) {}
+    Entry(asio::io_context& io, Wanted wanted) : name(wanted.names.front()), wanted(std::move(wanted)), timer(io) {}
 
-    std::string name;
-    std::string site;
+    std::string name;  // the first of wanted.names: the certificate's directory and status line
+    Wanted wanted;
     asio::steady_timer timer;
     std::optional<CertificateFacts> certificate;
     Clock::time_point due;
@@ -123,10 +123,16 @@ CertificateManager::~CertificateManager() {
 }
 
 void CertificateManager::configure(const conf::Config& config) {
-    std::map<std::string, std::string> wanted;  // name -> site
+    // A terminating site gets a certificate per host, which the front picks by SNI. A
+    // passthrough site's workers load one chain and key, so theirs covers all its hosts.
+    std::map<std::string, Wanted> wanted;  // by the first name
     for (const conf::Site& site : config.sites) {
-        if (!site.acme) continue;
-        for (const std::string& host : site.hosts) wanted.emplace(host, site.name);
+        if (!site.acme || site.hosts.empty()) continue;
+        if (site.tls_mode == conf::TlsMode::passthrough) {
+            wanted.emplace(site.hosts.front(), Wanted{site.hosts, site.name, true});
+        } else {
+            for (const std::string& host : site.hosts) wanted.emplace(host, Wanted{{host}, site.name, false});
+        }
     }
     if (wanted.empty() && entries_.empty()) return;
     if (!lock_) {
@@ -164,24 +170,27 @@ void CertificateManager::configure(const conf::Config& config) {
     }
 
     for (auto it = entries_.begin(); it != entries_.end();) {
-        if (wanted.contains(it->first)) {
-            it->second->site = wanted[it->first];
+        const auto kept = wanted.find(it->first);
+        if (kept != wanted.end() && kept->second.names == it->second->wanted.names) {
+            it->second->wanted = kept->second;
             ++it;
             continue;
         }
-        spdlog::info("ACME: no site has {} any more: its certificate is no longer served", it->first);
+        spdlog::info("ACME: the certificate for {} is no longer served: {}", it->first,
+                     kept == wanted.end() ? "no auto site has that name any more" : "its site's names changed");
         it->second->removed = true;
         it->second->timer.cancel();
-        publisher_.drop_certificate(it->first);
+        for (const std::string& name : it->second->wanted.names) publisher_.drop_certificate(name);
         it = entries_.erase(it);
     }
-    for (const auto& [name, site] : wanted) {
-        if (!entries_.contains(name)) start_managing(name, site);
+    for (auto& [name, certificate] : wanted) {
+        if (!entries_.contains(name)) start_managing(std::move(certificate));
     }
 }
 
-void CertificateManager::start_managing(const std::string& name, const std::string& site) {
-    auto entry = std::make_shared<Entry>(io_, name, site);
+void CertificateManager::start_managing(Wanted wanted) {
+    const std::string name = wanted.names.front();
+    auto entry = std::make_shared<Entry>(io_, std::move(wanted));
     entry->due = Clock::now();
     if (load_stored(*entry)) {
         entry->due = renewal_time(entry->certificate->not_before, entry->certificate->not_after, settings_.renew_percent_left, random_fraction());
@@ -207,12 +216,12 @@ bool CertificateManager::load_stored(Entry& entry) {
         return false;
     }
     if (!chain || !key) return false;
-    std::string problem = check_certificate_pair(*chain, *key, entry.name);
+    std::string problem = check_pair(entry.wanted, *chain, *key);
     std::optional<CertificateFacts> facts = problem.empty() ? read_certificate_facts(*chain, problem) : std::nullopt;
     if (facts && facts->not_after <= Clock::now()) problem = "it expired at " + format_time(facts->not_after);
     if (problem.empty()) {
         try {
-            publisher_.serve_certificate(entry.name, *chain, *key);
+            serve(entry, *chain, *key);
         } catch (const std::exception& e) {
             problem = e.what();
         }
@@ -272,10 +281,10 @@ asio::awaitable<void> CertificateManager::attempt(Entry& entry) {
     std::vector<std::string> contact;
     if (!settings_.email.empty()) contact.push_back("mailto:" + settings_.email);
     co_await session.account(contact);
-    const std::vector<std::string> names{entry.name};
+    const std::vector<std::string> names = entry.wanted.names;
     const Session::Placed placed = co_await session.new_order(names);
     ++counters_.orders;
-    for (const std::string& url : placed.order.authorizations) co_await authorize(session, url, entry.name, deadline);
+    for (const std::string& url : placed.order.authorizations) co_await authorize(session, url, names, deadline);
 
     Order order = placed.order;
     for (;;) {
@@ -307,9 +316,15 @@ asio::awaitable<void> CertificateManager::attempt(Entry& entry) {
     store_and_serve(entry, chain, key);
 }
 
-asio::awaitable<void> CertificateManager::authorize(Session& session, const std::string& url, const std::string& name,
+asio::awaitable<void> CertificateManager::authorize(Session& session, const std::string& url, const std::vector<std::string>& names,
                                                     const Deadline& deadline) {
     Authorization authorization = co_await session.authorization(url);
+    // Challenges are answered only for names vhostd ordered, whatever the server says.
+    const std::string name = authorization.identifier.value;
+    if (authorization.identifier.type != "dns" || std::find(names.begin(), names.end(), name) == names.end()) {
+        throw Error("an authorization of the order for " + names.front() + " is for " + authorization.identifier.type + " '" + name +
+                    "', which vhostd did not ask for");
+    }
     if (authorization.status == Status::valid) co_return;  // validated before, and still valid
     if (authorization.status != Status::pending) {
         throw Error("the authorization for " + name + " is " + std::string(to_string(authorization.status)));
@@ -349,7 +364,7 @@ asio::awaitable<void> CertificateManager::authorize(Session& session, const std:
 
 void CertificateManager::store_and_serve(Entry& entry, const std::string& chain, const EcKey& key) {
     const std::string key_pem = key.private_pem();
-    if (std::string problem = check_certificate_pair(chain, key_pem, entry.name); !problem.empty()) {
+    if (std::string problem = check_pair(entry.wanted, chain, key_pem); !problem.empty()) {
         throw Error("the chain the CA sent for " + entry.name + " is not usable: " + problem);
     }
     std::string problem;
@@ -365,15 +380,30 @@ void CertificateManager::store_and_serve(Entry& entry, const std::string& chain,
     fs::permissions(directory, fs::perms::owner_all, error);
     write_private_file(directory / "key.pem", key_pem);
     write_private_file(directory / "chain.pem", chain);
-    publisher_.serve_certificate(entry.name, chain, key_pem);
+    serve(entry, chain, key_pem);
     entry.certificate = std::move(facts);
+}
+
+std::string CertificateManager::check_pair(const Wanted& wanted, const std::string& chain, const std::string& key) {
+    for (const std::string& name : wanted.names) {
+        if (std::string problem = check_certificate_pair(chain, key, name); !problem.empty()) return problem;
+    }
+    return {};
+}
+
+void CertificateManager::serve(const Entry& entry, const std::string& chain, const std::string& key) {
+    for (const std::string& name : entry.wanted.names) publisher_.serve_certificate(name, chain, key);
+    if (entry.wanted.passthrough && files_changed_) {
+        const fs::path directory = certificate_directory(entry.name);
+        files_changed_(entry.wanted.site, {{(directory / "chain.pem").string(), (directory / "key.pem").string()}});
+    }
 }
 
 std::vector<CertificateStatus> CertificateManager::status() const {
     std::vector<CertificateStatus> all;
     all.reserve(entries_.size());
     for (const auto& [name, entry] : entries_) {
-        all.push_back({entry->name, entry->site, entry->certificate, entry->attempting, entry->due, entry->last_attempt,
+        all.push_back({entry->name, entry->wanted.site, entry->certificate, entry->attempting, entry->due, entry->last_attempt,
                        entry->last_error, entry->failures});
     }
     return all;

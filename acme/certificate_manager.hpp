@@ -1,10 +1,11 @@
-// The certificates of `tls = "auto"` sites, one per host name: loaded from the state
+// The certificates of `tls = "auto"` sites, one per host name (a passthrough site's workers
+// load one chain, so theirs covers all its hosts): loaded from the state
 // directory at start, obtained from the ACME server when missing, renewed when a third of
 // the lifetime is left (renew_percent_left), retried with a doubling wait after a failure,
 // and handed to the front (acme::Publisher) as each is ready. The certificate being served
 // stays until a new one replaces it: a failure never removes it.
 //
-// Runs on vhostd's main loop: one coroutine per name, each with its own session (the
+// Runs on vhostd's main loop: one coroutine per certificate, each with its own session (the
 // conversation with the server is one request at a time per session).
 #pragma once
 
@@ -20,6 +21,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,9 +33,9 @@ namespace vhostd::acme {
 class Session;
 struct Authorization;
 
-// One name's certificate as /status, /metrics and `vhostctl certs` show it. No key, ever.
+// One certificate as /status, /metrics and `vhostctl certs` show it. No key, ever.
 struct CertificateStatus {
-    std::string name;
+    std::string name;  // its first name (a passthrough site's one certificate covers all its hosts)
     std::string site;
     std::optional<CertificateFacts> certificate;  // the one served; nullopt: none yet
     bool attempting = false;                      // an order is under way
@@ -64,22 +66,36 @@ public:
     // when that fails or the CA bundle cannot be read. [acme] state_dir is read at start only.
     void configure(const conf::Config& config);
 
+    // A passthrough site's workers load their chain and key from files: called with them
+    // (on the main loop) once a stored certificate is served or a new one is stored.
+    using FilesChanged = std::function<void(const std::string& site, std::vector<conf::Certificate> files)>;
+    void on_files_changed(FilesChanged callback) { files_changed_ = std::move(callback); }
+
     std::vector<CertificateStatus> status() const;
     const CertificateCounters& counters() const { return counters_; }
 
 private:
+    // One certificate to keep: its names, and the site they belong to.
+    struct Wanted {
+        std::vector<std::string> names;
+        std::string site;
+        bool passthrough = false;
+    };
     struct Entry;
     struct Deadline;
 
-    void start_managing(const std::string& name, const std::string& site);
+    void start_managing(Wanted wanted);
     // A stored chain and key for the entry's name, served if they are fit; false otherwise.
     bool load_stored(Entry& entry);
     boost::asio::awaitable<void> keep(std::shared_ptr<Entry> entry);
     // One attempt, order to served certificate; throws on every failure.
     boost::asio::awaitable<void> attempt(Entry& entry);
-    boost::asio::awaitable<void> authorize(Session& session, const std::string& url, const std::string& name,
+    boost::asio::awaitable<void> authorize(Session& session, const std::string& url, const std::vector<std::string>& names,
                                            const Deadline& deadline);
     void store_and_serve(Entry& entry, const std::string& chain, const EcKey& key);
+    // Empty when the chain is for every wanted name and fits the key.
+    static std::string check_pair(const Wanted& wanted, const std::string& chain, const std::string& key);
+    void serve(const Entry& entry, const std::string& chain, const std::string& key);
     std::filesystem::path certificate_directory(const std::string& name) const;
 
     boost::asio::io_context& io_;
@@ -92,6 +108,7 @@ private:
     std::shared_ptr<boost::asio::ssl::context> client_tls_;  // attempts hold it across a reload
     std::map<std::string, std::shared_ptr<Entry>> entries_;
     CertificateCounters counters_;
+    FilesChanged files_changed_;
 };
 
 }  // namespace vhostd::acme

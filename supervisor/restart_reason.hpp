@@ -21,17 +21,19 @@ enum class RestartReason {
     admin,
     watch,  // a watched file changed (dev mode)
     cron,   // cron_restart
+    certificate,  // a passthrough site's tls = "auto" certificate was obtained or renewed
 };
 
 inline constexpr RestartReason all_restart_reasons[] = {
     RestartReason::crash, RestartReason::start_failure, RestartReason::hung,   RestartReason::channel_lost,
     RestartReason::age,   RestartReason::memory,        RestartReason::requests, RestartReason::reload,
     RestartReason::idle,  RestartReason::admin,         RestartReason::watch,    RestartReason::cron,
+    RestartReason::certificate,
 };
 
 // The names, in the enum's order.
 inline constexpr std::string_view restart_reason_names[] = {
-    "crash", "start_failure", "hung", "channel_lost", "age", "memory", "requests", "reload", "idle", "admin", "watch", "cron",
+    "crash", "start_failure", "hung", "channel_lost", "age", "memory", "requests", "reload", "idle", "admin", "watch", "cron", "certificate",
 };
 static_assert(std::size(restart_reason_names) == std::size(all_restart_reasons));
 

@@ -232,6 +232,7 @@ void SitePool::update(conf::Site site, bool replace_workers, RestartReason count
         const char* why = counted_as == RestartReason::admin   ? "restarted by the admin endpoint"
                           : counted_as == RestartReason::watch ? "watched files changed"
                           : counted_as == RestartReason::cron  ? "cron_restart"
+                          : counted_as == RestartReason::certificate ? "its certificate changed"
                                                                : "configuration changed";
         for (const auto& worker : workers_) {
             if (worker->serving()) retire_for_replacement(*worker, why, counted_as);

@@ -28,14 +28,23 @@ Supervisor::Supervisor(asio::io_context& io, const conf::Config& config)
     for (const conf::Site& site : config.sites) pools_.emplace(site.name, make_pool(site));
 }
 
+conf::Site Supervisor::with_certificate_files(conf::Site site) const {
+    if (site.acme && site.tls_mode == conf::TlsMode::passthrough) {
+        const auto found = certificate_files_.find(site.name);
+        site.certificates = found != certificate_files_.end() ? found->second : std::vector<conf::Certificate>{};
+    }
+    return site;
+}
+
 std::unique_ptr<SitePool> Supervisor::make_pool(const conf::Site& site) {
-    return std::make_unique<SitePool>(strand_, process_host_, site,
+    return std::make_unique<SitePool>(strand_, process_host_, with_certificate_files(site),
                                       open_site_log(server_.log_dir, site.name, server_.log_max_size, server_.log_files),
                                       FrontHeadLimits{server_.max_head_size, server_.max_header_fields});
 }
 
 void Supervisor::start() {
     asio::post(strand_, [this] {
+        started_ = true;
         for (auto& [name, pool] : pools_) pool->start();
         tick();
     });
@@ -95,10 +104,10 @@ void Supervisor::reload(const conf::Config& config, const conf::ConfigDiff& diff
                 spdlog::info("site {}: added by reload", site.name);
                 pools_.emplace(site.name, make_pool(site)).first->second->start();
             } else if (in(diff.restarted_sites)) {
-                pools_.at(site.name)->update(site, true);
+                pools_.at(site.name)->update(with_certificate_files(site), true);
             } else if (in(diff.updated_sites)) {
                 spdlog::info("site {}: settings updated by reload", site.name);
-                pools_.at(site.name)->update(site, false);
+                pools_.at(site.name)->update(with_certificate_files(site), false);
             }
         }
     });
@@ -123,6 +132,18 @@ bool Supervisor::restart_site(const std::string& name) {
     if (found == pools_.end()) return false;
     found->second->restart();
     return true;
+}
+
+void Supervisor::use_certificate_files(const std::string& site, std::vector<conf::Certificate> files) {
+    asio::post(strand_, [this, site, files = std::move(files)]() mutable {
+        certificate_files_[site] = std::move(files);
+        const auto found = pools_.find(site);
+        if (found == pools_.end() || stopping_) return;
+        const bool running = started_;
+        // Workers load their files at start: the running ones are replaced to take the new ones.
+        if (running) spdlog::info("site {}: its tls = \"auto\" certificate changed; rolling its workers to load it", site);
+        found->second->update(with_certificate_files(found->second->site()), running, RestartReason::certificate);
+    });
 }
 
 bool Supervisor::stop_site(const std::string& name) {

@@ -44,12 +44,17 @@ public:
     // false when there is no such site.
     bool restart_site(const std::string& name);
     bool stop_site(const std::string& name);
+    // The chain and key files of a passthrough tls = "auto" site, for its workers' TLS: kept
+    // across reloads, and its workers are rolled (one at a time, max_surge) when they change.
+    void use_certificate_files(const std::string& site, std::vector<conf::Certificate> files);
     bool start_site(const std::string& name);
 
 private:
     void tick();
     void log_handoff_latency() const;
     std::unique_ptr<SitePool> make_pool(const conf::Site& site);
+    // `site` with the certificate files vhostd obtained for it, if it is a passthrough auto site.
+    conf::Site with_certificate_files(conf::Site site) const;
 
     Strand strand_;
     boost::asio::steady_timer tick_timer_;
@@ -61,6 +66,8 @@ private:
     bool stopping_ = false;
     Successor successor_;
     unsigned reloads_ = 0;
+    std::map<std::string, std::vector<conf::Certificate>> certificate_files_;  // by site
+    bool started_ = false;
 };
 
 }  // namespace vhostd::supervisor

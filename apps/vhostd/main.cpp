@@ -120,6 +120,9 @@ int main(int argc, char** argv) {
     vhostd::supervisor::Supervisor supervisor(io, config);
     vhostd::server::Front front(config, supervisor, io);
     vhostd::acme::CertificateManager certificates(io, front.auto_tls());
+    certificates.on_files_changed([&supervisor](const std::string& site, std::vector<vhostd::conf::Certificate> files) {
+        supervisor.use_certificate_files(site, std::move(files));
+    });
     vhostd::apps::Daemon daemon(io, options->config_path, options->dev, config, front, supervisor, certificates, notifier,
                                 std::vector<std::string>(argv + 1, argv + argc));
     std::optional<vhostd::admin::AdminServer> admin;

@@ -125,6 +125,31 @@ TEST_F(AutoTls, TlsAlpn01CertificateIsServed) {
     EXPECT_EQ(https_status("alpn.test", root_file()), "200");
 }
 
+TEST_F(AutoTls, PassthroughSiteGetsOneCertificateForItsHostsAndItsWorkersRoll) {
+    ASSERT_NO_FATAL_FAILURE(start_pebble());
+    const std::string text = config("[\"pass.test\", \"www.pass.test\"]", "challenges = [\"tls-alpn-01\"]", "tls_mode = \"passthrough\"\n");
+    vhostd = std::make_unique<VhostdProcess>(dir, text);
+    ASSERT_TRUE(vhostd->wait_for_log("obtained the certificate for pass.test", 60s)) << vhostd->log() << pebble->log();
+    // Validated by the front for both names, though the site's connections go to its workers.
+    EXPECT_TRUE(vhostd->wait_for_log("answered the ACME TLS-ALPN-01 challenge for 'www.pass.test'"));
+    ASSERT_TRUE(vhostd->wait_for_log("rolling its workers to load it")) << vhostd->log();
+    const std::string root = root_file();
+    EXPECT_TRUE(wait_until([&] { return https_status("pass.test", root) == "200"; }, 10s)) << https_status("pass.test", root);
+    EXPECT_EQ(https_status("www.pass.test", root), "200");
+    const boost::json::object entry = certificate("pass.test");
+    ASSERT_FALSE(entry.empty());
+    EXPECT_EQ(entry.at("certificate").at("names").as_array().size(), 2u) << boost::json::serialize(entry);
+
+    // A restart gives the first workers the stored files: nothing to roll, nothing ordered.
+    const std::size_t orders = pebble->orders();
+    vhostd.reset();
+    vhostd = std::make_unique<VhostdProcess>(dir, text);
+    ASSERT_TRUE(vhostd->wait_for_log("hello-worker for site shop ready")) << vhostd->log();
+    EXPECT_TRUE(wait_until([&] { return https_status("pass.test", root) == "200"; }, 10s)) << vhostd->log();
+    EXPECT_EQ(vhostd->count_in_log("rolling its workers to load it"), 0u);
+    EXPECT_EQ(pebble->orders(), orders);
+}
+
 TEST_F(AutoTls, RestartReusesTheStoredCertificateWithoutANewOrder) {
     ASSERT_NO_FATAL_FAILURE(start_pebble());
     const std::string text = config("[\"keep.test\"]", "");
