@@ -1,5 +1,6 @@
 #include "acme/certificate_manager.hpp"
 
+#include "acme/ask_endpoint.hpp"
 #include "acme/csr.hpp"
 #include "acme/jws.hpp"
 #include "acme/session.hpp"
@@ -9,6 +10,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include "http/host.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -100,6 +103,8 @@ struct CertificateManager::Entry {
     unsigned failures = 0;
     bool attempting = false;
     bool removed = false;
+    bool dormant = false;  // an on-demand name that failed: tried again at its next handshake
+    std::vector<std::function<void(bool)>> waiters;  // handshakes waiting for this certificate
 };
 
 // One attempt's time limit ([acme] order_timeout), checked before each wait.
@@ -125,16 +130,23 @@ CertificateManager::~CertificateManager() {
 void CertificateManager::configure(const conf::Config& config) {
     // A terminating site gets a certificate per host, which the front picks by SNI. A
     // passthrough site's workers load one chain and key, so theirs covers all its hosts.
+    // Wildcards and addresses are never ordered (an on_demand site matches them at handshakes).
     std::map<std::string, Wanted> wanted;  // by the first name
+    std::map<std::string, conf::OnDemand> on_demand;
     for (const conf::Site& site : config.sites) {
-        if (!site.acme || site.hosts.empty()) continue;
+        if (!site.acme) continue;
+        if (site.on_demand) on_demand.emplace(site.name, *site.on_demand);
+        std::vector<std::string> names;
+        std::copy_if(site.hosts.begin(), site.hosts.end(), std::back_inserter(names),
+                     [](const std::string& host) { return !host.starts_with("*.") && !http::is_address(host); });
+        if (names.empty()) continue;
         if (site.tls_mode == conf::TlsMode::passthrough) {
-            wanted.emplace(site.hosts.front(), Wanted{site.hosts, site.name, true});
+            wanted.emplace(names.front(), Wanted{names, site.name, true, false});
         } else {
-            for (const std::string& host : site.hosts) wanted.emplace(host, Wanted{{host}, site.name, false});
+            for (const std::string& name : names) wanted.emplace(name, Wanted{{name}, site.name, false, false});
         }
     }
-    if (wanted.empty() && entries_.empty()) return;
+    if (wanted.empty() && on_demand.empty() && entries_.empty()) return;
     if (!lock_) {
         std::string problem;
         std::optional<StateLock> acquired = StateLock::acquire(config.acme.state_dir, problem);
@@ -169,8 +181,14 @@ void CertificateManager::configure(const conf::Config& config) {
         }
     }
 
+    on_demand_sites_ = std::move(on_demand);
+    asked_.clear();  // an endpoint or a list may have changed
     for (auto it = entries_.begin(); it != entries_.end();) {
         const auto kept = wanted.find(it->first);
+        if (kept == wanted.end() && it->second->wanted.on_demand && on_demand_sites_.contains(it->second->wanted.site)) {
+            ++it;  // found at a handshake, and its site still takes such names
+            continue;
+        }
         if (kept != wanted.end() && kept->second.names == it->second->wanted.names) {
             it->second->wanted = kept->second;
             ++it;
@@ -178,17 +196,23 @@ void CertificateManager::configure(const conf::Config& config) {
         }
         spdlog::info("ACME: the certificate for {} is no longer served: {}", it->first,
                      kept == wanted.end() ? "no auto site has that name any more" : "its site's names changed");
-        it->second->removed = true;
-        it->second->timer.cancel();
-        for (const std::string& name : it->second->wanted.names) publisher_.drop_certificate(name);
-        it = entries_.erase(it);
+        forget(it++);
     }
     for (auto& [name, certificate] : wanted) {
         if (!entries_.contains(name)) start_managing(std::move(certificate));
     }
 }
 
-void CertificateManager::start_managing(Wanted wanted) {
+void CertificateManager::forget(std::map<std::string, std::shared_ptr<Entry>>::iterator it) {
+    Entry& entry = *it->second;
+    entry.removed = true;
+    entry.timer.cancel();
+    for (const std::string& name : entry.wanted.names) publisher_.drop_certificate(name);
+    for (auto& waiter : std::exchange(entry.waiters, {})) waiter(false);
+    entries_.erase(it);
+}
+
+CertificateManager::Entry& CertificateManager::start_managing(Wanted wanted) {
     const std::string name = wanted.names.front();
     auto entry = std::make_shared<Entry>(io_, std::move(wanted));
     entry->due = Clock::now();
@@ -199,6 +223,84 @@ void CertificateManager::start_managing(Wanted wanted) {
     }
     entries_.emplace(name, entry);
     asio::co_spawn(io_, keep(entry), asio::detached);
+    return *entry;
+}
+
+void CertificateManager::obtain_on_demand(const std::string& name, const std::string& site, std::function<void(bool)> done) {
+    if (const auto found = entries_.find(name); found != entries_.end()) {
+        Entry& entry = *found->second;
+        if (entry.certificate && entry.certificate->not_after > Clock::now()) {
+            done(true);
+        } else if (entry.attempting) {
+            entry.waiters.push_back(std::move(done));
+        } else if (entry.failures > 0 && Clock::now() < entry.due) {
+            spdlog::info("ACME on-demand: {} failed {} time(s) in a row; backing off for {} s more", name, entry.failures,
+                         std::chrono::duration_cast<std::chrono::seconds>(entry.due - Clock::now()).count());
+            done(false);
+        } else {
+            entry.waiters.push_back(std::move(done));
+            entry.dormant = false;
+            entry.due = Clock::now();
+            entry.timer.cancel();
+        }
+        return;
+    }
+    const auto policy = on_demand_sites_.find(site);
+    if (policy == on_demand_sites_.end()) {
+        done(false);
+        return;
+    }
+    asio::co_spawn(io_, admit_on_demand(name, site, policy->second, std::move(done)), asio::detached);
+}
+
+asio::awaitable<void> CertificateManager::admit_on_demand(std::string name, std::string site, conf::OnDemand policy,
+                                                          std::function<void(bool)> done) {
+    const auto now = std::chrono::steady_clock::now();
+    bool allowed = false;
+    if (policy.ask.empty()) {
+        allowed = std::binary_search(policy.allowed.begin(), policy.allowed.end(), name);
+    } else if (const auto cached = asked_.find(name); cached != asked_.end() && now < cached->second.until) {
+        allowed = cached->second.allowed;
+    } else {
+        const std::string url = ask_url(policy.ask, name);
+        try {
+            const int status = co_await ask_endpoint(io_.get_executor(), url, std::chrono::seconds(5));
+            allowed = status >= 200 && status < 300;
+            if (asked_.size() >= 100'000) asked_.clear();  // a flood of names must not grow it without end
+            asked_[name] = {allowed, now + std::chrono::minutes(1)};
+        } catch (const std::exception& e) {
+            spdlog::error("ACME on-demand: cannot ask about {}: {}; the handshake fails", name, e.what());
+            done(false);
+            co_return;
+        }
+    }
+    if (!allowed) {
+        spdlog::info("ACME on-demand: {} is not allowed for site {} (by its {}); the handshake fails without asking the CA", name, site,
+                     policy.ask.empty() ? "allow_file" : "ask endpoint");
+        done(false);
+        co_return;
+    }
+    if (entries_.contains(name)) {  // another handshake got here first
+        obtain_on_demand(name, site, std::move(done));
+        co_return;
+    }
+    Entry& entry = start_managing(Wanted{{name}, site, false, true});
+    if (entry.certificate) {  // stored before a restart
+        done(true);
+        co_return;
+    }
+    const auto minute_ago = std::chrono::steady_clock::now() - std::chrono::minutes(1);
+    while (!on_demand_orders_.empty() && on_demand_orders_.front() < minute_ago) on_demand_orders_.pop_front();
+    if (on_demand_orders_.size() >= settings_.on_demand_per_minute) {
+        spdlog::warn("ACME on-demand: no order for {}: {} were placed in the last minute ([acme] on_demand_per_minute); the handshake fails",
+                     name, on_demand_orders_.size());
+        forget(entries_.find(name));
+        done(false);
+        co_return;
+    }
+    on_demand_orders_.push_back(std::chrono::steady_clock::now());
+    spdlog::info("ACME on-demand: ordering a certificate for {} (site {}) while its handshake waits", name, site);
+    entry.waiters.push_back(std::move(done));
 }
 
 fs::path CertificateManager::certificate_directory(const std::string& name) const {
@@ -237,10 +339,14 @@ bool CertificateManager::load_stored(Entry& entry) {
 asio::awaitable<void> CertificateManager::keep(std::shared_ptr<Entry> entry) {
     for (;;) {
         const auto wait = std::max(std::chrono::duration_cast<milliseconds>(entry->due - Clock::now()), milliseconds::zero());
-        entry->timer.expires_after(wait);
+        if (entry->dormant) {
+            entry->timer.expires_at(asio::steady_timer::time_point::max());
+        } else {
+            entry->timer.expires_after(wait);
+        }
         co_await entry->timer.async_wait(token);
         if (entry->removed) co_return;
-        if (Clock::now() < entry->due) continue;  // woken early: the clock moved
+        if (entry->dormant || Clock::now() < entry->due) continue;  // woken early: the clock moved
         const bool renewal = entry->certificate.has_value();
         entry->attempting = true;
         entry->last_attempt = Clock::now();
@@ -252,6 +358,7 @@ asio::awaitable<void> CertificateManager::keep(std::shared_ptr<Entry> entry) {
         }
         entry->attempting = false;
         if (entry->removed) co_return;
+        for (auto& waiter : std::exchange(entry->waiters, {})) waiter(error.empty());
         if (error.empty()) {
             entry->failures = 0;
             entry->last_error.clear();
@@ -266,6 +373,8 @@ asio::awaitable<void> CertificateManager::keep(std::shared_ptr<Entry> entry) {
         entry->last_error = error;
         const milliseconds delay = retry_delay(entry->failures, settings_.retry_initial, settings_.retry_max);
         entry->due = Clock::now() + delay;
+        // An on-demand name without a certificate waits for its next handshake (and the backoff).
+        entry->dormant = entry->wanted.on_demand && !entry->certificate;
         // A certificate still served is kept; the next attempt may still renew it in time.
         spdlog::error("ACME: {} the certificate for {} failed ({} in a row): {}; {}next attempt in {} s", renewal ? "renewing" : "obtaining",
                       entry->name, entry->failures, error, renewal ? "the current one is still served; " : "", delay.count() / 1000);

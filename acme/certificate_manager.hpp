@@ -21,6 +21,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -71,6 +72,13 @@ public:
     using FilesChanged = std::function<void(const std::string& site, std::vector<conf::Certificate> files)>;
     void on_files_changed(FilesChanged callback) { files_changed_ = std::move(callback); }
 
+    // On-demand TLS: a handshake for `name`, which matched the on_demand `site` and has no
+    // certificate. `done(true)` once one is served; `done(false)` at once when the site's
+    // allow-list or ask endpoint refuses the name, when on_demand_per_minute orders were
+    // placed in the last minute, or while the name backs off after a failure; or when the
+    // attempt fails. Main loop.
+    void obtain_on_demand(const std::string& name, const std::string& site, std::function<void(bool)> done);
+
     std::vector<CertificateStatus> status() const;
     const CertificateCounters& counters() const { return counters_; }
 
@@ -80,11 +88,15 @@ private:
         std::vector<std::string> names;
         std::string site;
         bool passthrough = false;
+        bool on_demand = false;  // found at a handshake, not listed
     };
     struct Entry;
     struct Deadline;
 
-    void start_managing(Wanted wanted);
+    Entry& start_managing(Wanted wanted);
+    boost::asio::awaitable<void> admit_on_demand(std::string name, std::string site, conf::OnDemand policy,
+                                                 std::function<void(bool)> done);
+    void forget(std::map<std::string, std::shared_ptr<Entry>>::iterator entry);
     // A stored chain and key for the entry's name, served if they are fit; false otherwise.
     bool load_stored(Entry& entry);
     boost::asio::awaitable<void> keep(std::shared_ptr<Entry> entry);
@@ -109,6 +121,13 @@ private:
     std::map<std::string, std::shared_ptr<Entry>> entries_;
     CertificateCounters counters_;
     FilesChanged files_changed_;
+    std::map<std::string, conf::OnDemand> on_demand_sites_;  // by site
+    struct Asked {
+        bool allowed;
+        std::chrono::steady_clock::time_point until;
+    };
+    std::map<std::string, Asked> asked_;  // the ask endpoint's answers, for a minute
+    std::deque<std::chrono::steady_clock::time_point> on_demand_orders_;  // in the last minute
 };
 
 }  // namespace vhostd::acme

@@ -34,8 +34,10 @@ std::string header(const http::response<http::string_body>& response, std::strin
 
 }  // namespace
 
-std::optional<HttpsUrl> parse_https_url(std::string_view url) {
-    constexpr std::string_view scheme = "https://";
+std::optional<HttpsUrl> parse_https_url(std::string_view url) { return parse_url(url, "https://", 443); }
+std::optional<HttpsUrl> parse_http_url(std::string_view url) { return parse_url(url, "http://", 80); }
+
+std::optional<HttpsUrl> parse_url(std::string_view url, std::string_view scheme, unsigned default_port) {
     if (!url.starts_with(scheme)) return std::nullopt;
     url.remove_prefix(scheme.size());
     const std::size_t path_at = url.find_first_of("/?");
@@ -58,7 +60,7 @@ std::optional<HttpsUrl> parse_https_url(std::string_view url) {
         if (colon != std::string_view::npos) port = authority.substr(colon + 1);
     }
     if (parsed.host.empty()) return std::nullopt;
-    unsigned number = 443;
+    unsigned number = default_port;
     if (!port.empty()) {
         const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
         if (error != std::errc() || end != port.data() + port.size() || number == 0 || number > 65535) return std::nullopt;

@@ -20,8 +20,10 @@ struct HttpsUrl {
     std::string port;  // "443" unless the URL names one
     std::string target;  // path and query, "/" at least
 };
-// nullopt unless `url` is https://host[:port][/path…].
+// nullopt unless `url` is https://host[:port][/path…] (http:// for parse_http_url).
 std::optional<HttpsUrl> parse_https_url(std::string_view url);
+std::optional<HttpsUrl> parse_http_url(std::string_view url);
+std::optional<HttpsUrl> parse_url(std::string_view url, std::string_view scheme, unsigned default_port);
 
 struct HttpsRequest {
     std::string method;        // "GET", "HEAD", "POST"

@@ -85,7 +85,11 @@ KeyTable<AcmeSettings> acme_keys() {
                   "the wait after a failed attempt; it doubles with each failure in a row")
         .duration("retry_max", &AcmeSettings::retry_max, Zero::rejected, "the longest wait between attempts")
         .duration("order_timeout", &AcmeSettings::order_timeout, Zero::rejected,
-                  "one attempt, from the order to the chain, gives up after this");
+                  "one attempt, from the order to the chain, gives up after this")
+        .integer("on_demand_per_minute", &AcmeSettings::on_demand_per_minute, 1, 10'000,
+                 "on-demand orders per minute, all sites together; more handshakes fail without asking the CA")
+        .duration("on_demand_wait", &AcmeSettings::on_demand_wait, Zero::rejected,
+                  "how long a handshake waits for its on-demand certificate");
     return table;
 }
 
@@ -102,24 +106,34 @@ void check_auto_tls(ValueReader& reader, const toml::table& root, const Config& 
     const bool tls_listener = std::any_of(config.listeners.begin(), config.listeners.end(), [](const Listener& l) { return l.tls; });
     bool any_auto = false;
     for (const Site& site : config.sites) {
+        if (site.on_demand && !site.acme) {
+            const std::string path = child(child("sites", site.name), "on_demand");
+            const toml::node* written = root.at_path(path).node();
+            reader.report(written != nullptr ? written->source().begin : root.source().begin, path, "needs tls = \"auto\"");
+        }
         if (!site.acme) continue;
         any_auto = true;
         const std::string path = child(child("sites", site.name), "tls");
         const toml::node* written = root.at_path(path).node();
         const toml::source_position where = written != nullptr ? written->source().begin : root.source().begin;
         if (!tls_listener) reader.report(where, path, "\"auto\" needs a [[listen]] with tls = true");
+        if (site.on_demand && site.tls_mode == TlsMode::passthrough) {
+            reader.report(where, path, "on_demand needs tls_mode = \"terminate\": a passthrough site's workers load one certificate");
+        }
         const auto wildcard = std::find_if(site.hosts.begin(), site.hosts.end(), is_wildcard);
-        if (wildcard != site.hosts.end()) {
+        if (site.on_demand) {
+            // Its wildcards and the default site's any-name are matched at handshakes, not ordered.
+        } else if (wildcard != site.hosts.end()) {
             reader.report(where, path,
                           "\"auto\" gets certificates for exact host names, and \"" + *wildcard +
                               "\" is a wildcard (that needs DNS-01, which vhostd does not do): list the names, or give "
-                              "the wildcard's site a certificate with tls = { cert, key }");
+                              "the wildcard's site a certificate with tls = { cert, key }, or add on_demand");
         } else if (const auto address = std::find_if(site.hosts.begin(), site.hosts.end(), http::is_address);
                    address != site.hosts.end()) {
             reader.report(where, path, "\"auto\" gets certificates for host names, and \"" + *address +
                                            "\" is an address: give that site a certificate with tls = { cert, key }");
         } else if (site.hosts.empty()) {
-            reader.report(where, path, "\"auto\" needs at least one host name to get a certificate for");
+            reader.report(where, path, "\"auto\" needs at least one host name to get a certificate for (or on_demand)");
         }
     }
     if (!any_auto) return;

@@ -92,8 +92,20 @@ struct AcmeSettings {
     Duration retry_initial = std::chrono::minutes(1);  // after a failed attempt; doubles
     Duration retry_max = std::chrono::hours(24);
     Duration order_timeout = std::chrono::minutes(5);  // one attempt, order to chain
+    unsigned on_demand_per_minute = 10;    // on-demand orders, all sites together
+    Duration on_demand_wait = std::chrono::seconds(20);  // a handshake waits this long for one
 
     bool operator==(const AcmeSettings&) const = default;
+};
+
+// On-demand TLS: which names matching an auto site, but not listed in its hosts, may get a
+// certificate at their first handshake. Exactly one of the two is set.
+struct OnDemand {
+    std::string ask;                   // http:// URL; GET ?domain=NAME, 2xx = allowed
+    std::vector<std::string> allowed;  // normalised names, read from allow_file at load
+    std::string allow_file;            // absolute, as given; empty when ask is used
+
+    bool operator==(const OnDemand&) const = default;
 };
 
 // `count` failed starts or crashes within `window` quarantine the site for `cooldown`.
@@ -220,6 +232,7 @@ struct Site {
     // Chosen by SNI on `tls = true` listeners; several (RSA and ECDSA) may serve one site.
     std::vector<Certificate> certificates;
     bool acme = false;                     // tls = "auto": one certificate per host, from [acme]
+    std::optional<OnDemand> on_demand;     // with acme: names found at handshakes, too
     TlsMode tls_mode = TlsMode::terminate;
     bool https_redirect = false;           // plain-HTTP requests get 308 to the https URL
     std::optional<Singleton> singleton;

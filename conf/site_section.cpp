@@ -194,6 +194,11 @@ KeyTable<SiteDraft> site_keys() {
         .custom("tls", "\"auto\", or table { cert, key }, or an array of them", "none", false,
                 "certificates from [acme] for every host (\"auto\", or { acme = true }), or the site's own chain and key",
                 read_tls, certificate_key_docs())
+        .custom("on_demand", "table { ask } or { allow_file }", "none", false,
+                "with tls = \"auto\": names the site matches but does not list get a certificate at their first handshake",
+                [](ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path,
+                   SiteDraft& into) { read_on_demand(reader, value, path, into.on_demand); },
+                on_demand_key_docs())
         .choice("tls_mode", &Site::tls_mode, {{"terminate", TlsMode::terminate}, {"passthrough", TlsMode::passthrough}},
                 "vhostd terminates TLS, or the worker gets the raw connection")
         .custom("https_redirect", "boolean", defaults.https_redirect ? "true" : "false", true,

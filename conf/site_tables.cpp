@@ -2,9 +2,11 @@
 
 #include "conf/certificate_check.hpp"
 #include "http/ascii.hpp"
+#include "http/host.hpp"
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 namespace vhostd::conf {
 
@@ -227,6 +229,68 @@ void read_affinity(ValueReader& reader, const toml::node& node, const std::strin
 
 std::vector<KeyDoc> affinity_key_docs() {
     return built_once<affinity_keys>().docs();
+}
+
+namespace {
+
+void read_ask(ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path, OnDemand& into) {
+    std::string url;
+    if (!reader.read_string(value, path, url)) return;
+    const bool printable = std::none_of(url.begin(), url.end(), [](char c) { return c <= ' ' || c == 0x7f || c == '#'; });
+    if (!url.starts_with("http://") || url.size() == 7 || url[7] == '/' || !printable) {
+        reader.report(value, path, "must be an http:// URL, like \"http://127.0.0.1:9123/allowed\" (vhostd adds ?domain=NAME)");
+        return;
+    }
+    into.ask = std::move(url);
+}
+
+// One name per line; blank lines and lines starting with '#' are skipped.
+void read_allow_file(ValueReader& reader, const toml::key&, const toml::node& value, const std::string& path, OnDemand& into) {
+    if (!reader.read_path(value, path, into.allow_file)) return;
+    std::ifstream file(into.allow_file);
+    if (!file) {
+        reader.report(value, path, "cannot read '" + into.allow_file + "'");
+        return;
+    }
+    std::string line;
+    for (int number = 1; std::getline(file, line); ++number) {
+        line.erase(0, line.find_first_not_of(" \t\r"));
+        line.erase(line.find_last_not_of(" \t\r") + 1);
+        if (line.empty() || line.front() == '#') continue;
+        std::optional<std::string> name = http::normalize_host(line);
+        if (!name || http::is_address(*name)) {
+            reader.report(value, path, "line " + std::to_string(number) + " of '" + into.allow_file + "' is not a host name: \"" + line + "\"");
+            continue;
+        }
+        into.allowed.push_back(std::move(*name));
+    }
+    std::sort(into.allowed.begin(), into.allowed.end());
+}
+
+KeyTable<OnDemand> on_demand_keys() {
+    KeyTable<OnDemand> table;
+    table.custom("ask", "string (an http URL)", "none", false, "asked GET ?domain=NAME before a certificate is ordered; 2xx allows", read_ask)
+        .custom("allow_file", "string", "none", false, "a file of allowed names, one per line (read at start and reload)", read_allow_file)
+        .checked_by([](ValueReader& reader, const toml::table& table, const std::string& path, OnDemand&) {
+            if (table.contains("ask") == table.contains("allow_file")) {
+                reader.report(table.source().begin, path, "needs exactly one of ask = \"http://…\" and allow_file = \"FILE\"");
+            }
+        });
+    return table;
+}
+
+}  // namespace
+
+void read_on_demand(ValueReader& reader, const toml::node& node, const std::string& path, std::optional<OnDemand>& into) {
+    if (const auto* table = reader.table_at(node, path)) {
+        OnDemand on_demand;
+        built_once<on_demand_keys>().read(reader, *table, path, on_demand);
+        into = std::move(on_demand);
+    }
+}
+
+std::vector<KeyDoc> on_demand_key_docs() {
+    return built_once<on_demand_keys>().docs();
 }
 
 }  // namespace vhostd::conf

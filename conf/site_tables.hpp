@@ -44,4 +44,9 @@ inline constexpr const char* cron_type = "string \"m h dom mon dow\"";
 void read_affinity(ValueReader& reader, const toml::node& node, const std::string& path, Affinity& into);
 std::vector<KeyDoc> affinity_key_docs();
 
+// on_demand = { ask = "http://…" } or { allow_file = "FILE" }: names of an auto site's
+// patterns (or of the default site) that may get a certificate at their first handshake.
+void read_on_demand(ValueReader& reader, const toml::node& node, const std::string& path, std::optional<OnDemand>& into);
+std::vector<KeyDoc> on_demand_key_docs();
+
 }  // namespace vhostd::conf

@@ -113,4 +113,12 @@ std::optional<std::string> AutoTls::http01(std::string_view token) const {
     return found->second;
 }
 
+void AutoTls::request_on_demand(const std::string& name, const std::string& site, std::function<void(bool)> done) const {
+    if (on_demand_) {
+        on_demand_(name, site, std::move(done));
+    } else {
+        done(false);
+    }
+}
+
 }  // namespace vhostd::server

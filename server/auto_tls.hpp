@@ -10,6 +10,7 @@
 
 #include <openssl/ssl.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -34,12 +35,20 @@ public:
     // The key authorization for a pending HTTP-01 token.
     std::optional<std::string> http01(std::string_view token) const;
 
+    // On-demand TLS: asks the certificate manager (on its own loop) for `name` of `site`;
+    // `done` runs on the manager's loop with whether a certificate is served now. Set once,
+    // before the front accepts.
+    using OnDemandRequest = std::function<void(const std::string& name, const std::string& site, std::function<void(bool)> done)>;
+    void set_on_demand(OnDemandRequest request) { on_demand_ = std::move(request); }
+    void request_on_demand(const std::string& name, const std::string& site, std::function<void(bool)> done) const;
+
 private:
     using Context = std::shared_ptr<SSL_CTX>;
     mutable std::mutex mutex_;
     std::unordered_map<std::string, Context> certificates_;
     std::unordered_map<std::string, Context> tls_alpn01_;
     std::unordered_map<std::string, std::string> http01_;
+    OnDemandRequest on_demand_;
 };
 
 // The path an HTTP-01 validation asks for, before the token.

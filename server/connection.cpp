@@ -229,6 +229,10 @@ struct TlsHello {
         }
         if (site && routing.sites[*site].acme) {
             const std::shared_ptr<SSL_CTX> certificate = arrival.front.auto_tls().certificate(hello.server_name);
+            if (!certificate && routing.sites[*site].on_demand && !hello.server_name.empty() && !http::is_address(hello.server_name)) {
+                terminate_tls_on_demand(arrival, std::move(fd), std::move(hello), *site);
+                return;
+            }
             if (!certificate) {
                 // Not obtained yet (or failing: vhostctl certs says why), or a name that is
                 // not one of the site's own (SNI that only the default site matched).

@@ -20,7 +20,8 @@ namespace {
 std::shared_ptr<const Routing> make_routing(const conf::Config& config) {
     auto routing = std::make_shared<Routing>(Routing{.table = router::SiteTable(config.sites), .sites = {}, .limits = {},
                                                      .head_timeout = config.server.head_timeout, .caps = {}, .https_port = {}, .tls = {}});
-    for (const conf::Site& site : config.sites) routing->sites.push_back({site.name, site.tls_mode, site.https_redirect, site.acme});
+    for (const conf::Site& site : config.sites) routing->sites.push_back({site.name, site.tls_mode, site.https_redirect, site.acme, site.on_demand.has_value()});
+    routing->on_demand_wait = std::chrono::duration_cast<std::chrono::milliseconds>(config.acme.on_demand_wait);
     routing->limits.max_head_size = config.server.max_head_size;
     routing->limits.max_request_line = std::min<std::size_t>(routing->limits.max_request_line, config.server.max_head_size);
     routing->limits.max_fields = config.server.max_header_fields;

@@ -31,6 +31,7 @@ struct SiteRoute {
     conf::TlsMode tls_mode = conf::TlsMode::terminate;
     bool https_redirect = false;
     bool acme = false;  // tls = "auto": its certificates are in Front::auto_tls(), by name
+    bool on_demand = false;  // and names without one may get one at their handshake
 };
 
 // What a connection needs from the configuration, swapped whole on reload so that each
@@ -44,6 +45,7 @@ struct Routing {
     std::size_t tls_handshakes_per_thread = 1;  // [server] max_tls_handshakes, shared by the threads
     std::optional<std::uint16_t> https_port;  // of the first tls listener: where redirects go
     TlsContexts tls;                          // empty when no listener has tls = true
+    std::chrono::milliseconds on_demand_wait{0};  // [acme] on_demand_wait
 };
 
 class Front {

@@ -12,6 +12,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -287,7 +288,47 @@ asio::awaitable<void> serve_challenge(Arrival arrival, TlsStream tls, ClientHell
     co_await linger_before_close(tls.socket());
 }
 
+asio::awaitable<void> wait_for_certificate(Arrival arrival, tcp::socket socket, ClientHello hello, std::size_t site) {
+    std::optional<Front::Presence> in_front(std::in_place, arrival.front);
+    struct Outcome {
+        std::optional<bool> served;
+        asio::steady_timer wake;
+    };
+    auto outcome = std::make_shared<Outcome>(Outcome{std::nullopt, asio::steady_timer(socket.get_executor(), arrival.routing->on_demand_wait)});
+    const std::string& site_name = arrival.routing->sites[site].name;
+    arrival.front.auto_tls().request_on_demand(hello.server_name, site_name, [outcome, executor = socket.get_executor()](bool served) {
+        asio::post(executor, [outcome, served] {
+            outcome->served = served;
+            outcome->wake.cancel();
+        });
+    });
+    co_await outcome->wake.async_wait(token);
+    const std::shared_ptr<SSL_CTX> certificate = outcome->served.value_or(false) ? arrival.front.auto_tls().certificate(hello.server_name) : nullptr;
+    if (!certificate) {
+        spdlog::info("{}: TLS closed, no on-demand certificate for '{}' (site {}): {}", describe(arrival.remote), hello.server_name, site_name,
+                     outcome->served ? "refused or failed (see the ACME lines)" : "not ready within [acme] on_demand_wait");
+        arrival.thread.stats.tls_handshake_failed();
+        co_return;
+    }
+    // The handshake and head get their own head_timeout from now, as if the client had just come.
+    arrival.accepted_at = std::chrono::steady_clock::now();
+    boost::system::error_code ignored;
+    protocol::FileDescriptor fd(socket.release(ignored));
+    in_front.reset();
+    terminate_tls(std::move(arrival), std::move(fd), std::move(hello), site, certificate.get());
+}
+
 }  // namespace
+
+void terminate_tls_on_demand(Arrival arrival, protocol::FileDescriptor fd, ClientHello hello, std::size_t site) {
+    tcp::socket socket(arrival.thread.io);
+    boost::system::error_code ec;
+    socket.assign(arrival.transport, fd.get(), ec);
+    if (ec) return;
+    fd.release();
+    asio::io_context& io = arrival.thread.io;
+    asio::co_spawn(io, wait_for_certificate(std::move(arrival), std::move(socket), std::move(hello), site), log_if_failed);
+}
 
 void answer_tls_alpn01(Arrival arrival, protocol::FileDescriptor fd, ClientHello hello, std::shared_ptr<SSL_CTX> challenge) {
     tcp::socket socket(arrival.thread.io);

@@ -20,6 +20,11 @@ namespace vhostd::server {
 void terminate_tls(Arrival arrival, protocol::FileDescriptor fd, ClientHello hello, std::optional<std::size_t> certificate_site,
                    SSL_CTX* context);
 
+// On-demand TLS: `site` matched the SNI name, which has no certificate yet. The connection
+// waits (up to [acme] on_demand_wait) while the manager decides and perhaps obtains one,
+// then goes on as terminate_tls() with it, or is closed and logged.
+void terminate_tls_on_demand(Arrival arrival, protocol::FileDescriptor fd, ClientHello hello, std::size_t site);
+
 // A validation server's handshake for a name whose TLS-ALPN-01 challenge is pending
 // (RFC 8737): `challenge` presents the challenge certificate; the connection ends with the
 // handshake, as the server expects.

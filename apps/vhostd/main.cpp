@@ -13,6 +13,7 @@
 #include "supervisor/supervisor.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include <spdlog/spdlog.h>
@@ -122,6 +123,10 @@ int main(int argc, char** argv) {
     vhostd::acme::CertificateManager certificates(io, front.auto_tls());
     certificates.on_files_changed([&supervisor](const std::string& site, std::vector<vhostd::conf::Certificate> files) {
         supervisor.use_certificate_files(site, std::move(files));
+    });
+    // Front threads ask; the manager answers on the main loop.
+    front.auto_tls().set_on_demand([&io, &certificates](const std::string& name, const std::string& site, std::function<void(bool)> done) {
+        asio::post(io, [&certificates, name, site, done = std::move(done)]() mutable { certificates.obtain_on_demand(name, site, std::move(done)); });
     });
     vhostd::apps::Daemon daemon(io, options->config_path, options->dev, config, front, supervisor, certificates, notifier,
                                 std::vector<std::string>(argv + 1, argv + argc));

@@ -7,6 +7,7 @@
 #include "support/pebble.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_pki.hpp"
+#include "support/tls_client.hpp"
 #include "support/vhostd_process.hpp"
 
 #include <boost/json.hpp>
@@ -222,6 +223,81 @@ TEST_F(AutoTls, ADirectoryThatIsNotJsonIsAClearErrorAndNoCrash) {
         << vhostd->log();
     EXPECT_EQ(get(admin_port, "127.0.0.1", "/status").status(), 200) << "vhostd is still there";
     EXPECT_EQ(certificate("bad.test").at("state").as_string(), "retrying");
+}
+
+class OnDemandTls : public AutoTls {
+protected:
+    std::uint16_t ask_port = free_port();
+    std::unique_ptr<BackgroundProcess> ask;
+
+    // An ask endpoint that allows names ending in "-ok.panel.test".
+    void start_ask_endpoint() {
+        ask = std::make_unique<BackgroundProcess>(
+            std::vector<std::string>{"/usr/bin/python3", ask_endpoint_script, std::to_string(ask_port), "-ok.panel.test"},
+            (dir.path() / "ask.log").string());
+        ASSERT_TRUE(wait_until([&] { return try_get(ask_port, "127.0.0.1", "/allowed?domain=x").has_value(); }));
+    }
+    std::string asked() const {
+        std::ifstream in(dir.path() / "ask.log");
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    std::string panel_config(const std::string& acme = "") const {
+        return config("[\"*.panel.test\"]", acme, "on_demand = { ask = \"http://127.0.0.1:" + std::to_string(ask_port) + "/allowed\" }\n");
+    }
+};
+
+TEST_F(OnDemandTls, AnAllowedNameGetsItsCertificateAtItsFirstHandshake) {
+    ASSERT_NO_FATAL_FAILURE(start_pebble());
+    ASSERT_NO_FATAL_FAILURE(start_ask_endpoint());
+    vhostd = std::make_unique<VhostdProcess>(dir, panel_config());
+    ASSERT_TRUE(vhostd->wait_for_log("hello-worker for site shop ready")) << vhostd->log();
+    const std::string root = root_file();
+    EXPECT_EQ(https_status("alice-ok.panel.test", root), "200") << vhostd->log();
+    EXPECT_EQ(pebble->orders(), 1u);
+    EXPECT_TRUE(vhostd->wait_for_log("obtained the certificate for alice-ok.panel.test"));
+    EXPECT_EQ(https_status("alice-ok.panel.test", root), "200");
+
+    // Refused by the endpoint: the handshake fails and the CA hears nothing.
+    EXPECT_NE(https_status("mallory.panel.test", root), "200");
+    EXPECT_TRUE(vhostd->wait_for_log("mallory.panel.test is not allowed for site shop")) << vhostd->log();
+    // A name no site matches, and an address, are never asked about.
+    EXPECT_NE(https_status("other.test", root), "200");
+    const auto [status, output] = run_command({"/usr/bin/curl", "-sS", "-k", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}",
+                                               "https://127.0.0.1:" + std::to_string(tls_port) + "/"});
+    EXPECT_NE(output, "200");
+    EXPECT_EQ(pebble->orders(), 1u) << pebble->log();
+    const std::string questions = asked();
+    EXPECT_TRUE(contains(questions, "asked alice-ok.panel.test 200")) << questions;
+    EXPECT_TRUE(contains(questions, "asked mallory.panel.test 403")) << questions;
+    EXPECT_FALSE(contains(questions, "other.test")) << questions;
+    EXPECT_FALSE(contains(questions, "127.0.0.1")) << questions;
+
+    // Stored like any other: a restart serves it without asking the CA again.
+    vhostd.reset();
+    vhostd = std::make_unique<VhostdProcess>(dir, panel_config());
+    ASSERT_TRUE(vhostd->wait_for_log("hello-worker for site shop ready")) << vhostd->log();
+    EXPECT_EQ(https_status("alice-ok.panel.test", root), "200") << vhostd->log();
+    EXPECT_EQ(pebble->orders(), 1u);
+}
+
+TEST_F(OnDemandTls, ABurstOfNewNamesPlacesAtMostTheRateLimitsOrders) {
+    ASSERT_NO_FATAL_FAILURE(start_pebble());
+    ASSERT_NO_FATAL_FAILURE(start_ask_endpoint());
+    vhostd = std::make_unique<VhostdProcess>(dir, panel_config("on_demand_per_minute = 3"));
+    ASSERT_TRUE(vhostd->wait_for_log("hello-worker for site shop ready")) << vhostd->log();
+    const std::string root = root_file();
+    int served = 0;
+    for (int i = 0; i < 1000; ++i) {
+        try {
+            TlsClient client(tls_port, "n" + std::to_string(i) + "-ok.panel.test", root);
+            ++served;
+        } catch (const std::exception&) {
+        }
+    }
+    EXPECT_EQ(served, 3) << vhostd->log();
+    EXPECT_EQ(pebble->orders(), 3u);
+    EXPECT_GE(vhostd->count_in_log("([acme] on_demand_per_minute); the handshake fails"), 990u);
+    EXPECT_EQ(get(admin_port, "127.0.0.1", "/healthz").status(), 200);
 }
 
 }  // namespace

@@ -135,5 +135,48 @@ tls = "auto"
               (Errors{"5:14: acme.challenges: none can be answered: http-01 needs a [[listen]] without tls, tls-alpn-01 one with tls = true"}));
 }
 
+TEST(LoadConfig, OnDemandSitesMayMatchPatternsAndTheDefault) {
+    const Config config = load_valid(listeners + R"([sites.customers]
+hosts = ["*.customers.example", "panel.example"]
+command = ["./panel"]
+tls = "auto"
+on_demand = { ask = "http://127.0.0.1:9123/allowed" }
+[sites.rest]
+default = true
+command = ["./rest"]
+tls = "auto"
+on_demand = { allow_file = "/dev/null" }
+)");
+    ASSERT_TRUE(config.sites[0].on_demand);
+    EXPECT_EQ(config.sites[0].on_demand->ask, "http://127.0.0.1:9123/allowed");
+    ASSERT_TRUE(config.sites[1].on_demand);
+    EXPECT_EQ(config.sites[1].on_demand->allow_file, "/dev/null");
+    EXPECT_TRUE(config.sites[1].on_demand->allowed.empty());
+}
+
+TEST(LoadConfig, BadOnDemandTablesAreErrors) {
+    EXPECT_EQ(load_errors(listeners + R"([sites.a]
+hosts = ["a.example"]
+command = ["./a"]
+on_demand = { ask = "https://panel.example/allowed" }
+[sites.b]
+hosts = ["b.example"]
+command = ["./b"]
+tls = "auto"
+on_demand = { }
+[sites.c]
+hosts = ["c.example"]
+command = ["./c"]
+tls = "auto"
+tls_mode = "passthrough"
+on_demand = { allow_file = "/nonexistent/names" }
+)"),
+              (Errors{"9:13: sites.a.on_demand: needs tls = \"auto\"",
+                      "9:21: sites.a.on_demand.ask: must be an http:// URL, like \"http://127.0.0.1:9123/allowed\" (vhostd adds ?domain=NAME)",
+                      "14:13: sites.b.on_demand: needs exactly one of ask = \"http://…\" and allow_file = \"FILE\"",
+                      "18:7: sites.c.tls: on_demand needs tls_mode = \"terminate\": a passthrough site's workers load one certificate",
+                      "20:28: sites.c.on_demand.allow_file: cannot read '/nonexistent/names'"}));
+}
+
 }  // namespace
 }  // namespace vhostd::conf
