@@ -1,5 +1,6 @@
 #include "server/auto_tls.hpp"
 
+#include "http/host.hpp"
 #include "server/tls_contexts.hpp"
 
 #include <openssl/err.h>
@@ -38,29 +39,54 @@ int select_acme_tls(SSL*, const unsigned char** out, unsigned char* out_length, 
     return SSL_TLSEXT_ERR_OK;
 }
 
+struct ChainFree {
+    void operator()(STACK_OF(X509)* chain) const { sk_X509_pop_free(chain, X509_free); }
+};
+
 }  // namespace
 
+struct AutoTls::Credential {
+    std::unique_ptr<X509, X509Free> leaf;
+    std::unique_ptr<STACK_OF(X509), ChainFree> chain;  // the intermediates
+    std::unique_ptr<EVP_PKEY, KeyFree> key;
+};
+
+AutoTls::AutoTls() : shared_(new_server_context()) { SSL_CTX_set_cert_cb(shared_.get(), use_credential, this); }
+
+int AutoTls::use_credential(SSL* ssl, void* self) {
+    const char* sent = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    // As the front routed it: "Shop.Example." is shop.example.
+    const std::optional<std::string> name = sent != nullptr ? http::normalize_host(sent) : std::nullopt;
+    if (!name) return 0;
+    std::shared_ptr<const Credential> credential;
+    {
+        const AutoTls& tls = *static_cast<const AutoTls*>(self);
+        const std::lock_guard lock(tls.mutex_);
+        const auto found = tls.certificates_.find(*name);
+        if (found != tls.certificates_.end()) credential = found->second;
+    }
+    // Each call takes its own reference: the SSL keeps them past a replacement.
+    return credential && SSL_use_certificate(ssl, credential->leaf.get()) == 1 && SSL_use_PrivateKey(ssl, credential->key.get()) == 1 &&
+                   SSL_set1_chain(ssl, credential->chain.get()) == 1
+               ? 1
+               : 0;
+}
+
 void AutoTls::serve_certificate(const std::string& name, const std::string& chain_pem, const std::string& key_pem) {
-    Context context = new_server_context();
+    auto credential = std::make_shared<Credential>();
     auto chain = memory_bio(chain_pem);
-    std::unique_ptr<X509, X509Free> leaf(PEM_read_bio_X509(chain.get(), nullptr, nullptr, nullptr));
-    if (!leaf || SSL_CTX_use_certificate(context.get(), leaf.get()) != 1) {
-        throw std::runtime_error("the certificate for " + name + " cannot be used: " + openssl_error());
-    }
-    while (X509* intermediate = PEM_read_bio_X509(chain.get(), nullptr, nullptr, nullptr)) {
-        if (SSL_CTX_add0_chain_cert(context.get(), intermediate) != 1) {  // takes it
-            X509_free(intermediate);
-            throw std::runtime_error("the chain for " + name + " cannot be used: " + openssl_error());
-        }
-    }
+    credential->leaf.reset(PEM_read_bio_X509(chain.get(), nullptr, nullptr, nullptr));
+    if (!credential->leaf) throw std::runtime_error("the certificate for " + name + " cannot be used: " + openssl_error());
+    credential->chain.reset(sk_X509_new_null());
+    while (X509* intermediate = PEM_read_bio_X509(chain.get(), nullptr, nullptr, nullptr)) sk_X509_push(credential->chain.get(), intermediate);
     ERR_clear_error();  // the end of the PEM text
     auto key_bio = memory_bio(key_pem);
-    std::unique_ptr<EVP_PKEY, KeyFree> key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
-    if (!key || SSL_CTX_use_PrivateKey(context.get(), key.get()) != 1 || SSL_CTX_check_private_key(context.get()) != 1) {
+    credential->key.reset(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+    if (!credential->key || X509_check_private_key(credential->leaf.get(), credential->key.get()) != 1) {
         throw std::runtime_error("the key for " + name + " does not fit its certificate: " + openssl_error());
     }
     const std::lock_guard lock(mutex_);
-    certificates_[name] = std::move(context);
+    certificates_[name] = std::move(credential);
 }
 
 void AutoTls::drop_certificate(const std::string& name) {
@@ -96,8 +122,7 @@ void AutoTls::withdraw_tls_alpn01(const std::string& name) {
 
 std::shared_ptr<SSL_CTX> AutoTls::certificate(const std::string& name) const {
     const std::lock_guard lock(mutex_);
-    const auto found = certificates_.find(name);
-    return found == certificates_.end() ? nullptr : found->second;
+    return certificates_.contains(name) ? shared_ : nullptr;
 }
 
 std::shared_ptr<SSL_CTX> AutoTls::tls_alpn01(const std::string& name) const {

@@ -1,9 +1,12 @@
-// What the front serves for `tls = "auto"` sites: each name's TLS context, made from the
-// chain and key the certificate manager obtained, and the answers to the ACME server's
-// challenges while it checks a name. The manager writes from the main loop; the front threads
-// read, at a handshake (certificates, TLS-ALPN-01) or at a request under
-// /.well-known/acme-challenge/ (HTTP-01). A replaced context lives on in the handshakes
-// that took it, so a renewal drops nothing.
+// What the front serves for `tls = "auto"` sites: each name's chain and key, as the
+// certificate manager obtained them, and the answers to the ACME server's challenges while
+// it checks a name. The manager writes from the main loop; the front threads read, at a
+// handshake (certificates, TLS-ALPN-01) or at a request under /.well-known/acme-challenge/
+// (HTTP-01).
+//
+// All names share one TLS context, which sets each handshake's certificate by its SNI name
+// (a certificate callback): a context costs OpenSSL about 100 KiB, a parsed chain and key a
+// few. A replaced chain lives on in the handshakes that took it, so a renewal drops nothing.
 #pragma once
 
 #include "acme/publisher.hpp"
@@ -29,7 +32,10 @@ public:
     void offer_tls_alpn01(const std::string& name, const acme::ChallengeCertificate& certificate) override;
     void withdraw_tls_alpn01(const std::string& name) override;
 
-    // Null when `name` has no certificate (yet) or no pending TLS-ALPN-01 challenge.
+    AutoTls();
+
+    // Null when `name` has no certificate (yet) or no pending TLS-ALPN-01 challenge; else
+    // the context to terminate its handshake with.
     std::shared_ptr<SSL_CTX> certificate(const std::string& name) const;
     std::shared_ptr<SSL_CTX> tls_alpn01(const std::string& name) const;
     // The key authorization for a pending HTTP-01 token.
@@ -44,8 +50,13 @@ public:
 
 private:
     using Context = std::shared_ptr<SSL_CTX>;
+    struct Credential;
+    // The certificate callback of `shared_`: the credential of the handshake's SNI name.
+    static int use_credential(SSL* ssl, void* self);
+
     mutable std::mutex mutex_;
-    std::unordered_map<std::string, Context> certificates_;
+    Context shared_;
+    std::unordered_map<std::string, std::shared_ptr<const Credential>> certificates_;
     std::unordered_map<std::string, Context> tls_alpn01_;
     std::unordered_map<std::string, std::string> http01_;
     OnDemandRequest on_demand_;
