@@ -28,8 +28,16 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto token = asio::as_tuple(asio::use_awaitable);
-constexpr milliseconds poll_fallback = 1s;  // between polls when the server gives no Retry-After
+// Between polls when the server gives no Retry-After: 100 ms, doubling to 1 s (pebble, and
+// most validations, finish within a few hundred milliseconds).
+struct PollWait {
+    milliseconds current{50};
+    milliseconds next() { return current = std::min(current * 2, milliseconds(1s)); }
+};
 constexpr milliseconds poll_cap = 30s;
+// Attempts under way at once: kind to the CA, and what a thousand sessions' TLS buffers
+// would otherwise take at start.
+constexpr unsigned max_parallel_attempts = 8;
 
 double random_fraction() {
     thread_local std::mt19937_64 generator{std::random_device{}()};
@@ -118,13 +126,14 @@ struct CertificateManager::Deadline {
     }
 };
 
-CertificateManager::CertificateManager(asio::io_context& io, Publisher& publisher) : io_(io), publisher_(publisher) {}
+CertificateManager::CertificateManager(asio::io_context& io, Publisher& publisher) : io_(io), publisher_(publisher), attempt_finished_(io, asio::steady_timer::time_point::max()) {}
 
 CertificateManager::~CertificateManager() {
     for (auto& [name, entry] : entries_) {
         entry->removed = true;
         entry->timer.cancel();
     }
+    attempt_finished_.cancel();
 }
 
 void CertificateManager::configure(const conf::Config& config) {
@@ -207,6 +216,7 @@ void CertificateManager::forget(std::map<std::string, std::shared_ptr<Entry>>::i
     Entry& entry = *it->second;
     entry.removed = true;
     entry.timer.cancel();
+    attempt_finished_.cancel();  // if it waits for its turn
     for (const std::string& name : entry.wanted.names) publisher_.drop_certificate(name);
     for (auto& waiter : std::exchange(entry.waiters, {})) waiter(false);
     entries_.erase(it);
@@ -347,7 +357,12 @@ asio::awaitable<void> CertificateManager::keep(std::shared_ptr<Entry> entry) {
         co_await entry->timer.async_wait(token);
         if (entry->removed) co_return;
         if (entry->dormant || Clock::now() < entry->due) continue;  // woken early: the clock moved
+        while (attempts_under_way_ >= max_parallel_attempts && !entry->removed) {
+            co_await attempt_finished_.async_wait(token);  // it never expires; cancel() wakes every waiter
+        }
+        if (entry->removed) co_return;
         const bool renewal = entry->certificate.has_value();
+        ++attempts_under_way_;
         entry->attempting = true;
         entry->last_attempt = Clock::now();
         std::string error;
@@ -357,6 +372,8 @@ asio::awaitable<void> CertificateManager::keep(std::shared_ptr<Entry> entry) {
             error = e.what();
         }
         entry->attempting = false;
+        --attempts_under_way_;
+        attempt_finished_.cancel();  // the waiting ones look again
         if (entry->removed) co_return;
         for (auto& waiter : std::exchange(entry->waiters, {})) waiter(error.empty());
         if (error.empty()) {
@@ -396,6 +413,7 @@ asio::awaitable<void> CertificateManager::attempt(Entry& entry) {
     for (const std::string& url : placed.order.authorizations) co_await authorize(session, url, names, deadline);
 
     Order order = placed.order;
+    PollWait wait;
     for (;;) {
         if (order.status == Status::ready || order.status == Status::valid) break;
         if (order.status != Status::pending && order.status != Status::processing) {
@@ -403,17 +421,18 @@ asio::awaitable<void> CertificateManager::attempt(Entry& entry) {
                         (order.error ? ": " + describe(*order.error) : std::string()));
         }
         deadline.check(entry.name, "the order was still " + std::string(to_string(order.status)));
-        co_await pause(retry_after(session.last_retry_after(), Clock::now(), poll_fallback, poll_cap));
+        co_await pause(retry_after(session.last_retry_after(), Clock::now(), wait.next(), poll_cap));
         order = co_await session.order(placed.url);
     }
     const EcKey key = EcKey::generate();
+    wait = {};
     if (order.status == Status::ready) {
         const std::string csr = certificate_request(key, names);
         order = co_await session.finalize(order.finalize, csr);
     }
     while (order.status == Status::processing || order.status == Status::ready) {
         deadline.check(entry.name, "the CA was still issuing the certificate");
-        co_await pause(retry_after(session.last_retry_after(), Clock::now(), poll_fallback, poll_cap));
+        co_await pause(retry_after(session.last_retry_after(), Clock::now(), wait.next(), poll_cap));
         order = co_await session.order(placed.url);
     }
     if (order.status != Status::valid) {
@@ -457,11 +476,12 @@ asio::awaitable<void> CertificateManager::authorize(Session& session, const std:
     const std::string challenge_url = chosen->url;
     const ChallengeOffer offer(publisher_, type, name, chosen->token, key_authorization(chosen->token, *account_key_));
     co_await session.respond(challenge_url);
+    PollWait wait;
     for (;;) {
         authorization = co_await session.authorization(url);
         if (authorization.status != Status::pending) break;
         deadline.check(name, "the CA had not checked the " + challenge_name(type) + " challenge");
-        co_await pause(retry_after(session.last_retry_after(), Clock::now(), poll_fallback, poll_cap));
+        co_await pause(retry_after(session.last_retry_after(), Clock::now(), wait.next(), poll_cap));
     }
     if (authorization.status == Status::valid) co_return;
     std::string why = "no reason given";

@@ -19,6 +19,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
 #include <deque>
@@ -121,6 +122,8 @@ private:
     std::map<std::string, std::shared_ptr<Entry>> entries_;
     CertificateCounters counters_;
     FilesChanged files_changed_;
+    unsigned attempts_under_way_ = 0;
+    boost::asio::steady_timer attempt_finished_;  // cancelled when one ends: the waiting look again
     std::map<std::string, conf::OnDemand> on_demand_sites_;  // by site
     struct Asked {
         bool allowed;

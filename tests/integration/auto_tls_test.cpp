@@ -225,6 +225,30 @@ TEST_F(AutoTls, ADirectoryThatIsNotJsonIsAClearErrorAndNoCrash) {
     EXPECT_EQ(certificate("bad.test").at("state").as_string(), "retrying");
 }
 
+TEST_F(AutoTls, ADirectoryThatIsAnErrorPageIsAClearError) {
+    ASSERT_NO_FATAL_FAILURE(start_pebble());
+    std::string text = config("[\"gone.test\"]", "");
+    const std::string good = "directory = \"" + pebble->directory_url() + "\"";
+    std::string missing = pebble->not_a_directory_url();
+    missing.replace(missing.find("/roots/0"), 8, "/no-such-directory");
+    text.replace(text.find(good), good.size(), "directory = \"" + missing + "\"");
+    vhostd = std::make_unique<VhostdProcess>(dir, text);
+    ASSERT_TRUE(vhostd->wait_for_log("obtaining the certificate for gone.test failed (1 in a row): the ACME directory", 20s)) << vhostd->log();
+    EXPECT_TRUE(vhostd->wait_for_log("answered HTTP 404")) << vhostd->log();
+}
+
+TEST_F(AutoTls, AChallengeTheCaCannotValidateIsAClearErrorAndRetried) {
+    // pebble checks HTTP-01 on a port where nothing listens: the authorization turns invalid.
+    pebble = std::make_unique<Pebble>(dir, pki, PebbleOptions{.http_port = free_port(), .tls_port = tls_port, .nonce_reject_percent = 5,
+                                                              .validity_seconds = 0});
+    ASSERT_TRUE(pebble->start());
+    vhostd = std::make_unique<VhostdProcess>(dir, config("[\"unreachable.test\"]", "challenges = [\"http-01\"]"));
+    ASSERT_TRUE(vhostd->wait_for_log("the CA could not validate unreachable.test by http-01: urn:ietf:params:acme:error:connection", 60s))
+        << vhostd->log();
+    ASSERT_TRUE(vhostd->wait_for_log("failed (2 in a row)", 30s)) << "retried after retry_initial: " << vhostd->log();
+    EXPECT_EQ(certificate("unreachable.test").at("failures").as_int64() >= 2, true);
+}
+
 class OnDemandTls : public AutoTls {
 protected:
     std::uint16_t ask_port = free_port();
