@@ -44,20 +44,25 @@ def run(argv, **kwargs):
     return subprocess.run(argv, check=True, capture_output=True, text=True, **kwargs).stdout
 
 
+def issue(work, name):
+    """`name`.pem and `name`.key for DNS name `name`, signed by the bench CA in `work`."""
+    run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", f"/CN={name}",
+         "-keyout", f"{work}/{name}.key", "-out", f"{work}/{name}.csr"])
+    with open(f"{work}/{name}.ext", "w") as ext:
+        ext.write(f"subjectAltName=DNS:{name}\n")
+    run(["openssl", "x509", "-req", "-in", f"{work}/{name}.csr", "-CA", f"{work}/ca.pem", "-CAkey", f"{work}/ca.key",
+         "-CAcreateserial", "-days", "2", "-extfile", f"{work}/{name}.ext", "-out", f"{work}/{name}.pem"])
+
+
 class Pebble:
     def __init__(self, work, http_port, tls_port):
         self.work, self.port, self.management = work, free_port(), free_port()
         run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
              "-subj", "/CN=bench CA", "-keyout", f"{work}/ca.key", "-out", f"{work}/ca.pem"])
-        run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=localhost",
-             "-keyout", f"{work}/pebble.key", "-out", f"{work}/pebble.csr"])
-        with open(f"{work}/san.ext", "w") as ext:
-            ext.write("subjectAltName=DNS:localhost\n")
-        run(["openssl", "x509", "-req", "-in", f"{work}/pebble.csr", "-CA", f"{work}/ca.pem", "-CAkey", f"{work}/ca.key",
-             "-CAcreateserial", "-days", "2", "-extfile", f"{work}/san.ext", "-out", f"{work}/pebble.pem"])
+        issue(work, "localhost")
         dns = free_port()
         config = {"pebble": {"listenAddress": f"127.0.0.1:{self.port}", "managementListenAddress": f"127.0.0.1:{self.management}",
-                             "certificate": f"{work}/pebble.pem", "privateKey": f"{work}/pebble.key", "httpPort": http_port,
+                             "certificate": f"{work}/localhost.pem", "privateKey": f"{work}/localhost.key", "httpPort": http_port,
                              "tlsPort": tls_port, "ocspResponderURL": "", "externalAccountBindingRequired": False}}
         with open(f"{work}/pebble.json", "w") as out:
             json.dump(config, out)
@@ -146,14 +151,9 @@ def main():
             plain, tls = free_port(), free_port()
             pebble.stop()
             pebble = Pebble(work, plain, tls)
-            run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=own.bench",
-                 "-keyout", f"{work}/own.key", "-out", f"{work}/own.csr"])
-            with open(f"{work}/own.ext", "w") as ext:
-                ext.write("subjectAltName=DNS:own.bench\n")
-            run(["openssl", "x509", "-req", "-in", f"{work}/own.csr", "-CA", f"{work}/ca.pem", "-CAkey", f"{work}/ca.key",
-                 "-CAcreateserial", "-days", "2", "-extfile", f"{work}/own.ext", "-out", f"{work}/own.pem"])
+            issue(work, "own.bench")
             own = (f'[sites.own]\nhosts = ["own.bench"]\ncommand = ["{bin_dir}/hello-worker"]\nmin_workers = 0\nmax_workers = 1\n'
-                   f'tls = {{ cert = "{work}/own.pem", key = "{work}/own.key" }}\n')
+                   f'tls = {{ cert = "{work}/own.bench.pem", key = "{work}/own.bench.key" }}\n')
             started = time.monotonic()
             hosts = [f"n{i}.bench" for i in range(names)]
             vhostd = start_vhostd(work, bin_dir, vhostd_config(work, pebble, bin_dir, plain, tls, [hosts], own), "names")

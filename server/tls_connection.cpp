@@ -318,38 +318,39 @@ asio::awaitable<void> wait_for_certificate(Arrival arrival, tcp::socket socket, 
     terminate_tls(std::move(arrival), std::move(fd), std::move(hello), site, certificate.get());
 }
 
+// The connection's fd as an Asio socket on its thread; nullopt (the fd closed) if Asio refuses it.
+std::optional<tcp::socket> adopt_socket(const Arrival& arrival, protocol::FileDescriptor fd) {
+    tcp::socket socket(arrival.thread.io);
+    boost::system::error_code ec;
+    socket.assign(arrival.transport, fd.get(), ec);
+    if (ec) return std::nullopt;
+    fd.release();
+    return socket;
+}
+
 }  // namespace
 
 void terminate_tls_on_demand(Arrival arrival, protocol::FileDescriptor fd, ClientHello hello, std::size_t site) {
-    tcp::socket socket(arrival.thread.io);
-    boost::system::error_code ec;
-    socket.assign(arrival.transport, fd.get(), ec);
-    if (ec) return;
-    fd.release();
+    std::optional<tcp::socket> socket = adopt_socket(arrival, std::move(fd));
+    if (!socket) return;
     asio::io_context& io = arrival.thread.io;
-    asio::co_spawn(io, wait_for_certificate(std::move(arrival), std::move(socket), std::move(hello), site), log_if_failed);
+    asio::co_spawn(io, wait_for_certificate(std::move(arrival), std::move(*socket), std::move(hello), site), log_if_failed);
 }
 
 void answer_tls_alpn01(Arrival arrival, protocol::FileDescriptor fd, ClientHello hello, std::shared_ptr<SSL_CTX> challenge) {
-    tcp::socket socket(arrival.thread.io);
-    boost::system::error_code ec;
-    socket.assign(arrival.transport, fd.get(), ec);
-    if (ec) return;
-    fd.release();
+    std::optional<tcp::socket> socket = adopt_socket(arrival, std::move(fd));
+    if (!socket) return;
     asio::io_context& io = arrival.thread.io;
     // The SSL object holds its own reference to the context: a withdrawn challenge stays valid here.
-    asio::co_spawn(io, serve_challenge(std::move(arrival), TlsStream(std::move(socket), challenge.get()), std::move(hello)), log_if_failed);
+    asio::co_spawn(io, serve_challenge(std::move(arrival), TlsStream(std::move(*socket), challenge.get()), std::move(hello)), log_if_failed);
 }
 
 void terminate_tls(Arrival arrival, protocol::FileDescriptor fd, ClientHello hello, std::optional<std::size_t> certificate_site,
                    SSL_CTX* context) {
-    tcp::socket socket(arrival.thread.io);
-    boost::system::error_code ec;
-    socket.assign(arrival.transport, fd.get(), ec);
-    if (ec) return;
-    fd.release();
+    std::optional<tcp::socket> socket = adopt_socket(arrival, std::move(fd));
+    if (!socket) return;
     asio::io_context& io = arrival.thread.io;
-    asio::co_spawn(io, serve_tls(std::move(arrival), TlsStream(std::move(socket), context), std::move(hello), certificate_site),
+    asio::co_spawn(io, serve_tls(std::move(arrival), TlsStream(std::move(*socket), context), std::move(hello), certificate_site),
                    log_if_failed);
 }
 
