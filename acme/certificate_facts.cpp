@@ -1,5 +1,7 @@
 #include "acme/certificate_facts.hpp"
 
+#include "acme/base64url.hpp"
+
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -70,13 +72,30 @@ std::optional<CertificateFacts> read_certificate_facts(std::string_view chain_pe
         return std::nullopt;
     }
     CertificateFacts facts{to_time_point(X509_get0_notBefore(leaf.get())), to_time_point(X509_get0_notAfter(leaf.get())),
-                           issuer_of(leaf.get()), {}, dns_names(leaf.get())};
+                           issuer_of(leaf.get()), {}, dns_names(leaf.get()), {}};
     std::unique_ptr<BIGNUM, Free> serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf.get()), nullptr));
     if (serial) {
         std::unique_ptr<char, Free> hex(BN_bn2hex(serial.get()));
         if (hex) facts.serial = hex.get();
+        const ASN1_OCTET_STRING* key_identifier = X509_get0_authority_key_id(leaf.get());
+        if (key_identifier != nullptr) {
+            std::string magnitude(static_cast<std::size_t>(BN_num_bytes(serial.get())), '\0');
+            BN_bn2bin(serial.get(), reinterpret_cast<unsigned char*>(magnitude.data()));
+            facts.renewal_id = renewal_certificate_id(
+                {reinterpret_cast<const char*>(ASN1_STRING_get0_data(key_identifier)), static_cast<std::size_t>(ASN1_STRING_length(key_identifier))},
+                magnitude);
+        }
     }
     return facts;
+}
+
+std::string renewal_certificate_id(std::string_view key_identifier, std::string_view serial_magnitude) {
+    // The serial as DER encodes it: a leading zero byte when the top bit is set (a
+    // positive INTEGER), and one zero byte for the serial 0.
+    std::string serial;
+    if (serial_magnitude.empty() || (static_cast<unsigned char>(serial_magnitude.front()) & 0x80) != 0) serial.push_back('\0');
+    serial.append(serial_magnitude);
+    return base64url(key_identifier) + "." + base64url(serial);
 }
 
 std::string check_certificate_pair(std::string_view chain_pem, std::string_view key_pem, const std::string& name) {

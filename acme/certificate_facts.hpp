@@ -17,7 +17,13 @@ struct CertificateFacts {
     std::string issuer;   // the issuer's CN (or its whole name when it has none)
     std::string serial;   // hex
     std::vector<std::string> names;  // its DNS subjectAltNames
+    // Its ACME Renewal Information CertID (RFC 9773 §4.1): the authority key identifier and
+    // the serial's DER bytes, each base64url, joined by a dot. Empty without an AKI.
+    std::string renewal_id;
 };
+
+// The CertID from the raw bytes of a keyIdentifier and a serial's big-endian magnitude.
+std::string renewal_certificate_id(std::string_view key_identifier, std::string_view serial_magnitude);
 
 // The leaf's facts, or nullopt with `problem` set when `chain_pem` holds no certificate.
 std::optional<CertificateFacts> read_certificate_facts(std::string_view chain_pem, std::string& problem);

@@ -106,6 +106,9 @@ struct CertificateManager::Entry {
     asio::steady_timer timer;
     std::optional<CertificateFacts> certificate;
     Clock::time_point due;
+    Clock::time_point renewal_info_due = Clock::time_point::max();  // when to ask the CA's window again
+    std::optional<RenewalInfo> window;  // the CA's suggestion for the served certificate
+    double jitter = random_fraction();  // where in a window or a spread this certificate falls
     std::optional<Clock::time_point> last_attempt;
     std::string last_error;
     unsigned failures = 0;
@@ -174,6 +177,7 @@ void CertificateManager::configure(const conf::Config& config) {
     } else if (config.acme.state_dir != state_dir_.string()) {
         spdlog::warn("reload: [acme] state_dir takes effect at the next start; still using {}", state_dir_.string());
     }
+    if (config.acme.directory != settings_.directory) ca_offers_renewal_info_.reset();
     if (!client_tls_ || config.acme.ca_bundle != settings_.ca_bundle) {
         try {
             client_tls_ = std::make_shared<asio::ssl::context>(client_context(config.acme.ca_bundle));
@@ -227,7 +231,7 @@ CertificateManager::Entry& CertificateManager::start_managing(Wanted wanted) {
     auto entry = std::make_shared<Entry>(io_, std::move(wanted));
     entry->due = Clock::now();
     if (load_stored(*entry)) {
-        entry->due = renewal_time(entry->certificate->not_before, entry->certificate->not_after, settings_.renew_percent_left, random_fraction());
+        schedule_renewal(*entry);
         spdlog::info("ACME: serving the stored certificate for {} (valid until {}; renewal from {})", name,
                      format_time(entry->certificate->not_after), format_time(entry->due));
     }
@@ -346,23 +350,46 @@ bool CertificateManager::load_stored(Entry& entry) {
     return true;
 }
 
+void CertificateManager::schedule_renewal(Entry& entry) {
+    entry.window.reset();
+    entry.jitter = random_fraction();
+    entry.due = renewal_time(entry.certificate->not_before, entry.certificate->not_after, settings_.renew_percent_left, entry.jitter);
+    entry.renewal_info_due = ca_offers_renewal_info_ == false || entry.certificate->renewal_id.empty() ? Clock::time_point::max() : Clock::now();
+}
+
+asio::awaitable<bool> CertificateManager::take_turn(Entry& entry) {
+    while (attempts_under_way_ >= max_parallel_attempts && !entry.removed) {
+        co_await attempt_finished_.async_wait(token);  // it never expires; cancel() wakes every waiter
+    }
+    if (entry.removed) co_return false;
+    ++attempts_under_way_;
+    co_return true;
+}
+
+void CertificateManager::leave_turn() {
+    --attempts_under_way_;
+    attempt_finished_.cancel();  // the waiting ones look again
+}
+
 asio::awaitable<void> CertificateManager::keep(std::shared_ptr<Entry> entry) {
     for (;;) {
-        const auto wait = std::max(std::chrono::duration_cast<milliseconds>(entry->due - Clock::now()), milliseconds::zero());
+        const Clock::time_point wake = std::min(entry->due, entry->renewal_info_due);
         if (entry->dormant) {
             entry->timer.expires_at(asio::steady_timer::time_point::max());
         } else {
-            entry->timer.expires_after(wait);
+            entry->timer.expires_after(std::max(std::chrono::duration_cast<milliseconds>(wake - Clock::now()), milliseconds::zero()));
         }
         co_await entry->timer.async_wait(token);
         if (entry->removed) co_return;
-        if (entry->dormant || Clock::now() < entry->due) continue;  // woken early: the clock moved
-        while (attempts_under_way_ >= max_parallel_attempts && !entry->removed) {
-            co_await attempt_finished_.async_wait(token);  // it never expires; cancel() wakes every waiter
+        if (entry->dormant || Clock::now() < std::min(entry->due, entry->renewal_info_due)) continue;  // woken early
+        if (!co_await take_turn(*entry)) co_return;
+        if (Clock::now() < entry->due) {
+            co_await check_renewal_info(*entry);
+            leave_turn();
+            if (entry->removed) co_return;
+            continue;
         }
-        if (entry->removed) co_return;
         const bool renewal = entry->certificate.has_value();
-        ++attempts_under_way_;
         entry->attempting = true;
         entry->last_attempt = Clock::now();
         std::string error;
@@ -372,15 +399,14 @@ asio::awaitable<void> CertificateManager::keep(std::shared_ptr<Entry> entry) {
             error = e.what();
         }
         entry->attempting = false;
-        --attempts_under_way_;
-        attempt_finished_.cancel();  // the waiting ones look again
+        leave_turn();
         if (entry->removed) co_return;
         for (auto& waiter : std::exchange(entry->waiters, {})) waiter(error.empty());
         if (error.empty()) {
             entry->failures = 0;
             entry->last_error.clear();
             ++(renewal ? counters_.renewed : counters_.issued);
-            entry->due = renewal_time(entry->certificate->not_before, entry->certificate->not_after, settings_.renew_percent_left, random_fraction());
+            schedule_renewal(*entry);
             spdlog::info("ACME: {} the certificate for {} from {} (valid until {}; renewal from {})", renewal ? "renewed" : "obtained",
                          entry->name, host_of(settings_.directory), format_time(entry->certificate->not_after), format_time(entry->due));
             continue;
@@ -407,8 +433,23 @@ asio::awaitable<void> CertificateManager::attempt(Entry& entry) {
     std::vector<std::string> contact;
     if (!settings_.email.empty()) contact.push_back("mailto:" + settings_.email);
     co_await session.account(contact);
+    ca_offers_renewal_info_ = !session.directory().renewal_info.empty();
     const std::vector<std::string> names = entry.wanted.names;
-    const Session::Placed placed = co_await session.new_order(names);
+    // A renewal says which certificate it replaces (RFC 9773 §5), which CAs may exempt from
+    // rate limits. An earlier attempt's order may already have claimed that: then a plain one.
+    const std::string replaces = entry.certificate ? entry.certificate->renewal_id : std::string();
+    Session::Placed placed;
+    bool already_replaced = false;
+    try {
+        placed = co_await session.new_order(names, replaces);
+    } catch (const Error& e) {
+        if (replaces.empty() || e.problem_type() != "urn:ietf:params:acme:error:alreadyReplaced") throw;
+        already_replaced = true;
+    }
+    if (already_replaced) {
+        spdlog::info("ACME: an earlier order already replaces the certificate for {}; ordering without \"replaces\"", entry.name);
+        placed = co_await session.new_order(names);
+    }
     ++counters_.orders;
     for (const std::string& url : placed.order.authorizations) co_await authorize(session, url, names, deadline);
 
@@ -442,6 +483,45 @@ asio::awaitable<void> CertificateManager::attempt(Entry& entry) {
     const std::string chain = co_await session.download_chain(order.certificate);
     if (entry.removed) co_return;
     store_and_serve(entry, chain, key);
+}
+
+asio::awaitable<void> CertificateManager::check_renewal_info(Entry& entry) {
+    entry.renewal_info_due = Clock::time_point::max();
+    if (!entry.certificate || entry.certificate->renewal_id.empty() || ca_offers_renewal_info_ == false) co_return;
+    const std::string id = entry.certificate->renewal_id;
+    const std::shared_ptr<asio::ssl::context> tls = client_tls_;
+    Session session(io_.get_executor(), *tls, settings_.directory, *account_key_);
+    std::optional<Session::Suggestion> suggestion;
+    std::string error;
+    try {
+        co_await session.open();
+        ca_offers_renewal_info_ = !session.directory().renewal_info.empty();
+        if (*ca_offers_renewal_info_) suggestion = co_await session.renewal_info(id);
+    } catch (const std::exception& e) {
+        error = e.what();
+    }
+    if (entry.removed) co_return;
+    if (!error.empty()) {
+        entry.renewal_info_due = Clock::now() + renewal_info_recheck({}, Clock::now());
+        spdlog::warn("ACME: cannot ask {} when to renew the certificate for {}: {}; renewal from {} by its lifetime, asking again in 6 h",
+                     host_of(settings_.directory), entry.name, error, format_time(entry.due));
+        co_return;
+    }
+    if (!suggestion) co_return;  // this CA offers no renewal information: the lifetime rule
+    entry.renewal_info_due = Clock::now() + renewal_info_recheck(suggestion->retry_after, Clock::now());
+    const RenewalInfo& window = suggestion->info;
+    if (window.start >= entry.certificate->not_after) {
+        spdlog::warn("ACME: {} suggests renewing the certificate for {} from {}, after it expires at {}; renewing by its lifetime", host_of(settings_.directory),
+                     entry.name, format_time(window.start), format_time(entry.certificate->not_after));
+        co_return;
+    }
+    const bool moved = !entry.window || entry.window->start != window.start || entry.window->end != window.end;
+    entry.window = window;
+    if (!moved || entry.failures > 0) co_return;  // a retry after a failure keeps its own time
+    entry.due = time_in_window(window.start, window.end, entry.jitter);
+    spdlog::info("ACME: {} suggests renewing the certificate for {} between {} and {}{}; renewal from {}", host_of(settings_.directory), entry.name,
+                 format_time(window.start), format_time(window.end),
+                 window.explanation_url.empty() ? std::string() : " (" + window.explanation_url + ")", format_time(entry.due));
 }
 
 asio::awaitable<void> CertificateManager::authorize(Session& session, const std::string& url, const std::vector<std::string>& names,
@@ -532,8 +612,8 @@ std::vector<CertificateStatus> CertificateManager::status() const {
     std::vector<CertificateStatus> all;
     all.reserve(entries_.size());
     for (const auto& [name, entry] : entries_) {
-        all.push_back({entry->name, entry->wanted.site, entry->certificate, entry->attempting, entry->due, entry->last_attempt,
-                       entry->last_error, entry->failures});
+        all.push_back({entry->name, entry->wanted.site, entry->certificate, entry->attempting, entry->due, entry->window,
+                       entry->last_attempt, entry->last_error, entry->failures});
     }
     return all;
 }

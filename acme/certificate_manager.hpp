@@ -1,7 +1,8 @@
 // The certificates of `tls = "auto"` sites, one per host name (a passthrough site's workers
 // load one chain, so theirs covers all its hosts): loaded from the state
-// directory at start, obtained from the ACME server when missing, renewed when a third of
-// the lifetime is left (renew_percent_left), retried with a doubling wait after a failure,
+// directory at start, obtained from the ACME server when missing, renewed at a time in the
+// window the CA suggests (ACME Renewal Information, RFC 9773) or, when it offers none, when
+// a third of the lifetime is left (renew_percent_left), retried with a doubling wait after a failure,
 // and handed to the front (acme::Publisher) as each is ready. The certificate being served
 // stays until a new one replaces it: a failure never removes it.
 //
@@ -11,6 +12,7 @@
 
 #include "acme/certificate_facts.hpp"
 #include "acme/ec_key.hpp"
+#include "acme/messages.hpp"
 #include "acme/publisher.hpp"
 #include "acme/renewal.hpp"
 #include "acme/state_directory.hpp"
@@ -33,7 +35,6 @@
 namespace vhostd::acme {
 
 class Session;
-struct Authorization;
 
 // One certificate as /status, /metrics and `vhostctl certs` show it. No key, ever.
 struct CertificateStatus {
@@ -42,6 +43,7 @@ struct CertificateStatus {
     std::optional<CertificateFacts> certificate;  // the one served; nullopt: none yet
     bool attempting = false;                      // an order is under way
     Clock::time_point next_attempt;               // the renewal time, or the retry after a failure
+    std::optional<RenewalInfo> renewal_window;    // the CA's suggestion (RFC 9773), when it made one
     std::optional<Clock::time_point> last_attempt;
     std::string last_error;                       // of the last attempt; empty when it succeeded
     unsigned failures = 0;                        // in a row
@@ -101,6 +103,15 @@ private:
     // A stored chain and key for the entry's name, served if they are fit; false otherwise.
     bool load_stored(Entry& entry);
     boost::asio::awaitable<void> keep(std::shared_ptr<Entry> entry);
+    // One of max_parallel_attempts places for talking to the CA; false when the entry went
+    // away while it waited. Every taken place is given back by leave_turn().
+    boost::asio::awaitable<bool> take_turn(Entry& entry);
+    void leave_turn();
+    // Asks the CA when it wants the served certificate renewed (RFC 9773) and moves the
+    // renewal into that window; on any failure the lifetime rule stays.
+    boost::asio::awaitable<void> check_renewal_info(Entry& entry);
+    // The renewal time of a new certificate by its lifetime, and the renewal info asked at once.
+    void schedule_renewal(Entry& entry);
     // One attempt, order to served certificate; throws on every failure.
     boost::asio::awaitable<void> attempt(Entry& entry);
     boost::asio::awaitable<void> authorize(Session& session, const std::string& url, const std::vector<std::string>& names,
@@ -123,6 +134,7 @@ private:
     CertificateCounters counters_;
     FilesChanged files_changed_;
     unsigned attempts_under_way_ = 0;
+    std::optional<bool> ca_offers_renewal_info_;  // learned from the directory; reset when it changes
     boost::asio::steady_timer attempt_finished_;  // cancelled when one ends: the waiting look again
     std::map<std::string, conf::OnDemand> on_demand_sites_;  // by site
     struct Asked {

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <ctime>
 #include <utility>
 
 namespace vhostd::acme {
@@ -272,6 +274,78 @@ Decoded<Challenge> decode_challenge(std::string_view body) {
 Decoded<Problem> decode_problem(std::string_view body) {
     return decode<Problem>("the ACME problem document", body,
                            [](Reader& reader, const json::object& object) { return reader.problem_of(object, 0); });
+}
+
+Decoded<RenewalInfo> decode_renewal_info(std::string_view body) {
+    return decode<RenewalInfo>("the ACME renewal information", body, [](Reader& reader, const json::object& object) {
+        RenewalInfo info;
+        const json::value* window = object.if_contains("suggestedWindow");
+        if (window == nullptr || !window->is_object()) {
+            reader.fail("\"suggestedWindow\" is missing or not an object");
+            return info;
+        }
+        const auto time_of = [&](std::string_view name, std::chrono::system_clock::time_point& into) {
+            const std::string text = reader.string(window->get_object(), name, true);
+            if (!reader.ok()) return;
+            const auto parsed = parse_rfc3339(text);
+            if (!parsed) return reader.fail("\"" + std::string(name) + "\" is not an RFC 3339 time: \"" + text.substr(0, 40) + "\"");
+            into = *parsed;
+        };
+        time_of("start", info.start);
+        time_of("end", info.end);
+        // RFC 9773 §4.2: a window whose end is not after its start is invalid.
+        if (reader.ok() && info.end <= info.start) reader.fail("the suggested window ends before it starts");
+        if (object.contains("explanationURL")) info.explanation_url = reader.string(object, "explanationURL", false);
+        return info;
+    });
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text) {
+    // YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)
+    const auto number = [&](std::size_t at, std::size_t digits, int& into) {
+        if (at + digits > text.size()) return false;
+        const auto [end, error] = std::from_chars(text.data() + at, text.data() + at + digits, into);
+        return error == std::errc() && end == text.data() + at + digits;
+    };
+    const auto is = [&](std::size_t at, std::string_view any) { return at < text.size() && any.find(text[at]) != std::string_view::npos; };
+    int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+    if (!number(0, 4, year) || !is(4, "-") || !number(5, 2, month) || !is(7, "-") || !number(8, 2, day) || !is(10, "Tt ") ||
+        !number(11, 2, hour) || !is(13, ":") || !number(14, 2, minute) || !is(16, ":") || !number(17, 2, second)) {
+        return std::nullopt;
+    }
+    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+    std::size_t at = 19;
+    std::chrono::nanoseconds fraction{0};
+    if (is(at, ".")) {
+        long long scale = 100'000'000;
+        const std::size_t first = ++at;
+        for (; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at, scale /= 10) {
+            fraction += std::chrono::nanoseconds((text[at] - '0') * scale);
+        }
+        if (at == first) return std::nullopt;
+    }
+    int offset_minutes = 0;
+    if (is(at, "Zz")) {
+        ++at;
+    } else if (is(at, "+-")) {
+        int offset_hours = 0, offset_rest = 0;
+        if (!number(at + 1, 2, offset_hours) || !is(at + 3, ":") || !number(at + 4, 2, offset_rest)) return std::nullopt;
+        offset_minutes = (offset_hours * 60 + offset_rest) * (text[at] == '-' ? -1 : 1);
+        at += 6;
+    } else {
+        return std::nullopt;
+    }
+    if (at != text.size()) return std::nullopt;
+    std::tm parts{};
+    parts.tm_year = year - 1900;
+    parts.tm_mon = month - 1;
+    parts.tm_mday = day;
+    parts.tm_hour = hour;
+    parts.tm_min = minute;
+    parts.tm_sec = std::min(second, 59);  // a leap second counts as the one before it
+    const std::time_t seconds = ::timegm(&parts);
+    return std::chrono::system_clock::from_time_t(seconds) - std::chrono::minutes(offset_minutes) +
+           std::chrono::duration_cast<std::chrono::system_clock::duration>(fraction);
 }
 
 }  // namespace vhostd::acme

@@ -4,6 +4,7 @@
 // guess; members this client does not use are ignored, as RFC 8555 asks.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -73,6 +74,13 @@ struct Authorization {
     bool wildcard = false;
 };
 
+// ACME Renewal Information (RFC 9773 §4.2): when the CA would like a certificate renewed.
+struct RenewalInfo {
+    std::chrono::system_clock::time_point start;  // of the suggested window; before end
+    std::chrono::system_clock::time_point end;
+    std::string explanation_url;  // why the window moved (a mass revocation, …); may be empty
+};
+
 // A value, or why the body is not one (for the log, with the object's name).
 template <class T>
 struct Decoded {
@@ -86,5 +94,9 @@ Decoded<Order> decode_order(std::string_view body);
 Decoded<Authorization> decode_authorization(std::string_view body);
 Decoded<Challenge> decode_challenge(std::string_view body);
 Decoded<Problem> decode_problem(std::string_view body);
+Decoded<RenewalInfo> decode_renewal_info(std::string_view body);
+
+// An RFC 3339 date-time ("2025-01-02T04:00:00Z", fractions and offsets allowed).
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text);
 
 }  // namespace vhostd::acme

@@ -16,6 +16,11 @@ Clock::time_point renewal_time(Clock::time_point not_before, Clock::time_point n
     return std::max(not_after - left - spread, not_before);
 }
 
+Clock::time_point time_in_window(Clock::time_point start, Clock::time_point end, double fraction) {
+    const auto width = std::max(end - start, Clock::duration::zero());
+    return start + std::chrono::duration_cast<Clock::duration>(width * std::clamp(fraction, 0.0, 1.0));
+}
+
 milliseconds retry_delay(unsigned failures, milliseconds initial, milliseconds max) {
     milliseconds delay = initial;
     for (unsigned i = 1; i < failures && delay < max; ++i) delay *= 2;
@@ -51,6 +56,11 @@ milliseconds retry_after(std::string_view header, Clock::time_point now, millise
         wait = std::chrono::duration_cast<milliseconds>(date - now);
     }
     return std::clamp(wait, milliseconds::zero(), cap);
+}
+
+milliseconds renewal_info_recheck(std::string_view retry_after_header, Clock::time_point now) {
+    using namespace std::chrono_literals;
+    return std::max(retry_after(retry_after_header, now, 6h, 24h), milliseconds(1min));
 }
 
 }  // namespace vhostd::acme

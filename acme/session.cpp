@@ -80,7 +80,8 @@ asio::awaitable<HttpsResponse> Session::post(const std::string& url, const std::
             continue;
         }
         throw Error(std::string(step) + ": " +
-                    (problem.value ? describe(*problem.value) : "HTTP " + std::to_string(response.status) + " without a problem document"));
+                        (problem.value ? describe(*problem.value) : "HTTP " + std::to_string(response.status) + " without a problem document"),
+                    problem.value ? problem.value->type : std::string());
     }
 }
 
@@ -100,16 +101,31 @@ asio::awaitable<std::string> Session::account(const std::vector<std::string>& co
     co_return account_url_;
 }
 
-asio::awaitable<Session::Placed> Session::new_order(const std::vector<std::string>& names) {
+asio::awaitable<Session::Placed> Session::new_order(const std::vector<std::string>& names, const std::string& replaces) {
     boost::json::array identifiers;
     for (const std::string& name : names) identifiers.push_back(boost::json::object{{"type", "dns"}, {"value", name}});
+    boost::json::object order{{"identifiers", std::move(identifiers)}};
+    if (!replaces.empty() && !directory_.renewal_info.empty()) order["replaces"] = replaces;
     // Arguments of co_await named first: GCC 12 cannot keep a string literal in a coroutine frame.
-    const std::string payload = boost::json::serialize(boost::json::object{{"identifiers", std::move(identifiers)}});
+    const std::string payload = boost::json::serialize(order);
     const char* const step = "newOrder";
     const HttpsResponse response = co_await post(directory_.new_order, payload, step);
     Placed placed{response.location, decoded_or_throw(decode_order(response.body), step)};
     if (!placed.url.starts_with("https://")) throw Error("newOrder: no order URL in Location");
     co_return placed;
+}
+
+asio::awaitable<Session::Suggestion> Session::renewal_info(const std::string& certificate_id) {
+    const std::string base = directory_.renewal_info.ends_with('/') ? directory_.renewal_info : directory_.renewal_info + "/";
+    const HttpsRequest request{.method = "GET", .url = base + certificate_id, .body = {}, .content_type = {}};
+    HttpsResponse response;
+    try {
+        response = co_await https_fetch(executor_, tls_, request, timeout_);
+    } catch (const boost::system::system_error& e) {
+        throw Error(std::string("renewalInfo: ") + e.what());
+    }
+    if (response.status != 200) throw Error("renewalInfo: HTTP " + std::to_string(response.status) + " for " + certificate_id);
+    co_return Suggestion{decoded_or_throw(decode_renewal_info(response.body), "renewalInfo"), response.retry_after};
 }
 
 asio::awaitable<Order> Session::order(const std::string& url) {

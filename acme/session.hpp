@@ -24,7 +24,13 @@ namespace vhostd::acme {
 // problem document or the transport's error. Never a key or a request body.
 class Error : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
+    explicit Error(const std::string& what, std::string problem_type = {})
+        : std::runtime_error(what), problem_type_(std::move(problem_type)) {}
+    // The problem document's type when the server sent one ("urn:ietf:params:acme:error:…").
+    const std::string& problem_type() const { return problem_type_; }
+
+private:
+    std::string problem_type_;
 };
 
 class Session {
@@ -45,7 +51,9 @@ public:
         std::string url;  // the order's own URL, from Location
         Order order;
     };
-    boost::asio::awaitable<Placed> new_order(const std::vector<std::string>& names);
+    // `replaces`: the RFC 9773 CertID of the certificate this order renews (sent only when the
+    // directory offers renewalInfo; empty: none).
+    boost::asio::awaitable<Placed> new_order(const std::vector<std::string>& names, const std::string& replaces = {});
     // POST-as-GET of an order, an authorization, a challenge.
     boost::asio::awaitable<Order> order(const std::string& url);
     boost::asio::awaitable<Authorization> authorization(const std::string& url);
@@ -56,6 +64,13 @@ public:
     boost::asio::awaitable<Order> finalize(const std::string& finalize_url, const std::string& csr_der);
     // The chain (PEM, leaf first) from a valid order's certificate URL.
     boost::asio::awaitable<std::string> download_chain(const std::string& certificate_url);
+    struct Suggestion {
+        RenewalInfo info;
+        std::string retry_after;  // as sent: when to ask again
+    };
+    // GET renewalInfo/CERTID (RFC 9773 §4.2), unsigned. Only when directory().renewal_info is set.
+    boost::asio::awaitable<Suggestion> renewal_info(const std::string& certificate_id);
+
     // Retry-After of the last answer, as sent (empty: none): how long to wait before polling.
     const std::string& last_retry_after() const { return retry_after_; }
 

@@ -100,6 +100,10 @@ json::object render_certificate(const acme::CertificateStatus& entry, acme::Cloc
         {"state", certificate_state(entry, now)},
         {"certificate", std::move(certificate)},
         {"next_attempt", unix_seconds(entry.next_attempt)},
+        {"renewal_window", entry.renewal_window ? json::value(json::object{{"start", unix_seconds(entry.renewal_window->start)},
+                                                                           {"end", unix_seconds(entry.renewal_window->end)},
+                                                                           {"explanation_url", entry.renewal_window->explanation_url}})
+                                                : json::value(nullptr)},
         {"last_attempt", entry.last_attempt ? json::value(unix_seconds(*entry.last_attempt)) : json::value(nullptr)},
         {"last_error", entry.last_error.empty() ? json::value(nullptr) : json::value(entry.last_error)},
         {"failures", entry.failures},

@@ -38,5 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)decode_challenge(body);
     (void)decode_account(body);
     if (const auto problem = decode_problem(body); problem.value) (void)describe(*problem.value);
+    if (const auto info = decode_renewal_info(body); info.value && info.value->end <= info.value->start) std::abort();
+    (void)parse_rfc3339(body);
     return 0;
 }

@@ -135,5 +135,38 @@ TEST(DecodeAccount, ReadsItsStatus) {
     EXPECT_EQ(decode_account(R"({"status":"deactivated"})").value->status, Status::deactivated);
 }
 
+// RFC 9773 §4.2's example shape, and what a broken server could send instead.
+TEST(DecodeRenewalInfo, ReadsTheSuggestedWindow) {
+    const auto decoded = decode_renewal_info(R"({"suggestedWindow":{"start":"2025-01-02T04:00:00Z","end":"2025-01-03T04:00:00Z"},
+                                                 "explanationURL":"https://acme.example.com/docs/ari"})");
+    ASSERT_TRUE(decoded.value) << decoded.error;
+    EXPECT_EQ(decoded.value->start, std::chrono::system_clock::from_time_t(1'735'790'400));
+    EXPECT_EQ(decoded.value->end - decoded.value->start, std::chrono::hours(24));
+    EXPECT_EQ(decoded.value->explanation_url, "https://acme.example.com/docs/ari");
+}
+
+TEST(DecodeRenewalInfo, SaysWhatIsWrong) {
+    EXPECT_EQ(decode_renewal_info("{}").error, "the ACME renewal information: \"suggestedWindow\" is missing or not an object");
+    EXPECT_EQ(decode_renewal_info(R"({"suggestedWindow":{"start":"2025-01-02T04:00:00Z"}})").error,
+              "the ACME renewal information: \"end\" is missing");
+    EXPECT_EQ(decode_renewal_info(R"({"suggestedWindow":{"start":"yesterday","end":"2025-01-03T04:00:00Z"}})").error,
+              "the ACME renewal information: \"start\" is not an RFC 3339 time: \"yesterday\"");
+    EXPECT_EQ(decode_renewal_info(R"({"suggestedWindow":{"start":"2025-01-03T04:00:00Z","end":"2025-01-02T04:00:00Z"}})").error,
+              "the ACME renewal information: the suggested window ends before it starts");
+}
+
+TEST(ParseRfc3339, FractionsOffsetsAndRefusals) {
+    const auto base = std::chrono::system_clock::from_time_t(1'735'790'400);  // 2025-01-02T04:00:00Z
+    EXPECT_EQ(parse_rfc3339("2025-01-02T04:00:00Z"), base);
+    EXPECT_EQ(parse_rfc3339("2025-01-02t04:00:00z"), base);
+    EXPECT_EQ(parse_rfc3339("2025-01-02T05:30:00+01:30"), base);
+    EXPECT_EQ(parse_rfc3339("2025-01-01T23:00:00-05:00"), base);
+    EXPECT_EQ(parse_rfc3339("2025-01-02T04:00:00.25Z"), base + std::chrono::milliseconds(250));
+    for (const char* bad : {"", "2025-01-02", "2025-01-02T04:00:00", "2025-13-02T04:00:00Z", "2025-01-02T04:00:00.Z",
+                            "2025-01-02T04:00:00+0100", "2025-01-02T04:00:00Z trailing", "+025-01-02T04:00:00Z"}) {
+        EXPECT_FALSE(parse_rfc3339(bad)) << bad;
+    }
+}
+
 }  // namespace
 }  // namespace vhostd::acme

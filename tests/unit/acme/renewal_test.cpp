@@ -30,6 +30,24 @@ TEST(RenewalTime, NeverBeforeTheCertificateIsValidNorForAnInvertedOne) {
     EXPECT_EQ(renewal_time(expires, issued, 33, 0.0), expires) << "not_after before not_before: renew at once";
 }
 
+TEST(TimeInWindow, UniformInTheSuggestedWindow) {
+    const Clock::time_point start = issued + 60 * 24h, end = start + 48h;
+    EXPECT_EQ(time_in_window(start, end, 0.0), start);
+    EXPECT_EQ(time_in_window(start, end, 0.5), start + 24h);
+    EXPECT_EQ(time_in_window(start, end, 1.0), end);
+    EXPECT_EQ(time_in_window(start, end, 7.0), end) << "a fraction outside 0..1 is clamped";
+    EXPECT_EQ(time_in_window(end, start, 0.5), end) << "an inverted window is its start";
+}
+
+TEST(RenewalInfoRecheck, RetryAfterBetweenAMinuteAndADay) {
+    EXPECT_EQ(renewal_info_recheck("", issued), milliseconds(6h));
+    EXPECT_EQ(renewal_info_recheck("garbage", issued), milliseconds(6h));
+    EXPECT_EQ(renewal_info_recheck("21600", issued), milliseconds(6h));
+    EXPECT_EQ(renewal_info_recheck("0", issued), milliseconds(1min));
+    EXPECT_EQ(renewal_info_recheck("5", issued), milliseconds(1min));
+    EXPECT_EQ(renewal_info_recheck("999999999", issued), milliseconds(24h));
+}
+
 TEST(RetryDelay, DoublesUpToTheMaximum) {
     EXPECT_EQ(retry_delay(1, 60s, 24h), milliseconds(60s));
     EXPECT_EQ(retry_delay(2, 60s, 24h), milliseconds(120s));
