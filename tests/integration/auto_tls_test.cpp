@@ -16,6 +16,7 @@
 
 #include <fstream>
 #include <memory>
+#include <sstream>
 
 namespace vhostd::test {
 namespace {
@@ -43,9 +44,14 @@ protected:
 
     // A config with one auto site (hello-worker) for `hosts`, and `acme` more [acme] lines.
     std::string config(const std::string& hosts, const std::string& acme, const std::string& site_extra = "") const {
+        return config_for(pebble->directory_url(), hosts, acme, site_extra);
+    }
+    // The same with another ACME directory.
+    std::string config_for(const std::string& directory, const std::string& hosts, const std::string& acme,
+                           const std::string& site_extra = "") const {
         return listen_on(plain_port) + "[[listen]]\naddress = \"127.0.0.1:" + std::to_string(tls_port) + "\"\ntls = true\n\n" +
                "[admin]\nlisten = \"127.0.0.1:" + std::to_string(admin_port) + "\"\n\n" + "[acme]\ndirectory = \"" +
-               pebble->directory_url() + "\"\nca_bundle = \"" + pki.ca() + "\"\nstate_dir = \"" + (dir.path() / "acme").string() +
+               directory + "\"\nca_bundle = \"" + pki.ca() + "\"\nstate_dir = \"" + (dir.path() / "acme").string() +
                "\"\nemail = \"ops@example.test\"\nretry_initial = \"1s\"\n" + acme + "\n" +
                hello_site("shop", hosts, 1, "tls = \"auto\"\n" + site_extra);
     }
@@ -215,10 +221,7 @@ TEST_F(AutoTls, PebbleAwayKeepsTheCertificateAndBacksOffThenRenews) {
 
 TEST_F(AutoTls, ADirectoryThatIsNotJsonIsAClearErrorAndNoCrash) {
     ASSERT_NO_FATAL_FAILURE(start_pebble());
-    std::string text = config("[\"bad.test\"]", "");
-    const std::string good = "directory = \"" + pebble->directory_url() + "\"";
-    text.replace(text.find(good), good.size(), "directory = \"" + pebble->not_a_directory_url() + "\"");
-    vhostd = std::make_unique<VhostdProcess>(dir, text);
+    vhostd = std::make_unique<VhostdProcess>(dir, config_for(pebble->not_a_directory_url(), "[\"bad.test\"]", ""));
     ASSERT_TRUE(vhostd->wait_for_log("obtaining the certificate for bad.test failed (1 in a row): reading the directory:", 20s))
         << vhostd->log();
     EXPECT_EQ(get(admin_port, "127.0.0.1", "/status").status(), 200) << "vhostd is still there";
@@ -227,12 +230,9 @@ TEST_F(AutoTls, ADirectoryThatIsNotJsonIsAClearErrorAndNoCrash) {
 
 TEST_F(AutoTls, ADirectoryThatIsAnErrorPageIsAClearError) {
     ASSERT_NO_FATAL_FAILURE(start_pebble());
-    std::string text = config("[\"gone.test\"]", "");
-    const std::string good = "directory = \"" + pebble->directory_url() + "\"";
     std::string missing = pebble->not_a_directory_url();
     missing.replace(missing.find("/roots/0"), 8, "/no-such-directory");
-    text.replace(text.find(good), good.size(), "directory = \"" + missing + "\"");
-    vhostd = std::make_unique<VhostdProcess>(dir, text);
+    vhostd = std::make_unique<VhostdProcess>(dir, config_for(missing, "[\"gone.test\"]", ""));
     ASSERT_TRUE(vhostd->wait_for_log("obtaining the certificate for gone.test failed (1 in a row): the ACME directory", 20s)) << vhostd->log();
     EXPECT_TRUE(vhostd->wait_for_log("answered HTTP 404")) << vhostd->log();
 }
@@ -247,6 +247,95 @@ TEST_F(AutoTls, AChallengeTheCaCannotValidateIsAClearErrorAndRetried) {
         << vhostd->log();
     ASSERT_TRUE(vhostd->wait_for_log("failed (2 in a row)", 30s)) << "retried after retry_initial: " << vhostd->log();
     EXPECT_EQ(certificate("unreachable.test").at("failures").as_int64() >= 2, true);
+}
+
+// A CA that answers what pebble cannot be made to: tests/integration/workers/acme_proxy.py
+// in front of pebble, in one of its modes (renewal information, orders that stay pending,
+// a 500 page).
+class MisbehavingCa : public AutoTls {
+protected:
+    std::uint16_t proxy_port = free_port();
+    std::unique_ptr<BackgroundProcess> proxy;
+
+    void start_proxy(const std::string& mode) {
+        ASSERT_NO_FATAL_FAILURE(start_pebble());
+        const TestPki::Issued issued = pki.issue("acme-proxy", {"localhost"});
+        proxy = std::make_unique<BackgroundProcess>(
+            std::vector<std::string>{"/usr/bin/python3", acme_proxy_script, std::to_string(proxy_port), issued.cert, issued.key, pki.ca(),
+                                     std::to_string(pebble->port()), mode},
+            (dir.path() / "proxy.log").string());
+        ASSERT_TRUE(wait_until([&] {
+            return run_command({"/usr/bin/curl", "-sS", "--max-time", "5", "--cacert", pki.ca(), "-o", "/dev/null", "-w", "%{http_code}",
+                                directory()})
+                       .second == "200";
+        })) << proxy_lines();
+    }
+    std::string directory() const { return "https://localhost:" + std::to_string(proxy_port) + "/dir"; }
+    std::string proxy_lines() const {
+        std::ifstream in(dir.path() / "proxy.log");
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    // The words after `prefix` on each of the proxy's lines that start with it, in order.
+    std::vector<std::string> proxy_said(const std::string& prefix) const {
+        std::vector<std::string> found;
+        std::istringstream lines(proxy_lines());
+        for (std::string line; std::getline(lines, line);) {
+            if (line.starts_with(prefix)) found.push_back(line.substr(prefix.size()));
+        }
+        return found;
+    }
+};
+
+TEST_F(MisbehavingCa, RenewsInTheWindowTheCaSuggestsAndNamesWhatItReplaces) {
+    ASSERT_NO_FATAL_FAILURE(start_proxy("ari"));
+    vhostd = std::make_unique<VhostdProcess>(dir, config_for(directory(), "[\"ari.test\"]", ""));
+    ASSERT_TRUE(vhostd->wait_for_log("obtained the certificate for ari.test", 60s)) << vhostd->log() << proxy_lines();
+    // The certificate lasts years, but the CA's window for it starts now.
+    ASSERT_TRUE(vhostd->wait_for_log("suggests renewing the certificate for ari.test between", 20s)) << vhostd->log() << proxy_lines();
+    ASSERT_TRUE(vhostd->wait_for_log("renewed the certificate for ari.test", 60s)) << vhostd->log() << proxy_lines();
+
+    const std::vector<std::string> issued = proxy_said("issued ");
+    ASSERT_EQ(issued.size(), 2u) << proxy_lines();
+    const std::vector<std::string> asked = proxy_said("renewal-info ");
+    ASSERT_FALSE(asked.empty()) << proxy_lines();
+    EXPECT_EQ(asked.front(), issued.front()) << "the CertID is the one openssl computes from the leaf";
+    EXPECT_EQ(proxy_said("new-order "), (std::vector<std::string>{"replaces=-", "replaces=" + issued.front()}));
+    EXPECT_EQ(pebble->orders(), 2u);
+
+    // The new certificate's window is a month ahead: the renewal is scheduled in it.
+    ASSERT_TRUE(wait_until([&] { return proxy_said("renewal-info ").back() == issued.back(); }, 20s)) << proxy_lines();
+    ASSERT_TRUE(wait_until([&] { return certificate("ari.test").at("renewal_window").is_object(); }, 10s)) << boost::json::serialize(status());
+    const boost::json::object entry = certificate("ari.test");
+    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const double start = entry.at("renewal_window").at("start").as_double();
+    EXPECT_GT(start, now + 29 * 86400.0) << boost::json::serialize(entry);
+    EXPECT_GE(entry.at("next_attempt").as_double(), start);
+    EXPECT_LE(entry.at("next_attempt").as_double(), entry.at("renewal_window").at("end").as_double());
+    EXPECT_EQ(entry.at("renewal_window").at("explanation_url").as_string(), "https://ca.test/why");
+    EXPECT_EQ(https_status("ari.test", root_file()), "200");
+}
+
+TEST_F(MisbehavingCa, AnOrderThatNeverBecomesReadyGivesUpAtOrderTimeout) {
+    ASSERT_NO_FATAL_FAILURE(start_proxy("never-ready"));
+    vhostd = std::make_unique<VhostdProcess>(dir, config_for(directory(), "[\"never.test\"]", "order_timeout = \"3s\""));
+    ASSERT_TRUE(vhostd->wait_for_log("gave up on never.test after order_timeout (3 s): the order was still pending", 30s))
+        << vhostd->log() << proxy_lines();
+    ASSERT_TRUE(vhostd->wait_for_log("obtaining the certificate for never.test failed (2 in a row)", 30s)) << vhostd->log();
+    EXPECT_EQ(certificate("never.test").at("state").as_string(), "retrying");
+    EXPECT_EQ(get(plain_port, "never.test", "/").status(), 308) << "the site is still served";
+}
+
+TEST_F(MisbehavingCa, AServerErrorPageIsAClearErrorAndRetried) {
+    ASSERT_NO_FATAL_FAILURE(start_proxy("error-500"));
+    vhostd = std::make_unique<VhostdProcess>(dir, config_for(directory(), "[\"broken.test\"]", ""));
+    ASSERT_TRUE(vhostd->wait_for_log("obtaining the certificate for broken.test failed (1 in a row): newOrder: HTTP 500 without a problem document", 30s))
+        << vhostd->log() << proxy_lines();
+    ASSERT_TRUE(vhostd->wait_for_log("obtaining the certificate for broken.test failed (2 in a row)", 30s)) << vhostd->log();
+    const boost::json::object entry = certificate("broken.test");
+    EXPECT_EQ(entry.at("state").as_string(), "retrying");
+    EXPECT_TRUE(contains(std::string(entry.at("last_error").as_string()), "HTTP 500")) << boost::json::serialize(entry);
+    EXPECT_EQ(get(plain_port, "broken.test", "/").status(), 308) << "the site is still served";
+    EXPECT_EQ(pebble->orders(), 0u);
 }
 
 class OnDemandTls : public AutoTls {

@@ -28,6 +28,7 @@ public:
     bool start();
     void stop();
 
+    std::uint16_t port() const { return port_; }
     std::string directory_url() const { return "https://localhost:" + std::to_string(port_) + "/dir"; }
     // A URL on pebble's management port that answers 200 with PEM, not a directory.
     std::string not_a_directory_url() const { return "https://localhost:" + std::to_string(management_port_) + "/roots/0"; }
