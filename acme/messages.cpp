@@ -314,6 +314,8 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
         return std::nullopt;
     }
     if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+    // system_clock counts nanoseconds: about 1678 to 2262. An ACME time is near now anyway.
+    if (year < 1970 || year > 2200) return std::nullopt;
     std::size_t at = 19;
     std::chrono::nanoseconds fraction{0};
     if (is(at, ".")) {
