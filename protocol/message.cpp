@@ -3,6 +3,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <charconv>
+
 namespace vhostd::protocol {
 
 namespace json = boost::json;
@@ -42,28 +44,97 @@ std::uint16_t port_field(const json::object& object, std::string_view key) {
 
 }  // namespace
 
-std::string encode_handle(const ConnectionInfo& info) {
-    json::object msg{
-        {"id", info.id},
-        {"site", info.site},
-        {"remoteAddress", info.remote_address},
-        {"remotePort", info.remote_port},
-        {"localAddress", info.local_address},
-        {"localPort", info.local_port},
-        {"host", info.host},
-        {"websocket", info.websocket},
-        {"headLength", info.head_length},
-    };
-    if (info.tls) {
-        msg["tls"] = json::object{
-            {"mode", info.tls->passthrough ? "passthrough" : "terminate"},
-            {"serverName", info.tls->server_name},
-            {"alpn", info.tls->alpn},
-            {"version", info.tls->version},
-            {"cipher", info.tls->cipher},
-        };
+void append_json_string(std::string& out, std::string_view text) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out.push_back('"');
+    std::size_t plain_from = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(text.data() + plain_from, i - plain_from);
+        plain_from = i + 1;
+        switch (c) {
+            case '"': out.append("\\\""); break;
+            case '\\': out.append("\\\\"); break;
+            case '\b': out.append("\\b"); break;
+            case '\f': out.append("\\f"); break;
+            case '\n': out.append("\\n"); break;
+            case '\r': out.append("\\r"); break;
+            case '\t': out.append("\\t"); break;
+            default:
+                out.append("\\u00");
+                out.push_back(hex[c >> 4]);
+                out.push_back(hex[c & 0xf]);
+        }
     }
-    return to_line({{"cmd", command::handle}, {"type", "net.Socket"}, {"msg", std::move(msg)}});
+    out.append(text.data() + plain_from, text.size() - plain_from);
+    out.push_back('"');
+}
+
+namespace {
+
+void append_number(std::string& out, std::uint64_t value) {
+    char digits[20];
+    const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+    out.append(digits, end);
+}
+
+// `"name":` then the value, after a comma unless it opens the object.
+void append_member(std::string& out, std::string_view name) {
+    if (out.back() != '{') out.push_back(',');
+    out.push_back('"');
+    out.append(name);
+    out.append("\":");
+}
+
+}  // namespace
+
+void encode_handle_into(std::string& out, const ConnectionInfo& info) {
+    // Formatted straight into the caller's buffer, once per connection; the bytes are those
+    // Boost.JSON would write for the same object (message_test.cpp compares them).
+    out.assign(R"({"cmd":")");
+    out.append(command::handle);
+    out.append(R"(","type":"net.Socket","msg":{)");
+    append_member(out, "id");
+    append_number(out, info.id);
+    append_member(out, "site");
+    append_json_string(out, info.site);
+    append_member(out, "remoteAddress");
+    append_json_string(out, info.remote_address);
+    append_member(out, "remotePort");
+    append_number(out, info.remote_port);
+    append_member(out, "localAddress");
+    append_json_string(out, info.local_address);
+    append_member(out, "localPort");
+    append_number(out, info.local_port);
+    append_member(out, "host");
+    append_json_string(out, info.host);
+    append_member(out, "websocket");
+    out.append(info.websocket ? "true" : "false");
+    append_member(out, "headLength");
+    append_number(out, info.head_length);
+    if (info.tls) {
+        append_member(out, "tls");
+        out.push_back('{');
+        append_member(out, "mode");
+        append_json_string(out, info.tls->passthrough ? "passthrough" : "terminate");
+        append_member(out, "serverName");
+        append_json_string(out, info.tls->server_name);
+        append_member(out, "alpn");
+        append_json_string(out, info.tls->alpn);
+        append_member(out, "version");
+        append_json_string(out, info.tls->version);
+        append_member(out, "cipher");
+        append_json_string(out, info.tls->cipher);
+        out.push_back('}');
+    }
+    out.append("}}\n");
+}
+
+std::string encode_handle(const ConnectionInfo& info) {
+    std::string line;
+    encode_handle_into(line, info);
+    return line;
 }
 
 std::string encode_command(std::string_view cmd) {

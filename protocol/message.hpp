@@ -63,6 +63,11 @@ struct Heartbeat {
 
 // Encoders return the full line, newline included.
 std::string encode_handle(const ConnectionInfo& info);
+// The same line into `out` (its old content replaced), without a heap allocation once `out`
+// has grown: the front formats one per connection.
+void encode_handle_into(std::string& out, const ConnectionInfo& info);
+// `text` as a JSON string, quotes included, escaped as Boost.JSON's serializer does.
+void append_json_string(std::string& out, std::string_view text);
 std::string encode_command(std::string_view cmd);
 std::string encode_heartbeat(const Heartbeat& heartbeat);
 

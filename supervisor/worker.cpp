@@ -26,7 +26,9 @@ WorkerTransition Worker::apply(WorkerEvent event) {
 }
 
 boost::system::error_code Worker::hand(protocol::PendingConnection& connection, Clock::time_point now) {
-    const boost::system::error_code ec = channel_.send(protocol::encode_handle(connection.info), connection.socket.get());
+    thread_local std::string line;  // one per connection: its capacity is kept, no allocation
+    protocol::encode_handle_into(line, connection.info);
+    const boost::system::error_code ec = channel_.send(line, connection.socket.get());
     if (ec) {
         // A full channel clears with the next acknowledgement; anything else is for good.
         if (ec != boost::system::errc::resource_unavailable_try_again && ec != boost::system::errc::operation_would_block) {

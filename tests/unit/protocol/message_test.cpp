@@ -1,8 +1,64 @@
 #include "protocol/message.hpp"
 
+#include <boost/json/serialize.hpp>
+
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace protocol = vhostd::protocol;
+
+namespace {
+
+// The handle line as Boost.JSON writes it: the reference the direct encoder must match byte
+// for byte, so that a Node worker's JSON.parse reads the same either way.
+std::string reference_handle(const protocol::ConnectionInfo& info) {
+    boost::json::object msg{{"id", info.id},
+                            {"site", info.site},
+                            {"remoteAddress", info.remote_address},
+                            {"remotePort", info.remote_port},
+                            {"localAddress", info.local_address},
+                            {"localPort", info.local_port},
+                            {"host", info.host},
+                            {"websocket", info.websocket},
+                            {"headLength", info.head_length}};
+    if (info.tls) {
+        msg["tls"] = boost::json::object{{"mode", info.tls->passthrough ? "passthrough" : "terminate"},
+                                         {"serverName", info.tls->server_name},
+                                         {"alpn", info.tls->alpn},
+                                         {"version", info.tls->version},
+                                         {"cipher", info.tls->cipher}};
+    }
+    return boost::json::serialize(boost::json::object{{"cmd", "NODE_HANDLE"}, {"type", "net.Socket"}, {"msg", std::move(msg)}}) + "\n";
+}
+
+}  // namespace
+
+TEST(Message, TheDirectHandleLineIsWhatBoostJsonWrites) {
+    std::mt19937_64 random(20261207);
+    const auto text = [&](std::size_t longest) {
+        std::string value(random() % (longest + 1), '\0');
+        for (char& c : value) c = static_cast<char>(random() % 4 == 0 ? random() % 0x30 : 0x20 + random() % 0x60);
+        return value;
+    };
+    std::string line;  // reused, as the front reuses it
+    for (int i = 0; i < 2000; ++i) {
+        protocol::ConnectionInfo info{.id = random(), .site = text(20), .remote_address = text(40),
+                                      .remote_port = static_cast<std::uint16_t>(random()), .local_address = text(40),
+                                      .local_port = static_cast<std::uint16_t>(random()), .host = text(60),
+                                      .websocket = random() % 2 == 0, .head_length = random() % 100000, .tls = {}};
+        if (i % 3 == 0) {
+            info.tls = protocol::TlsInfo{.passthrough = i % 2 == 0, .server_name = text(30), .alpn = text(10), .version = text(8),
+                                         .cipher = text(30)};
+        }
+        protocol::encode_handle_into(line, info);
+        ASSERT_EQ(line, reference_handle(info)) << i;
+    }
+    EXPECT_EQ(protocol::encode_handle({}), reference_handle({}));
+    std::string quoted;
+    protocol::append_json_string(quoted, std::string("a\"b\\c\x01\x1f\x7f\xc3\xa9\n", 11));
+    EXPECT_EQ(quoted, "\"a\\\"b\\\\c\\u0001\\u001f\x7f\xc3\xa9\\n\"");
+}
 
 TEST(Message, HandleIsNodeIpcShapedAndRoundTrips) {
     protocol::ConnectionInfo info{.id = 42, .site = "blog", .remote_address = "::1", .remote_port = 5555,
