@@ -13,11 +13,15 @@ using namespace vhostd::protocol;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < 1) return 0;
     const std::size_t chunk = 1 + data[0] % 64;
-    // Bit 7 of the first byte: vhostd's end, which takes JSON that is no command as the app's.
+    // Bit 7 of the first byte: vhostd's end, which takes JSON that is no command as the app's
+    // and no descriptors.
     const bool vhostd_end = (data[0] & 0x80) != 0;
     const std::string_view stream(reinterpret_cast<const char*>(data + 1), size - 1);
     MessageDecoder decoder;
-    if (vhostd_end) decoder.accept_app_messages();
+    if (vhostd_end) {
+        decoder.accept_app_messages();
+        decoder.expect_no_fds();
+    }
     for (std::size_t offset = 0; offset < stream.size(); offset += chunk) {
         decoder.feed(stream.substr(offset, chunk));
         IncomingMessage message;

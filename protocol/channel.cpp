@@ -1,6 +1,7 @@
 #include "protocol/channel.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -123,6 +124,12 @@ asio::awaitable<boost::system::error_code> Channel::receive(IncomingMessage& out
             case MessageDecoder::Status::need_more: break;
         }
         if (!socket_.is_open()) co_return asio::error::bad_descriptor;
+        if (!takes_fds_) {
+            auto [read_error, read] = co_await socket_.async_read_some(asio::buffer(data), asio::as_tuple(asio::use_awaitable));
+            if (read_error) co_return read_error;  // eof when the peer closed
+            decoder_.feed(std::string_view(data.data(), read));
+            continue;
+        }
 
         iovec iov{data.data(), data.size()};
         msghdr header{};

@@ -36,9 +36,17 @@ public:
     // boost::system::errc::protocol_error when it sent garbage (see protocol_error()), or the socket's.
     boost::asio::awaitable<boost::system::error_code> receive(IncomingMessage& out);
     const std::string& protocol_error() const { return protocol_error_; }
-    // vhostd's end of a worker's channel: JSON that is no command is the app's own message
-    // (IncomingMessage::app), not a protocol error. A worker's end keeps refusing it.
-    void accept_app_messages() { decoder_.accept_app_messages(); }
+    // vhostd's end of a worker's channel. JSON that is no command is the app's own message
+    // (IncomingMessage::app), not a protocol error; a worker's end keeps refusing it. And
+    // vhostd takes no descriptor from a worker (an app's handle has nowhere to go): the
+    // kernel closes any that come, and reads go through Asio's reactor, whose speculative
+    // reads cost one system call per wake-up, where recvmsg with a control buffer and a
+    // wait cost three (the read, the read that says EAGAIN, and the wait's epoll_ctl).
+    void serve_vhostd_end() {
+        decoder_.accept_app_messages();
+        decoder_.expect_no_fds();
+        takes_fds_ = false;
+    }
 
     void close();
     bool is_open() const { return socket_.is_open(); }
@@ -54,6 +62,7 @@ private:
     std::string protocol_error_;
     std::string outbox_;     // lines that did not fit in the socket yet
     bool flushing_ = false;
+    bool takes_fds_ = true;
 };
 
 }  // namespace vhostd::protocol

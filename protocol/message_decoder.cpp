@@ -93,7 +93,7 @@ MessageDecoder::Status MessageDecoder::next(IncomingMessage& out) {
         return Status::message;
     }
     out.message = std::move(*message);
-    if (command_of(out.message) == command::handle) {
+    if (command_of(out.message) == command::handle && !expect_no_fds_) {
         if (fds_.empty() || fds_.front().chunk_begin > line_begin) return fail("NODE_HANDLE without a file descriptor");
         out.fd = std::move(fds_.front().fd);
         fds_.pop_front();

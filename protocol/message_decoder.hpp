@@ -41,10 +41,14 @@ public:
     // From here on, JSON that is no command decodes as the app's own message instead of an
     // error (vhostd reading a worker, whose app may process.send() anything).
     void accept_app_messages() { accept_app_messages_ = true; }
+    // The reader takes no descriptors (vhostd's end: the kernel closes any a worker's app
+    // sends with process.send(message, handle)): a NODE_HANDLE then comes without one.
+    void expect_no_fds() { expect_no_fds_ = true; }
     const std::string& error() const { return error_; }
 
 private:
     bool accept_app_messages_ = false;
+    bool expect_no_fds_ = false;
     struct ArrivedFd {
         FileDescriptor fd;
         std::uint64_t chunk_begin;  // stream offsets of the chunk it arrived with

@@ -90,7 +90,7 @@ std::shared_ptr<Worker> SitePool::start_process(unsigned slot, bool singleton, C
     start_output_log(strand_.get_inner_executor(), std::move(child.stdout_pipe), prefix, false, site_log_);
     start_output_log(strand_.get_inner_executor(), std::move(child.stderr_pipe), prefix, true, site_log_);
     auto process = std::make_shared<Worker>(std::move(child), protocol::Channel(strand_, std::move(ours)), slot, generation_, now);
-    process->channel().accept_app_messages();
+    process->channel().serve_vhostd_end();
     if (singleton) process->mark_singleton();
     process->set_deadline(now + (singleton ? site_.singleton->start_timeout : site_.start_timeout));
     spdlog::info("{}: started (generation {})", describe(*process), generation_);

@@ -59,6 +59,34 @@ TEST(Channel, PassesAConnectedSocketWithItsUnreadBytes) {
     ::close(client[0]);
 }
 
+// vhostd's end takes no descriptors: an app's process.send(message, handle) arrives as a
+// NODE_HANDLE line alone, the kernel closes the descriptor (the client sees the end of its
+// stream), and the lines around it read as usual.
+TEST(Channel, TheVhostdEndReadsLinesAndLetsTheKernelCloseDescriptors) {
+    ChannelPair pair;
+    pair.front->serve_vhostd_end();
+    int client[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, client), 0);
+    ASSERT_FALSE(pair.worker->send(protocol::encode_command(protocol::command::handle_ack)));
+    ASSERT_FALSE(pair.worker->send(protocol::encode_handle({}), client[1]));
+    ::close(client[1]);
+    ASSERT_FALSE(pair.worker->send(protocol::encode_command(protocol::command::handle_ack)));
+
+    for (const std::string_view expected : {protocol::command::handle_ack, protocol::command::handle, protocol::command::handle_ack}) {
+        protocol::IncomingMessage incoming;
+        ASSERT_FALSE(pair.receive(*pair.front, incoming)) << expected;
+        EXPECT_EQ(protocol::command_of(incoming.message), expected);
+        EXPECT_FALSE(incoming.fd);
+    }
+    char byte;
+    EXPECT_EQ(::read(client[0], &byte, 1), 0) << "the descriptor went nowhere: its last copy was closed";
+    ::close(client[0]);
+
+    pair.worker->close();
+    protocol::IncomingMessage after;
+    EXPECT_EQ(pair.receive(*pair.front, after), asio::error::eof);
+}
+
 TEST(Channel, ManyHandlesArriveInOrderWithTheirOwnFds) {
     ChannelPair pair;
     std::vector<int> ours;

@@ -124,6 +124,16 @@ TEST(MessageDecoder, JsonThatIsNoCommandIsTheAppsOwnMessage) {
     EXPECT_EQ(garbage.next(out), Status::error) << "what is not JSON still breaks the channel";
 }
 
+TEST(MessageDecoder, WithoutFdsAHandleComesAlone) {
+    protocol::IncomingMessage out;
+    protocol::MessageDecoder decoder;
+    decoder.expect_no_fds();
+    decoder.feed(protocol::encode_handle({}));
+    ASSERT_EQ(decoder.next(out), Status::message);
+    EXPECT_EQ(protocol::command_of(out.message), "NODE_HANDLE");
+    EXPECT_FALSE(out.fd);
+}
+
 TEST(MessageDecoder, ClosesFdsLeftAtTheEnd) {
     const int fd = open_fd();
     {
