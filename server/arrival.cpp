@@ -1,6 +1,7 @@
 #include "server/arrival.hpp"
 
 #include "accesslog/access_log.hpp"
+#include "server/address_text.hpp"
 #include "server/error_reply.hpp"
 #include "server/error_response.hpp"
 #include "server/front.hpp"
@@ -42,8 +43,15 @@ void send_and_close(asio::io_context& io, Front& front, const tcp::endpoint::pro
 
 }  // namespace
 
+tcp transport_of(int fd) {
+    sockaddr_storage own{};
+    socklen_t length = sizeof own;
+    const bool v6 = ::getsockname(fd, reinterpret_cast<sockaddr*>(&own), &length) == 0 && own.ss_family == AF_INET6;
+    return v6 ? tcp::v6() : tcp::v4();
+}
+
 std::string describe(const tcp::endpoint& endpoint) {
-    return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+    return address_text(endpoint.address()) + ":" + std::to_string(endpoint.port());
 }
 
 void refuse(const Arrival& arrival, ClientCounts::Refusal refusal, int plain_fd) {
@@ -67,7 +75,7 @@ void refuse(const Arrival& arrival, ClientCounts::Refusal refusal, int plain_fd)
 void note_answer(const Arrival& arrival, int status, std::string_view host) {
     arrival.thread.stats.answered(status);
     if (accesslog::enabled()) {
-        const std::string address = arrival.remote.address().to_string();
+        const std::string address = address_text(arrival.remote.address());
         const std::string outcome = std::to_string(status);
         accesslog::write({address, arrival.remote.port(), host, {}, 0, outcome, 0});
     }
@@ -93,9 +101,9 @@ protocol::ConnectionInfo connection_info(const Arrival& arrival, int fd, std::si
     protocol::ConnectionInfo info;
     info.id = arrival.front.next_connection_id();
     info.site = arrival.routing->sites[site].name;
-    info.remote_address = arrival.remote.address().to_string();
+    info.remote_address = address_text(arrival.remote.address());
     info.remote_port = arrival.remote.port();
-    info.local_address = local.address().to_string();
+    info.local_address = address_text(local.address());
     info.local_port = local.port();
     info.host = std::move(host);
     return info;
@@ -119,11 +127,16 @@ void hand_over(const Arrival& arrival, protocol::FileDescriptor fd, protocol::Co
     // Called on the supervisor's thread: the answer goes back to this connection's thread.
     // A passthrough client waits for a ServerHello: plain text would only be a protocol
     // error to it, so it is closed without an answer.
-    const bool answerable = !(pending.info.tls && pending.info.tls->passthrough);
-    pending.reject = [&front = arrival.front, &io = arrival.thread.io, protocol = arrival.transport, answerable](
-                         protocol::FileDescriptor connection, int retry_after, const char*) {
-        if (answerable) send_and_close(io, front, protocol, std::move(connection), error_response(503, retry_after));
-    };
+    // Two references: small enough for std::function to hold without an allocation. The
+    // socket's family, which Asio needs, is asked of the socket on this rare path.
+    if (pending.info.tls && pending.info.tls->passthrough) {
+        pending.reject = [](protocol::FileDescriptor, int, const char*) {};
+    } else {
+        pending.reject = [&front = arrival.front, &thread = arrival.thread](protocol::FileDescriptor connection, int retry_after, const char*) {
+            const tcp transport = transport_of(connection.get());
+            send_and_close(thread.io, front, transport, std::move(connection), error_response(503, retry_after));
+        };
+    }
     pending.socket = std::move(fd);
     arrival.front.dispatcher().dispatch(std::move(pending));
 }

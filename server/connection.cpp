@@ -420,10 +420,7 @@ void serve_accepted(protocol::FileDescriptor fd, const tcp::endpoint& remote, co
 void serve_adopted(WaitingConnection connection, Front& front, FrontThread& thread) {
     Front::Presence presence(front);
     thread.stats.accepted();
-    sockaddr_storage own{};
-    socklen_t length = sizeof own;
-    const bool v6 = ::getsockname(connection.socket.get(), reinterpret_cast<sockaddr*>(&own), &length) == 0 && own.ss_family == AF_INET6;
-    Arrival arrival{front, thread, connection.remote, v6 ? tcp::v6() : tcp::v4(), std::nullopt,
+    Arrival arrival{front, thread, connection.remote, transport_of(connection.socket.get()), std::nullopt,
                     std::chrono::steady_clock::now() - connection.waited, front.routing()};
     protocol::FileDescriptor fd = std::move(connection.socket);
     if (connection.proxy_header) {
