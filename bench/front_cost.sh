@@ -37,7 +37,7 @@ tls_port=$(free_port)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=hello.test \
   -addext subjectAltName=DNS:hello.test -keyout "$work/hello.key" -out "$work/hello.pem" 2> /dev/null
 sed -e "s|@PORT@|$port|g" -e "s|@TLS_PORT@|$tls_port|g" -e "s|@TLS_MODE@|terminate|g" -e "s|@DIR@|$work|g" \
-    -e "s|@BIN@|$PWD/build/bin|g" bench/vhostd.toml.in > "$work/vhostd.toml"
+    -e "s|@BIN@|$PWD/build/bin|g" -e "s|@WORKERS@|2|g" bench/vhostd.toml.in > "$work/vhostd.toml"
 # Half heads must outlive the measurement: a long head_timeout.
 sed -i 's|^\[server\]$|[server]\nhead_timeout = "60s"|' "$work/vhostd.toml"
 

@@ -2,7 +2,9 @@
 """Reads bench/run.sh's results (round, workload, target, wrk output with '|' for newlines)
 and prints a Markdown table: median req/s and latency per target and workload, the spread
 across rounds, and the ratios vhostd/other taken within each round. With --chart-data FILE
-it also writes, per workload, each target's median throughput relative to direct (gnuplot)."""
+it also writes, per workload, each target's median throughput relative to direct (gnuplot).
+With --front-cost FILE (round, connections, vhostd CPU seconds, vhostd system calls, worker
+system calls; "-" where perf could not count) it prints the front's cost per connection."""
 import re
 import statistics
 import sys
@@ -68,5 +70,21 @@ def main(path, chart_data=None):
             out.write("# workload " + " ".join(targets) + "\n" + "\n".join(chart_rows) + "\n")
 
 
+def front_cost(path):
+    rows = [line.rstrip("\n").split("\t") for line in open(path) if line.strip()]
+    print("### front cost, new connection per request (vhostd target)\n")
+    print("| round | connections | vhostd CPU µs / connection | vhostd syscalls / connection | worker syscalls / connection |")
+    print("|---|---|---|---|---|")
+    for round_, connections, cpu, front_calls, worker_calls in rows:
+        n = int(connections or 0)
+        per = lambda calls: f"{int(calls) / n:.1f}" if n and calls.isdigit() else "–"
+        print(f"| {round_} | {n:,} | {float(cpu) * 1e6 / n:.1f} | {per(front_calls)} | {per(worker_calls)} |" if n else f"| {round_} | 0 | – | – | – |")
+    print()
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--chart-data" else None)
+    arguments = sys.argv[2:]
+    option = lambda name: arguments[arguments.index(name) + 1] if name in arguments else None
+    main(sys.argv[1], option("--chart-data"))
+    if option("--front-cost"):
+        front_cost(option("--front-cost"))
