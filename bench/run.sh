@@ -15,7 +15,7 @@
 #   passthrough  — a second vhostd with the site in passthrough mode: the worker terminates
 #   nginx        — nginx terminating TLS and proxying to the worker
 # Node.js (keep-alive and new connection per request) compares the same app, examples/node-site
-# (2 processes), served two ways:
+# (WORKERS processes), served two ways:
 #   node-vhostd  — behind vhostd, connections handed to it through sdk/node
 #   node-cluster — under Node's own cluster module (the primary accepts, round-robin)
 #
@@ -87,7 +87,7 @@ fill bench/haproxy.cfg.in "$haproxy_port" "" > "$work/haproxy.cfg"
 haproxy -f "$work/haproxy.cfg" -db > "$work/haproxy.log" 2>&1 & pids+=($!)
 fill bench/vhostd-node.toml.in "$node_vhostd_port" "" > "$work/vhostd-node.toml"
 build/bin/vhostd -c "$work/vhostd-node.toml" --log-level warn > "$work/vhostd-node.log" 2>&1 & pids+=($!)
-node examples/node-site/server.js --cluster 2 --listen "127.0.0.1:$node_cluster_port" --site hello > "$work/node-cluster.log" 2>&1 & pids+=($!)
+node examples/node-site/server.js --cluster "$workers" --listen "127.0.0.1:$node_cluster_port" --site hello > "$work/node-cluster.log" 2>&1 & pids+=($!)
 
 declare -A port=([direct]=$direct_port [vhostd]=$vhostd_port [nginx]=$nginx_port [haproxy]=$haproxy_port)
 declare -A tls_port=([vhostd]=$vhostd_tls_port [passthrough]=$passthrough_tls_port [nginx]=$nginx_tls_port)
