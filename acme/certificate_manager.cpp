@@ -177,7 +177,7 @@ void CertificateManager::configure(const conf::Config& config) {
     } else if (config.acme.state_dir != state_dir_.string()) {
         spdlog::warn("reload: [acme] state_dir takes effect at the next start; still using {}", state_dir_.string());
     }
-    if (config.acme.directory != settings_.directory) ca_offers_renewal_info_.reset();
+    const bool another_ca = config.acme.directory != settings_.directory;
     if (!client_tls_ || config.acme.ca_bundle != settings_.ca_bundle) {
         try {
             client_tls_ = std::make_shared<asio::ssl::context>(client_context(config.acme.ca_bundle));
@@ -186,6 +186,15 @@ void CertificateManager::configure(const conf::Config& config) {
         }
     }
     settings_ = config.acme;
+    if (another_ca) {
+        // Whether the new CA offers renewal information, and its windows, are to be asked.
+        ca_offers_renewal_info_.reset();
+        for (auto& [name, entry] : entries_) {
+            if (!entry->certificate || entry->attempting) continue;
+            if (entry->failures == 0) schedule_renewal(*entry);
+            entry->timer.cancel();
+        }
+    }
     usable_challenges_.clear();
     for (const conf::AcmeChallenge challenge : settings_.challenges) {
         const bool tls = challenge == conf::AcmeChallenge::tls_alpn01;
@@ -436,19 +445,22 @@ asio::awaitable<void> CertificateManager::attempt(Entry& entry) {
     ca_offers_renewal_info_ = !session.directory().renewal_info.empty();
     const std::vector<std::string> names = entry.wanted.names;
     // A renewal says which certificate it replaces (RFC 9773 §5), which CAs may exempt from
-    // rate limits. An earlier attempt's order may already have claimed that: then a plain one.
+    // rate limits. A CA refuses it when an earlier attempt's order claimed that already, or
+    // when the certificate is another CA's (the directory changed): then a plain order.
     const std::string replaces = entry.certificate ? entry.certificate->renewal_id : std::string();
+    const std::string replaces_nothing;
     Session::Placed placed;
-    bool already_replaced = false;
+    std::string refused_replaces;
     try {
         placed = co_await session.new_order(names, replaces);
     } catch (const Error& e) {
-        if (replaces.empty() || e.problem_type() != "urn:ietf:params:acme:error:alreadyReplaced") throw;
-        already_replaced = true;
+        if (replaces.empty() || e.problem_type().empty()) throw;
+        refused_replaces = e.what();
     }
-    if (already_replaced) {
-        spdlog::info("ACME: an earlier order already replaces the certificate for {}; ordering without \"replaces\"", entry.name);
-        placed = co_await session.new_order(names);
+    if (!refused_replaces.empty()) {
+        spdlog::info("ACME: {} refused an order for {} that replaces its certificate ({}); ordering without \"replaces\"",
+                     host_of(settings_.directory), entry.name, refused_replaces);
+        placed = co_await session.new_order(names, replaces_nothing);
     }
     ++counters_.orders;
     for (const std::string& url : placed.order.authorizations) co_await authorize(session, url, names, deadline);
@@ -501,16 +513,27 @@ asio::awaitable<void> CertificateManager::check_renewal_info(Entry& entry) {
         error = e.what();
     }
     if (entry.removed) co_return;
+    // No usable suggestion: the lifetime rule (RFC 9773 §4.3.3 leaves it to the client).
+    const auto by_lifetime = [&] {
+        if (!std::exchange(entry.window, std::nullopt) || entry.failures > 0) return;
+        entry.due = renewal_time(entry.certificate->not_before, entry.certificate->not_after, settings_.renew_percent_left, entry.jitter);
+    };
     if (!error.empty()) {
-        entry.renewal_info_due = Clock::now() + renewal_info_recheck({}, Clock::now());
-        spdlog::warn("ACME: cannot ask {} when to renew the certificate for {}: {}; renewal from {} by its lifetime, asking again in 6 h",
-                     host_of(settings_.directory), entry.name, error, format_time(entry.due));
+        const milliseconds recheck = renewal_info_recheck({}, Clock::now());
+        entry.renewal_info_due = Clock::now() + recheck;
+        by_lifetime();
+        spdlog::warn("ACME: cannot ask {} when to renew the certificate for {}: {}; renewal from {} by its lifetime, asking again in {} min",
+                     host_of(settings_.directory), entry.name, error, format_time(entry.due), recheck.count() / 60'000);
         co_return;
     }
-    if (!suggestion) co_return;  // this CA offers no renewal information: the lifetime rule
+    if (!suggestion) {  // this CA offers no renewal information
+        by_lifetime();
+        co_return;
+    }
     entry.renewal_info_due = Clock::now() + renewal_info_recheck(suggestion->retry_after, Clock::now());
     const RenewalInfo& window = suggestion->info;
     if (window.start >= entry.certificate->not_after) {
+        by_lifetime();
         spdlog::warn("ACME: {} suggests renewing the certificate for {} from {}, after it expires at {}; renewing by its lifetime", host_of(settings_.directory),
                      entry.name, format_time(window.start), format_time(entry.certificate->not_after));
         co_return;

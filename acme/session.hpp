@@ -53,7 +53,7 @@ public:
     };
     // `replaces`: the RFC 9773 CertID of the certificate this order renews (sent only when the
     // directory offers renewalInfo; empty: none).
-    boost::asio::awaitable<Placed> new_order(const std::vector<std::string>& names, const std::string& replaces = {});
+    boost::asio::awaitable<Placed> new_order(const std::vector<std::string>& names, const std::string& replaces);
     // POST-as-GET of an order, an authorization, a challenge.
     boost::asio::awaitable<Order> order(const std::string& url);
     boost::asio::awaitable<Authorization> authorization(const std::string& url);

@@ -75,7 +75,8 @@ TEST_F(AcmePebble, AnAccountAndAnOrderThroughBadNonces) {
 
         // Enough signed requests that a 30% rejection rate is sure to be met.
         for (int i = 0; i < 6; ++i) {
-            const acme::Session::Placed placed = co_await session.new_order(names);
+            const std::string replaces_nothing;
+            const acme::Session::Placed placed = co_await session.new_order(names, replaces_nothing);
             EXPECT_EQ(placed.order.status, acme::Status::pending);
             EXPECT_EQ(placed.order.identifiers.size(), 2u);
             EXPECT_EQ(placed.order.authorizations.size(), 2u);
