@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <ctime>
 #include <utility>
 
@@ -295,7 +294,10 @@ Decoded<RenewalInfo> decode_renewal_info(std::string_view body) {
         time_of("end", info.end);
         // RFC 9773 §4.2: a window whose end is not after its start is invalid.
         if (reader.ok() && info.end <= info.start) reader.fail("the suggested window ends before it starts");
-        if (object.contains("explanationURL")) info.explanation_url = reader.string(object, "explanationURL", false);
+        // Only shown and logged: a malformed one is left out, not a reason to refuse the window.
+        if (const json::value* url = object.if_contains("explanationURL"); url && url->is_string() && is_https_url(url->get_string())) {
+            info.explanation_url = url->get_string();
+        }
         return info;
     });
 }
@@ -304,8 +306,12 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
     // YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)
     const auto number = [&](std::size_t at, std::size_t digits, int& into) {
         if (at + digits > text.size()) return false;
-        const auto [end, error] = std::from_chars(text.data() + at, text.data() + at + digits, into);
-        return error == std::errc() && end == text.data() + at + digits;
+        into = 0;
+        for (std::size_t i = at; i < at + digits; ++i) {
+            if (text[i] < '0' || text[i] > '9') return false;  // no sign, no space
+            into = into * 10 + (text[i] - '0');
+        }
+        return true;
     };
     const auto is = [&](std::size_t at, std::string_view any) { return at < text.size() && any.find(text[at]) != std::string_view::npos; };
     int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
@@ -316,6 +322,9 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
     if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return std::nullopt;
     // system_clock counts nanoseconds: about 1678 to 2262. An ACME time is near now anyway.
     if (year < 1970 || year > 2200) return std::nullopt;
+    constexpr int days_in[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > days_in[month - 1] || (month == 2 && day == 29 && !leap)) return std::nullopt;
     std::size_t at = 19;
     std::chrono::nanoseconds fraction{0};
     if (is(at, ".")) {
@@ -331,7 +340,10 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
         ++at;
     } else if (is(at, "+-")) {
         int offset_hours = 0, offset_rest = 0;
-        if (!number(at + 1, 2, offset_hours) || !is(at + 3, ":") || !number(at + 4, 2, offset_rest)) return std::nullopt;
+        if (!number(at + 1, 2, offset_hours) || !is(at + 3, ":") || !number(at + 4, 2, offset_rest) || offset_hours > 23 ||
+            offset_rest > 59) {
+            return std::nullopt;
+        }
         offset_minutes = (offset_hours * 60 + offset_rest) * (text[at] == '-' ? -1 : 1);
         at += 6;
     } else {

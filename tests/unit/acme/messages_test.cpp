@@ -153,6 +153,10 @@ TEST(DecodeRenewalInfo, SaysWhatIsWrong) {
               "the ACME renewal information: \"start\" is not an RFC 3339 time: \"yesterday\"");
     EXPECT_EQ(decode_renewal_info(R"({"suggestedWindow":{"start":"2025-01-03T04:00:00Z","end":"2025-01-02T04:00:00Z"}})").error,
               "the ACME renewal information: the suggested window ends before it starts");
+    const auto odd_explanation = decode_renewal_info(
+        R"({"suggestedWindow":{"start":"2025-01-02T04:00:00Z","end":"2025-01-03T04:00:00Z"},"explanationURL":7})");
+    ASSERT_TRUE(odd_explanation.value) << "a malformed explanationURL is left out, the window kept";
+    EXPECT_EQ(odd_explanation.value->explanation_url, "");
 }
 
 TEST(ParseRfc3339, FractionsOffsetsAndRefusals) {
@@ -162,10 +166,13 @@ TEST(ParseRfc3339, FractionsOffsetsAndRefusals) {
     EXPECT_EQ(parse_rfc3339("2025-01-02T05:30:00+01:30"), base);
     EXPECT_EQ(parse_rfc3339("2025-01-01T23:00:00-05:00"), base);
     EXPECT_EQ(parse_rfc3339("2025-01-02T04:00:00.25Z"), base + std::chrono::milliseconds(250));
+    EXPECT_TRUE(parse_rfc3339("2024-02-29T04:00:00Z")) << "a leap day";
     for (const char* bad : {"", "2025-01-02", "2025-01-02T04:00:00", "2025-13-02T04:00:00Z", "2025-01-02T04:00:00.Z",
                             "2025-01-02T04:00:00+0100", "2025-01-02T04:00:00Z trailing", "+025-01-02T04:00:00Z",
                             // Found by fuzz_acme_messages: a year system_clock cannot hold overflowed.
-                            "0754-01-04T04:00:00Z", "9999-12-31T23:59:59Z"}) {
+                            "0754-01-04T04:00:00Z", "9999-12-31T23:59:59Z",
+                            "2025-01-02T-1:-1:-1Z", "2025-02-29T04:00:00Z", "2025-04-31T04:00:00Z", "2025-01-02T04:00:00+24:00",
+                            "2025-01-02T04:00:00+01:60"}) {
         EXPECT_FALSE(parse_rfc3339(bad)) << bad;
     }
 }
