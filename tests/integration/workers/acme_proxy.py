@@ -14,7 +14,8 @@ URL (and checks every JWS "url") for this proxy. MODE changes one thing:
   error-500    newOrder answers HTTP 500 with an HTML page, as a broken load balancer would.
 
 Prints what a test checks: "issued CERTID" for each chain pebble sends (its RFC 9773 id,
-from `openssl x509`), "renewal-info CERTID", "new-order replaces=CERTID" (or "-").
+from `openssl x509`), "renewal-info CERTID", and "new-order replaces=CERTID" (or "-") for
+each order pebble placed.
 """
 import base64
 import datetime
@@ -70,21 +71,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
         if MODE == "ari" and self.path.startswith("/renewal-info/"):
             return self.renewal_info(self.path.removeprefix("/renewal-info/"))
-        if self.command == "POST" and self.path == state["new_order_path"]:
+        new_order = self.command == "POST" and self.path == state["new_order_path"]
+        if new_order and MODE == "error-500":
+            return self.answer(500, [("Content-Type", "text/html")], b"<html><body>500 Internal Server Error</body></html>")
+        status, headers, answer = self.forward(body)
+        if new_order and status == 201:  # placed (not refused for a bad nonce, which vhostd sends again)
             payload = json.loads(base64.urlsafe_b64decode(json.loads(body)["payload"] + "=="))
             print(f"new-order replaces={payload.get('replaces', '-')}", flush=True)
-            if MODE == "error-500":
-                return self.answer(500, {"Content-Type": "text/html"}, b"<html><body>502 Bad Gateway</body></html>")
-        status, headers, answer = self.forward(body)
+        content_type = next((value for name, value in headers if name.lower() == "content-type"), "")
         if self.path.endswith("/dir") and status == 200:
             directory = json.loads(answer)
             state["new_order_path"] = "/" + directory["newOrder"].split("/", 3)[3]
             if MODE == "ari":
                 directory["renewalInfo"] = f"https://{self.headers['Host']}/renewal-info"
             answer = json.dumps(directory).encode()
-        elif headers.get("Content-Type", "").startswith("application/pem-certificate-chain"):
+        elif content_type.startswith("application/pem-certificate-chain"):
             print(f"issued {certificate_id(answer.decode())}", flush=True)
-        elif MODE == "never-ready" and headers.get("Content-Type", "").startswith("application/json") and answer:
+        elif MODE == "never-ready" and content_type.startswith("application/json") and answer:
             thing = json.loads(answer)
             if isinstance(thing, dict) and "finalize" in thing:
                 thing["status"] = "pending"
@@ -100,7 +103,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         start = now if first else now + datetime.timedelta(days=30)
         window = {"start": rfc3339(start), "end": rfc3339(start + datetime.timedelta(seconds=2))}
         body = json.dumps({"suggestedWindow": window, "explanationURL": "https://ca.test/why"}).encode()
-        self.answer(200, {"Content-Type": "application/json", "Retry-After": "21600"}, body)
+        self.answer(200, [("Content-Type", "application/json"), ("Retry-After", "21600")], body)
 
     def forward(self, body):
         connection = http.client.HTTPSConnection("localhost", PEBBLE_PORT, context=upstream_tls, timeout=30)
@@ -112,14 +115,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         connection.endheaders(body)
         response = connection.getresponse()
         answer = response.read()
-        headers = {name: value for name, value in response.getheaders()
-                   if name.lower() not in ("content-length", "connection", "transfer-encoding")}
+        # A list, not a dict: pebble sends several Link headers.
+        headers = [(name, value) for name, value in response.getheaders()
+                   if name.lower() not in ("content-length", "connection", "transfer-encoding")]
         connection.close()
         return response.status, headers, answer
 
     def answer(self, status, headers, body):
         self.send_response(status)
-        for name, value in headers.items():
+        for name, value in headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
