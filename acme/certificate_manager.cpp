@@ -436,13 +436,12 @@ asio::awaitable<void> CertificateManager::keep(std::shared_ptr<Entry> entry) {
 asio::awaitable<void> CertificateManager::attempt(Entry& entry) {
     const Deadline deadline{std::chrono::steady_clock::now() + settings_.order_timeout,
                             std::chrono::duration_cast<milliseconds>(settings_.order_timeout)};
-    const std::shared_ptr<asio::ssl::context> tls = client_tls_;
+    const std::shared_ptr<asio::ssl::context> tls = client_tls_;  // held across a reload
     Session session(io_.get_executor(), *tls, settings_.directory, *account_key_);
-    co_await session.open();
+    co_await open(session);
     std::vector<std::string> contact;
     if (!settings_.email.empty()) contact.push_back("mailto:" + settings_.email);
     co_await session.account(contact);
-    ca_offers_renewal_info_ = !session.directory().renewal_info.empty();
     const std::vector<std::string> names = entry.wanted.names;
     // A renewal says which certificate it replaces (RFC 9773 §5), which CAs may exempt from
     // rate limits. A CA refuses it when an earlier attempt's order claimed that already, or
@@ -497,6 +496,11 @@ asio::awaitable<void> CertificateManager::attempt(Entry& entry) {
     store_and_serve(entry, chain, key);
 }
 
+asio::awaitable<void> CertificateManager::open(Session& session) {
+    co_await session.open();
+    ca_offers_renewal_info_ = !session.directory().renewal_info.empty();
+}
+
 asio::awaitable<void> CertificateManager::check_renewal_info(Entry& entry) {
     entry.renewal_info_due = Clock::time_point::max();
     if (!entry.certificate || entry.certificate->renewal_id.empty() || ca_offers_renewal_info_ == false) co_return;
@@ -506,8 +510,7 @@ asio::awaitable<void> CertificateManager::check_renewal_info(Entry& entry) {
     std::optional<Session::Suggestion> suggestion;
     std::string error;
     try {
-        co_await session.open();
-        ca_offers_renewal_info_ = !session.directory().renewal_info.empty();
+        co_await open(session);
         if (*ca_offers_renewal_info_) suggestion = co_await session.renewal_info(id);
     } catch (const std::exception& e) {
         error = e.what();

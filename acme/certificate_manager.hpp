@@ -110,6 +110,8 @@ private:
     // Asks the CA when it wants the served certificate renewed (RFC 9773) and moves the
     // renewal into that window; on any failure the lifetime rule stays.
     boost::asio::awaitable<void> check_renewal_info(Entry& entry);
+    // Reads the directory, and learns from it whether the CA offers renewal information.
+    boost::asio::awaitable<void> open(Session& session);
     // The renewal time of a new certificate by its lifetime, and the renewal info asked at once.
     void schedule_renewal(Entry& entry);
     // One attempt, order to served certificate; throws on every failure.

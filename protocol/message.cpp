@@ -73,18 +73,23 @@ void append_json_string(std::string& out, std::string_view text) {
 
 namespace {
 
-void append_number(std::string& out, std::uint64_t value) {
-    char digits[20];
-    const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
-    out.append(digits, end);
-}
-
-// `"name":` then the value, after a comma unless it opens the object.
-void append_member(std::string& out, std::string_view name) {
+// `"name":` after a comma unless it opens the object.
+void append_name(std::string& out, std::string_view name) {
     if (out.back() != '{') out.push_back(',');
     out.push_back('"');
     out.append(name);
     out.append("\":");
+}
+
+void append_member(std::string& out, std::string_view name, std::string_view text) {
+    append_name(out, name);
+    append_json_string(out, text);
+}
+
+void append_member(std::string& out, std::string_view name, std::uint64_t value) {
+    append_name(out, name);
+    char digits[20];
+    out.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
 }
 
 }  // namespace
@@ -95,37 +100,24 @@ void encode_handle_into(std::string& out, const ConnectionInfo& info) {
     out.assign(R"({"cmd":")");
     out.append(command::handle);
     out.append(R"(","type":"net.Socket","msg":{)");
-    append_member(out, "id");
-    append_number(out, info.id);
-    append_member(out, "site");
-    append_json_string(out, info.site);
-    append_member(out, "remoteAddress");
-    append_json_string(out, info.remote_address);
-    append_member(out, "remotePort");
-    append_number(out, info.remote_port);
-    append_member(out, "localAddress");
-    append_json_string(out, info.local_address);
-    append_member(out, "localPort");
-    append_number(out, info.local_port);
-    append_member(out, "host");
-    append_json_string(out, info.host);
-    append_member(out, "websocket");
+    append_member(out, "id", info.id);
+    append_member(out, "site", info.site);
+    append_member(out, "remoteAddress", info.remote_address);
+    append_member(out, "remotePort", std::uint64_t{info.remote_port});
+    append_member(out, "localAddress", info.local_address);
+    append_member(out, "localPort", std::uint64_t{info.local_port});
+    append_member(out, "host", info.host);
+    append_name(out, "websocket");
     out.append(info.websocket ? "true" : "false");
-    append_member(out, "headLength");
-    append_number(out, info.head_length);
+    append_member(out, "headLength", std::uint64_t{info.head_length});
     if (info.tls) {
-        append_member(out, "tls");
+        append_name(out, "tls");
         out.push_back('{');
-        append_member(out, "mode");
-        append_json_string(out, info.tls->passthrough ? "passthrough" : "terminate");
-        append_member(out, "serverName");
-        append_json_string(out, info.tls->server_name);
-        append_member(out, "alpn");
-        append_json_string(out, info.tls->alpn);
-        append_member(out, "version");
-        append_json_string(out, info.tls->version);
-        append_member(out, "cipher");
-        append_json_string(out, info.tls->cipher);
+        append_member(out, "mode", info.tls->passthrough ? "passthrough" : "terminate");
+        append_member(out, "serverName", info.tls->server_name);
+        append_member(out, "alpn", info.tls->alpn);
+        append_member(out, "version", info.tls->version);
+        append_member(out, "cipher", info.tls->cipher);
         out.push_back('}');
     }
     out.append("}}\n");
