@@ -118,11 +118,13 @@ class HeadParser {
     this.upgradeField = false;       // a non-empty Upgrade field, whatever its protocol
     this.upgradeWebsocket = false;
     this.connectionUpgrade = false;
+    this.plain = true;               // the head is spelled as plainHead() (request_stream.js) writes it
   }
 
   parse() {
     const { data, limits } = this;
     let pos = data.startsWith('\r\n') ? 2 : 0;   // RFC 9112 section 2.2: one empty line
+    if (pos > 0) this.plain = false;
     let line = lineAt(data, pos, Math.min(data.length, pos + limits.maxRequestLine + 2));
     if (line.text.length > limits.maxRequestLine) {
       this.requestLine(line.text.slice(0, limits.maxRequestLine + 1), false);
@@ -219,6 +221,7 @@ class HeadParser {
     if (lower === 'host' && this.hostSeen) refuse(400, 'more than one Host');
     if (!complete) return;
     const value = trimOws(rawValue);
+    if (rawValue.length !== value.length + 1 || rawValue[0] !== ' ') this.plain = false;
     switch (lower) {
       case 'host':
         this.hostSeen = true;
@@ -226,6 +229,7 @@ class HeadParser {
         if (this.host === null) refuse(400, 'invalid Host');
         break;
       case 'upgrade':
+        this.plain = false;   // plainHead() keeps it only when the server takes upgrades
         this.upgradeField = this.upgradeField || value !== '';
         this.upgradeWebsocket = this.upgradeWebsocket || listContains(value, 'websocket');
         break;
@@ -234,6 +238,8 @@ class HeadParser {
         // Connection options are tokens (RFC 9110 section 7.6.1); Beast refuses anything else.
         if (!isTokenList(value)) refuse(400, 'invalid Connection');
         if (lower === 'connection') this.connectionUpgrade = this.connectionUpgrade || listContains(value, 'upgrade');
+        // plainHead() drops Proxy-Connection, and rewrites a list or an upgrade.
+        if (lower === 'proxy-connection' || value === '' || value.includes(',') || this.connectionUpgrade) this.plain = false;
         break;
       case 'content-length':
         this.readContentLength(value);
@@ -253,6 +259,7 @@ class HeadParser {
 
   // 1*DIGIT within 64 bits, the same value when repeated (RFC 9112 section 6.3).
   readContentLength(value) {
+    if (this.contentLength !== null) this.plain = false;   // plainHead() sends it once
     if (!DIGITS.test(value) || BigInt(value) > MAX_UINT64) refuse(400, 'invalid Content-Length');
     const length = BigInt(value);
     if (this.contentLength !== null && this.contentLength !== length) refuse(400, 'conflicting Content-Length');
@@ -301,6 +308,7 @@ class HeadParser {
       expectContinue: this.expectContinue,
       websocketUpgrade: this.upgradeWebsocket && this.connectionUpgrade,
       upgrade: this.upgradeField && this.connectionUpgrade,
+      plain: this.plain,
     };
   }
 }

@@ -116,7 +116,8 @@ class RequestStream {
     if (head === null) return false;
     if (!this.admits(head.host)) throw new HeadRefused(421, "a request for another host than the connection's");
     const upgrade = head.upgrade && this.upgrades();
-    result.pass.push(plainHead(head, upgrade));
+    // Most heads are spelled plainly already: passed on as they came, without a rewrite.
+    result.pass.push(head.plain ? this.pending.slice(0, head.length) : plainHead(head, upgrade));
     result.heads.push(head);
     this.pending = this.pending.slice(head.length);
     if (upgrade) {

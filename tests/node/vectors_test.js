@@ -15,6 +15,7 @@ const sdk = path.join(repo, 'sdk/node');
 const { normalizeHost, sameHost } = require(sdk);
 const channel = require(path.join(sdk, 'channel'));
 const { parseRequestHead, HeadRefused, chunkSize } = require(path.join(sdk, 'request_head'));
+const { plainHead } = require(path.join(sdk, 'request_stream'));
 const hosts = require(path.join(repo, 'tests/vectors/hosts.json'));
 const requests = require(path.join(repo, 'tests/vectors/requests.json'));
 const vectors = require(path.join(repo, 'tests/vectors/channel.json'));
@@ -125,6 +126,36 @@ test('requests.json: every prefix of a head is refused alike or needs more', () 
       if (reading !== null) assert.notEqual(vector.status, 0, `${vector.name}, cut at ${cut}`);
     }
   }
+});
+
+// RequestStream passes a head the parser calls plain on as it came, instead of plainHead()'s
+// rewrite: that is only right when the rewrite would change nothing.
+test('a head read as plain is the one plainHead() writes', () => {
+  const lines = ['Host: a.example', 'Host:a.example', 'Host: a.example ', 'Host:\ta.example',
+    'Accept: */*', 'X-Empty:', 'X-Empty: ', 'Content-Length: 3', 'Content-Length:  3',
+    'Connection: close', 'Connection: keep-alive, close', 'Connection: ,close', 'Connection: ',
+    'Connection: upgrade', 'Upgrade: websocket', 'Upgrade: ', 'Proxy-Connection: keep-alive',
+    'Transfer-Encoding: chunked', 'X-Tab: a\tb'];
+  const heads = [];
+  for (const a of lines) {
+    for (const b of lines) heads.push(`GET / HTTP/1.1\r\n${a}\r\n${b}\r\n\r\n`, `\r\nPOST /x HTTP/1.0\r\n${a}\r\n${b}\r\n\r\n`);
+  }
+  for (const vector of requests.heads) if (vector.status === 0) heads.push(requestOf(vector).head);
+  let plain = 0;
+  for (const text of heads) {
+    let head;
+    try {
+      head = parseRequestHead(text);
+    } catch (error) {
+      if (error instanceof HeadRefused) continue;
+      throw error;
+    }
+    if (head === null || !head.plain) continue;
+    plain++;
+    for (const upgrade of [false, true]) assert.equal(plainHead(head, upgrade), text.slice(0, head.length), JSON.stringify(text));
+  }
+  assert.ok(plain > 50, `only ${plain} heads read as plain`);
+  assert.equal(parseRequestHead('GET / HTTP/1.1\r\nHost: a.example\r\nAccept: */*\r\n\r\n').plain, true);
 });
 
 test('chunk sizes: 1*HEXDIG, then extensions', () => {
