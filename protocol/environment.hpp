@@ -1,6 +1,8 @@
 // What a worker finds in its environment when vhostd starts it (docs/protocol.md).
 #pragma once
 
+#include <cstddef>
+
 namespace vhostd::protocol {
 
 inline constexpr int channel_fd = 3;  // the Unix stream socket to vhostd
@@ -21,6 +23,11 @@ inline constexpr const char* env_max_header_fields = "VHOSTD_MAX_HEADER_FIELDS";
 // in the same order, for the worker to terminate TLS itself.
 inline constexpr const char* env_tls_certs = "VHOSTD_TLS_CERT";
 inline constexpr const char* env_tls_keys = "VHOSTD_TLS_KEY";
+// With them, the key that encrypts session tickets: the same for every worker of the site
+// for as long as vhostd runs, so a client resumes its session whichever worker it reaches.
+// Hex of 80 random bytes: a 16-byte key name, a 32-byte HMAC secret, a 32-byte AES key.
+inline constexpr const char* env_tls_ticket_key = "VHOSTD_TLS_TICKET_KEY";
+inline constexpr std::size_t tls_ticket_key_bytes = 80;
 
 inline constexpr const char* protocol_version = "1";
 

@@ -134,6 +134,7 @@ private:
     ProcessHost& host_;
     conf::Site site_;
     FrontHeadLimits head_limits_;
+    std::string tls_ticket_key_ = new_tls_ticket_key();  // a passthrough site's workers share it
     std::shared_ptr<spdlog::logger> site_log_;  // per-site file of worker output, or null
     unsigned generation_ = 1;
     unsigned target_;                           // workers wanted, min_workers..max_workers

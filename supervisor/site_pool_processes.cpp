@@ -72,7 +72,7 @@ std::shared_ptr<Worker> SitePool::start_process(unsigned slot, bool singleton, C
         spec.argv = singleton ? site_.singleton->command : site_.command;
         spec.argv.front() = bundled_program(spec.argv.front());
         spec.environment = worker_environment(site_, {.slot = slot, .generation = generation_, .singleton = singleton},
-                                              inherited_environment(), head_limits_);
+                                              inherited_environment(), head_limits_, tls_ticket_key_);
         spec.cwd = site_.cwd;
         spec.channel_fd = theirs.get();
         spec.user = site_.user;

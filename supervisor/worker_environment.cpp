@@ -2,9 +2,14 @@
 
 #include "protocol/environment.hpp"
 
+#include <sys/random.h>
+
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <chrono>
 #include <string_view>
+#include <system_error>
 
 extern char** environ;
 
@@ -25,7 +30,7 @@ std::string join_paths(const std::vector<conf::Certificate>& certificates, std::
 }  // namespace
 
 std::vector<std::string> worker_environment(const conf::Site& site, const ProcessRole& role, EnvironmentVariables variables,
-                                            const FrontHeadLimits& head_limits) {
+                                            const FrontHeadLimits& head_limits, std::string_view tls_ticket_key) {
     for (const auto& [name, value] : site.env) variables[name] = value;
     if (role.singleton && site.singleton) {
         for (const auto& [name, value] : site.singleton->env) variables[name] = value;
@@ -50,12 +55,30 @@ std::vector<std::string> worker_environment(const conf::Site& site, const Proces
     if (site.tls_mode == conf::TlsMode::passthrough && !site.certificates.empty()) {
         variables[protocol::env_tls_certs] = join_paths(site.certificates, &conf::Certificate::cert);
         variables[protocol::env_tls_keys] = join_paths(site.certificates, &conf::Certificate::key);
+        if (!tls_ticket_key.empty()) variables[protocol::env_tls_ticket_key] = tls_ticket_key;
     }
 
     std::vector<std::string> result;
     result.reserve(variables.size());
     for (const auto& [name, value] : variables) result.push_back(name + "=" + value);
     return result;
+}
+
+std::string new_tls_ticket_key() {
+    std::array<unsigned char, protocol::tls_ticket_key_bytes> key;
+    for (std::size_t filled = 0; filled < key.size();) {
+        const ssize_t got = ::getrandom(key.data() + filled, key.size() - filled, 0);
+        if (got < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "getrandom");
+        if (got > 0) filled += static_cast<std::size_t>(got);
+    }
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string hex;
+    hex.reserve(2 * key.size());
+    for (const unsigned char byte : key) {
+        hex += digits[byte >> 4];
+        hex += digits[byte & 0xf];
+    }
+    return hex;
 }
 
 EnvironmentVariables inherited_environment() {

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vhostd::supervisor {
@@ -28,8 +29,12 @@ struct FrontHeadLimits {
 };
 
 // "NAME=value" entries, sorted by name.
+// `tls_ticket_key` (from new_tls_ticket_key()) goes to a passthrough site's workers.
 std::vector<std::string> worker_environment(const conf::Site& site, const ProcessRole& role, EnvironmentVariables base,
-                                            const FrontHeadLimits& head_limits = {});
+                                            const FrontHeadLimits& head_limits = {}, std::string_view tls_ticket_key = {});
+
+// A session ticket key for a site's workers (protocol::env_tls_ticket_key), from getrandom().
+std::string new_tls_ticket_key();
 
 // vhostd's own environment (`environ`), by name.
 EnvironmentVariables inherited_environment();

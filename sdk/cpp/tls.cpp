@@ -3,8 +3,11 @@
 #include "protocol/environment.hpp"
 #include "protocol/tls_defaults.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
+#include <array>
+#include <charconv>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -31,6 +34,27 @@ std::vector<std::string> path_list(const char* variable) {
     return paths;
 }
 
+// The site's session ticket key, when vhostd gave one: every worker of the site then
+// decrypts the tickets any of them issued (else each would have its own random key, and a
+// client resumes only when it reaches the same worker again).
+void use_shared_ticket_key(SSL_CTX* ctx) {
+    const char* hex = std::getenv(protocol::env_tls_ticket_key);
+    if (hex == nullptr || *hex == '\0') return;
+    const auto refuse = [] { return std::runtime_error(std::string(protocol::env_tls_ticket_key) + " is not hex of the key OpenSSL takes"); };
+    const std::string_view text(hex);
+    const long wanted = SSL_CTX_get_tlsext_ticket_keys(ctx, nullptr, 0);
+    if (wanted <= 0 || text.size() != 2 * protocol::tls_ticket_key_bytes || static_cast<std::size_t>(wanted) != protocol::tls_ticket_key_bytes) {
+        throw refuse();
+    }
+    std::array<unsigned char, protocol::tls_ticket_key_bytes> key;
+    for (std::size_t i = 0; i < key.size(); ++i) {
+        const auto [end, error] = std::from_chars(text.data() + 2 * i, text.data() + 2 * i + 2, key[i], 16);
+        if (error != std::errc{} || end != text.data() + 2 * i + 2) throw refuse();
+    }
+    if (SSL_CTX_set_tlsext_ticket_keys(ctx, key.data(), static_cast<long>(key.size())) != 1) throw refuse();
+    OPENSSL_cleanse(key.data(), key.size());
+}
+
 }  // namespace
 
 bool has_tls_certificates() { return !path_list(protocol::env_tls_certs).empty(); }
@@ -48,6 +72,7 @@ asio::ssl::context server_tls_context() {
     SSL_CTX_set_cipher_list(ctx, protocol::tls12_ciphers);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_alpn_select_cb(ctx, protocol::select_http11, nullptr);
+    use_shared_ticket_key(ctx);
     for (std::size_t i = 0; i < certs.size(); ++i) {
         boost::system::error_code ec;
         context.use_certificate_chain_file(certs[i], ec);

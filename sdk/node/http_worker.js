@@ -7,6 +7,7 @@
 const http = require('node:http');
 const https = require('node:https');
 const net = require('node:net');
+const tls = require('node:tls');
 const { ConnectionHost } = require('./host');
 const { limitsFromEnvironment } = require('./request_head');
 const { RequestStream } = require('./request_stream');
@@ -65,6 +66,18 @@ function describeClient(socket, info) {
   });
   // Express (req.protocol, req.secure) and Koa read this to know the client used HTTPS.
   if (info.tls && info.tls.mode === 'terminate') socket.encrypted = true;
+}
+
+// A passthrough site's session ticket key, the same in every worker of the site
+// (docs/protocol.md, VHOSTD_TLS_TICKET_KEY): a client resumes whichever worker it reaches.
+// Node takes 48 bytes: the key name, then the first 16 bytes of the HMAC secret and of the
+// AES key.
+function useSharedTicketKey(server, env = process.env) {
+  const hex = env.VHOSTD_TLS_TICKET_KEY;
+  if (!hex) return;
+  if (!/^[0-9a-fA-F]{160}$/.test(hex)) throw new Error('vhostd: VHOSTD_TLS_TICKET_KEY is not hex of 80 bytes');
+  const key = Buffer.from(hex, 'hex');
+  server.setTicketKeys(Buffer.concat([key.subarray(0, 16), key.subarray(16, 32), key.subarray(48, 64)]));
 }
 
 function rawResponse(status, body) {
@@ -134,6 +147,7 @@ class Worker extends SiteProcess {
   _prepare() {
     const server = this.server;
     this._limits = limitsFromEnvironment();
+    if (server instanceof tls.Server) useSharedTicketKey(server);
     if (this.http) {
       // llhttp's head limit at least the grammar's, so that the grammar decides.
       if (!(server.maxHeaderSize >= this._limits.maxHeadSize)) server.maxHeaderSize = this._limits.maxHeadSize;

@@ -13,6 +13,8 @@
 
 #include <fstream>
 #include <memory>
+#include <set>
+#include <thread>
 
 using namespace vhostd::test;
 namespace json = boost::json;
@@ -222,6 +224,38 @@ TEST_F(Tls, PassthroughSiteIsServedByAWorkerThatTerminatesTlsItself) {
     EXPECT_TRUE(client.get("direct.test").starts_with("200 hello from direct"));
     EXPECT_EQ(front_counter(admin, "tls_relays"), 0u) << "vhostd is out of the data path";
     EXPECT_EQ(client.websocket_echo("direct.test", "end to end"), "end to end");
+}
+
+// A client resumes its TLS session (RFC 8446 section 2.2 tickets, RFC 5077 for TLS 1.2) on any
+// worker of a passthrough site: they share the site's ticket key (VHOSTD_TLS_TICKET_KEY).
+TEST_F(Tls, APassthroughSitesWorkersResumeEachOthersSessions) {
+    const auto site = pki.issue("direct", {"direct.test"}, "passthrough site");
+    VhostdProcess vhostd(dir, listen_tls_on(tls_port) + hello_site("direct", R"(["direct.test"])", 2, tls_of(site) + "tls_mode = \"passthrough\"\n"));
+    ASSERT_TRUE(vhostd.wait_for_log("worker 0 (pid")) << vhostd.log();
+    ASSERT_TRUE(vhostd.wait_for_log("worker 1 (pid")) << vhostd.log();
+    for (int i = 0; i < 200 && vhostd.count_in_log("ready after") < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    ASSERT_EQ(vhostd.count_in_log("ready after"), 2u) << vhostd.log();
+    const std::string session = (dir.path() / "session.pem").string();
+    // One request with Connection: close; -ign_eof reads on until the worker closes.
+    const auto get = [&](const std::string& version, const std::string& session_option) {
+        return run_command({"/bin/sh", "-c",
+                            "printf 'GET / HTTP/1.1\\r\\nHost: direct.test\\r\\nConnection: close\\r\\n\\r\\n' | "
+                            "/usr/bin/openssl s_client -ign_eof " + version + " -connect 127.0.0.1:" + std::to_string(tls_port) +
+                                " -servername direct.test -CAfile " + pki.ca() + " " + session_option + " " + session + " 2>&1"})
+            .second;
+    };
+    for (const std::string version : {"-tls1_3", "-tls1_2"}) {
+        const std::string first = get(version, "-sess_out");
+        ASSERT_TRUE(contains(first, "hello from direct")) << first;
+        std::set<std::string> pids;
+        for (int i = 0; i < 6; ++i) {
+            const std::string answer = get(version, "-sess_in");
+            EXPECT_TRUE(contains(answer, "Reused,")) << version << " connection " << i << ":\n" << answer;
+            const auto pid = answer.find("(pid ");
+            if (pid != std::string::npos) pids.insert(answer.substr(pid, answer.find(')', pid) - pid));
+        }
+        EXPECT_EQ(pids.size(), 2u) << version << ": both workers answered";
+    }
 }
 
 // vhostd routes a passthrough connection by SNI and never reads its requests: the worker

@@ -51,7 +51,7 @@ ${tls ? `tls = { cert = "${tls.cert}", key = "${tls.key}" }
 [sites.secure]
 hosts = ["secure.test"]
 command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(testApp)}]
-workers = 1
+workers = 2   # a client resumes its TLS session on either
 tls = { cert = "${tls.cert}", key = "${tls.key}" }
 tls_mode = "passthrough"` : ''}
 `);

@@ -66,6 +66,38 @@ test('passthrough: an https.Server in the worker terminates TLS on the handed so
   assert.equal(who.info.tls.mode, 'passthrough');
 });
 
+// One GET /whoami over TLS to the secure site: { reused, who }, and the session to resume.
+function whoamiOverTls(session) {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: ports.https, servername: 'secure.test', ca: fs.readFileSync(fixture.tls.cert), session }, () => {
+      socket.write('GET /whoami HTTP/1.1\r\nHost: secure.test\r\nConnection: close\r\n\r\n');
+    });
+    let text = '';
+    let ticket = null;
+    socket.on('session', (s) => { ticket = s; });
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk) => { text += chunk; });
+    socket.on('end', () => resolve({ reused: socket.isSessionReused(), who: JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)), session: ticket }));
+    socket.on('error', reject);
+    socket.setTimeout(10000, () => socket.destroy(new Error('no answer')));
+  });
+}
+
+// The site's workers share its ticket key (VHOSTD_TLS_TICKET_KEY): a client resumes its
+// session whichever worker its next connection reaches.
+test('passthrough: a TLS session resumes on every worker of the site', { timeout: 30000 }, async (t) => {
+  if (!fixture.tls) return t.skip('openssl could not make a certificate');
+  const first = await whoamiOverTls(undefined);
+  assert.ok(first.session, 'a session ticket arrived');
+  const pids = new Set();
+  for (let i = 0; i < 20 && pids.size < 2; i++) {
+    const { reused, who } = await whoamiOverTls(first.session);
+    assert.equal(reused, true, `connection ${i} (worker pid ${who.pid}) resumed`);
+    pids.add(who.pid);
+  }
+  assert.equal(pids.size, 2, 'both workers resumed the session');
+});
+
 // vhostd routed the passthrough connection by SNI and read none of its requests: the Node
 // SDK holds each one, the first included, to the SNI name.
 test('passthrough: a request for another host than the SNI name gets 421', { timeout: 30000 }, async (t) => {

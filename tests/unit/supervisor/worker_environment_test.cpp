@@ -94,6 +94,19 @@ TEST(WorkerEnvironment, OnlyPassthroughSitesLearnTheirKeys) {
     EXPECT_EQ(value_of(env, protocol::env_tls_keys), "/etc/a.key:/etc/b.key");
 }
 
+TEST(WorkerEnvironment, PassthroughWorkersShareTheSitesTicketKey) {
+    conf::Site s = site();
+    s.certificates = {{"/etc/a.crt", "/etc/a.key"}};
+    const std::string key = new_tls_ticket_key();
+    EXPECT_EQ(key.size(), 2 * protocol::tls_ticket_key_bytes);
+    EXPECT_EQ(key.find_first_not_of("0123456789abcdef"), std::string::npos);
+    EXPECT_NE(key, new_tls_ticket_key());
+    EXPECT_EQ(value_of(worker_environment(s, {}, {}, {}, key), protocol::env_tls_ticket_key), "<unset>") << "a terminated site's workers";
+    s.tls_mode = conf::TlsMode::passthrough;
+    EXPECT_EQ(value_of(worker_environment(s, {.slot = 0}, {}, {}, key), protocol::env_tls_ticket_key), key);
+    EXPECT_EQ(value_of(worker_environment(s, {.slot = 1}, {}, {}, key), protocol::env_tls_ticket_key), key);
+}
+
 TEST(WorkerEnvironment, InheritedEnvironmentReadsVhostdsOwn) {
     ::setenv("VHOSTD_WORKER_ENVIRONMENT_TEST", "a=b", 1);
     const EnvironmentVariables inherited = inherited_environment();
