@@ -9,7 +9,9 @@
 # shows. Prints req/s (setups/s for WebSocket), p50/p99 and the ratios vhostd/other, and
 # the front's own cost with a new connection per request: vhostd's CPU time (from
 # /proc/PID/stat) and system calls (perf stat, when perf can count them) per connection, and
-# the system calls of vhostd's workers per connection.
+# the system calls of vhostd's workers per connection; and beside it the CPU per connection of
+# bench/handoff_floor, a front that only accepts, peeks and hands over to one hello-worker:
+# what the kernel's part of a handoff costs on this machine.
 # HTTPS (keep-alive and new connection per request, ECDSA P-256, TLS 1.3) compares
 #   vhostd       — vhostd terminating TLS and relaying to the worker over a socketpair
 #   passthrough  — a second vhostd with the site in passthrough mode: the worker terminates
@@ -68,7 +70,7 @@ fill() {
 
 direct_port=$(free_port); vhostd_port=$(free_port); nginx_port=$(free_port); haproxy_port=$(free_port)
 vhostd_tls_port=$(free_port); nginx_tls_port=$(free_port); passthrough_port=$(free_port); passthrough_tls_port=$(free_port)
-node_vhostd_port=$(free_port); node_cluster_port=$(free_port)
+node_vhostd_port=$(free_port); node_cluster_port=$(free_port); floor_port=$(free_port)
 # One ECDSA certificate for every HTTPS target, made now: no key lives in the repository.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=hello.test \
   -addext subjectAltName=DNS:hello.test -keyout "$work/hello.key" -out "$work/hello.pem" 2> /dev/null
@@ -87,6 +89,8 @@ fill bench/haproxy.cfg.in "$haproxy_port" "" > "$work/haproxy.cfg"
 haproxy -f "$work/haproxy.cfg" -db > "$work/haproxy.log" 2>&1 & pids+=($!)
 fill bench/vhostd-node.toml.in "$node_vhostd_port" "" > "$work/vhostd-node.toml"
 build/bin/vhostd -c "$work/vhostd-node.toml" --log-level warn > "$work/vhostd-node.log" 2>&1 & pids+=($!)
+build/bin/handoff_floor "$floor_port" "$PWD/build/bin/hello-worker" > "$work/handoff_floor.log" 2>&1 & pids+=($!)
+floor_pid=$!
 node examples/node-site/server.js --cluster "$workers" --listen "127.0.0.1:$node_cluster_port" --site hello > "$work/node-cluster.log" 2>&1 & pids+=($!)
 
 declare -A port=([direct]=$direct_port [vhostd]=$vhostd_port [nginx]=$nginx_port [haproxy]=$haproxy_port)
@@ -106,9 +110,11 @@ wait_for() {  # URL
 for target in "${targets[@]}"; do wait_for "http://127.0.0.1:${port[$target]}/"; done
 for target in "${https_targets[@]}"; do wait_for "https://127.0.0.1:${tls_port[$target]}/"; done
 for target in "${node_targets[@]}"; do wait_for "http://127.0.0.1:${node_port[$target]}/"; done
+wait_for "http://127.0.0.1:$floor_port/"
 
 results="$work/results.tsv"
 costs="$work/front_cost.tsv"
+floor_costs="$work/floor_cost.tsv"
 
 # CPU seconds (user + system) a process has used: fields 14 and 15 of /proc/PID/stat.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
@@ -139,6 +145,14 @@ measure_front() {
   printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$requests" "$(awk -v a="$after" -v b="$before" 'BEGIN { print a - b }')" "$front_calls" "$worker_calls" >> "$costs"
   echo "$out"
 }
+# The same load on bench/handoff_floor: round, connections, its CPU seconds.
+measure_floor() {
+  local before after out
+  before=$(cpu_seconds "$floor_pid")
+  out=$(wrk -t1 -c"$connections" -d"${duration}s" -H 'Host: hello.test' -H 'Connection: close' "http://127.0.0.1:$floor_port/")
+  after=$(cpu_seconds "$floor_pid")
+  printf '%s\t%s\t%s\n' "$1" "$(echo "$out" | awk '/requests in/ { print $1 }')" "$(awk -v a="$after" -v b="$before" 'BEGIN { print a - b }')" >> "$floor_costs"
+}
 for round in $(seq "$rounds"); do
   # Rotate the order each round, so no target always runs first or last.
   order=("${targets[@]:$(( (round - 1) % 4 ))}" "${targets[@]:0:$(( (round - 1) % 4 ))}")
@@ -148,7 +162,12 @@ for round in $(seq "$rounds"); do
         keepalive) output=$(wrk -t1 -c"$connections" -d"${duration}s" --latency -H 'Host: hello.test' "http://127.0.0.1:${port[$target]}/") ;;
         close)
           close_run=(wrk -t1 -c"$connections" -d"${duration}s" --latency -H 'Host: hello.test' -H 'Connection: close' "http://127.0.0.1:${port[$target]}/")
-          if [ "$target" = vhostd ]; then output=$(measure_front "$round" "${close_run[@]}"); else output=$("${close_run[@]}"); fi ;;
+          if [ "$target" = vhostd ]; then
+            output=$(measure_front "$round" "${close_run[@]}")
+            measure_floor "$round"
+          else
+            output=$("${close_run[@]}")
+          fi ;;
         websocket) output=$(build/bin/websocket_setup 127.0.0.1 "${port[$target]}" "$connections" "$duration") ;;
       esac
       printf '%s\t%s\t%s\t%s\n' "$round" "$workload" "$target" "$(echo "$output" | tr '\n' '|')" >> "$results"
@@ -188,11 +207,12 @@ if [ -n "$keep" ]; then
   mkdir -p "$keep"
   cp "$results" "$keep/results.tsv"
   cp "$costs" "$keep/front_cost.tsv"
-  python3 bench/summarize.py "$results" --front-cost "$costs" --chart-data "$keep/chart.dat" | tee "$keep/summary.md"
+  cp "$floor_costs" "$keep/floor_cost.tsv"
+  python3 bench/summarize.py "$results" --front-cost "$costs" --floor-cost "$floor_costs" --chart-data "$keep/chart.dat" | tee "$keep/summary.md"
   if command -v gnuplot > /dev/null; then
     gnuplot -e "data='$keep/chart.dat'; output='$keep/chart.png'" bench/chart.gp
     echo "chart: $keep/chart.png"
   fi
 else
-  python3 bench/summarize.py "$results" --front-cost "$costs"
+  python3 bench/summarize.py "$results" --front-cost "$costs" --floor-cost "$floor_costs"
 fi

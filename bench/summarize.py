@@ -4,7 +4,8 @@ and prints a Markdown table: median req/s and latency per target and workload, t
 across rounds, and the ratios vhostd/other taken within each round. With --chart-data FILE
 it also writes, per workload, each target's median throughput relative to direct (gnuplot).
 With --front-cost FILE (round, connections, vhostd CPU seconds, vhostd system calls, worker
-system calls; "-" where perf could not count) it prints the front's cost per connection."""
+system calls; "-" where perf could not count) it prints the front's cost per connection, and
+with --floor-cost FILE (round, connections, bench/handoff_floor's CPU seconds) the floor beside it."""
 import re
 import statistics
 import sys
@@ -70,15 +71,22 @@ def main(path, chart_data=None):
             out.write("# workload " + " ".join(targets) + "\n" + "\n".join(chart_rows) + "\n")
 
 
-def front_cost(path):
-    rows = [line.rstrip("\n").split("\t") for line in open(path) if line.strip()]
+def rows_of(path):
+    return [line.rstrip("\n").split("\t") for line in open(path) if line.strip()] if path else []
+
+
+def front_cost(path, floor_path):
+    floor = {round_: (int(n), float(cpu)) for round_, n, cpu in rows_of(floor_path) if n.isdigit() and int(n) > 0}
     print("### front cost, new connection per request (vhostd target)\n")
-    print("| round | connections | vhostd CPU µs / connection | vhostd syscalls / connection | worker syscalls / connection |")
-    print("|---|---|---|---|---|")
-    for round_, connections, cpu, front_calls, worker_calls in rows:
+    print("The floor is bench/handoff_floor under the same load: accept, one peek, the handoff and the")
+    print("ack with nothing else, so its CPU is the kernel's share of a handoff on this machine.\n")
+    print("| round | connections | vhostd CPU µs / connection | floor CPU µs / connection | vhostd syscalls / connection | worker syscalls / connection |")
+    print("|---|---|---|---|---|---|")
+    for round_, connections, cpu, front_calls, worker_calls in rows_of(path):
         n = int(connections or 0)
         per = lambda calls: f"{int(calls) / n:.1f}" if n and calls.isdigit() else "–"
-        print(f"| {round_} | {n:,} | {float(cpu) * 1e6 / n:.1f} | {per(front_calls)} | {per(worker_calls)} |" if n else f"| {round_} | 0 | – | – | – |")
+        floor_per = f"{floor[round_][1] * 1e6 / floor[round_][0]:.1f}" if round_ in floor else "–"
+        print(f"| {round_} | {n:,} | {float(cpu) * 1e6 / n:.1f} | {floor_per} | {per(front_calls)} | {per(worker_calls)} |" if n else f"| {round_} | 0 | – | – | – | – |")
     print()
 
 
@@ -87,4 +95,4 @@ if __name__ == "__main__":
     option = lambda name: arguments[arguments.index(name) + 1] if name in arguments else None
     main(sys.argv[1], option("--chart-data"))
     if option("--front-cost"):
-        front_cost(option("--front-cost"))
+        front_cost(option("--front-cost"), option("--floor-cost"))
