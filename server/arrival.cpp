@@ -1,6 +1,7 @@
 #include "server/arrival.hpp"
 
 #include "accesslog/access_log.hpp"
+#include "protocol/socket_family.hpp"
 #include "server/address_text.hpp"
 #include "server/error_reply.hpp"
 #include "server/error_response.hpp"
@@ -42,13 +43,6 @@ void send_and_close(asio::io_context& io, Front& front, const tcp::endpoint::pro
 }
 
 }  // namespace
-
-tcp transport_of(int fd) {
-    sockaddr_storage own{};
-    socklen_t length = sizeof own;
-    const bool v6 = ::getsockname(fd, reinterpret_cast<sockaddr*>(&own), &length) == 0 && own.ss_family == AF_INET6;
-    return v6 ? tcp::v6() : tcp::v4();
-}
 
 std::string describe(const tcp::endpoint& endpoint) {
     return address_text(endpoint.address()) + ":" + std::to_string(endpoint.port());
@@ -133,7 +127,7 @@ void hand_over(const Arrival& arrival, protocol::FileDescriptor fd, protocol::Co
         pending.reject = [](protocol::FileDescriptor, int, const char*) {};
     } else {
         pending.reject = [&front = arrival.front, &thread = arrival.thread](protocol::FileDescriptor connection, int retry_after, const char*) {
-            const tcp transport = transport_of(connection.get());
+            const tcp transport = protocol::tcp_protocol_of(connection.get());
             send_and_close(thread.io, front, transport, std::move(connection), error_response(503, retry_after));
         };
     }

@@ -33,9 +33,6 @@ struct Arrival {
     std::shared_ptr<const Routing> routing;  // one version for the whole connection
 };
 
-// The family of a connected socket (tcp::v4() or tcp::v6()), which Asio needs: one getsockname.
-boost::asio::ip::tcp transport_of(int fd);
-
 // "127.0.0.1:40218", for log lines.
 std::string describe(const boost::asio::ip::tcp::endpoint& endpoint);
 

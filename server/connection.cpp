@@ -1,6 +1,7 @@
 #include "server/connection.hpp"
 
 #include "http/host.hpp"
+#include "protocol/socket_family.hpp"
 #include "server/arrival.hpp"
 #include "server/auto_tls.hpp"
 #include "server/client_hello.hpp"
@@ -420,7 +421,7 @@ void serve_accepted(protocol::FileDescriptor fd, const tcp::endpoint& remote, co
 void serve_adopted(WaitingConnection connection, Front& front, FrontThread& thread) {
     Front::Presence presence(front);
     thread.stats.accepted();
-    Arrival arrival{front, thread, connection.remote, transport_of(connection.socket.get()), std::nullopt,
+    Arrival arrival{front, thread, connection.remote, protocol::tcp_protocol_of(connection.socket.get()), std::nullopt,
                     std::chrono::steady_clock::now() - connection.waited, front.routing()};
     protocol::FileDescriptor fd = std::move(connection.socket);
     if (connection.proxy_header) {

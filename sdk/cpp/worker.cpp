@@ -1,6 +1,7 @@
 #include "sdk/cpp/worker.hpp"
 
 #include "protocol/environment.hpp"
+#include "protocol/socket_family.hpp"
 #include "sdk/cpp/channel_fields.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -10,7 +11,6 @@
 #include <boost/json/serialize.hpp>
 
 #include <fcntl.h>
-#include <sys/socket.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -35,14 +35,6 @@ protocol::FileDescriptor channel_from_environment() {
     // Programs the worker starts must not inherit the channel (nor pose as its worker).
     ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     return protocol::FileDescriptor(fd);
-}
-
-// The handed fd is a connected TCP socket; its family decides the Asio protocol.
-tcp protocol_of(int fd) {
-    sockaddr_storage address{};
-    socklen_t length = sizeof address;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    return address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4();
 }
 
 }  // namespace
@@ -162,7 +154,7 @@ asio::awaitable<void> Worker::receive_loop() {
             auto info = protocol::connection_info_of(incoming.message);
             tcp::socket socket(io_);
             boost::system::error_code assign_error;
-            socket.assign(protocol_of(incoming.fd.get()), incoming.fd.get(), assign_error);
+            socket.assign(protocol::tcp_protocol_of(incoming.fd.get()), incoming.fd.get(), assign_error);
             if (assign_error || !info) continue;  // incoming.fd still owns (and closes) it
             incoming.fd.release();
             ++active_;
