@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
                 }
                 std::size_t start = 0;
                 for (std::size_t end; (end = received.find('\n', start)) != std::string::npos; start = end + 1) {
-                    const bool ack = std::string_view(received).substr(start, end - start).find("NODE_HANDLE_ACK") != std::string_view::npos;
+                    const bool ack = std::string_view(received).substr(start, end - start).find(vhostd::protocol::command::handle_ack) != std::string_view::npos;
                     if (ack && !unacknowledged.empty()) {
                         ::close(unacknowledged.front());
                         unacknowledged.pop_front();
@@ -133,7 +133,6 @@ int main(int argc, char** argv) {
                 info.id = ++id;
                 info.remote_port = ntohs(peer.sin_port);
                 info.head_length = peeked > 0 ? static_cast<std::size_t>(peeked) : 0;
-                line.clear();
                 vhostd::protocol::encode_handle_into(line, info);
                 if (vhostd::protocol::send_with_fd(channel, line, fd, MSG_DONTWAIT) < 0) {
                     ::close(fd);
